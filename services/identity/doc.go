@@ -1,0 +1,30 @@
+// Package identity owns the node's cryptographic identity: its Ed25519 key
+// pair, the node DID (a did:key identifier), signatures, and the libp2p
+// identity derived from the same key, so that the node's DID and its libp2p
+// peer ID name the same key and stay stable across restarts.
+//
+// Signatures are made and checked here and nowhere else (DESIGN rule 5):
+// [Identity.Sign] signs with the node key and [Verify] checks a signature
+// against a DID. Other packages pass DIDs and signatures around as values;
+// they never call crypto/ed25519 themselves.
+//
+// # DIDs
+//
+// A [DID] is "did:key:z" followed by the base58btc encoding of the multicodec
+// varint 0xed 0x01 (ed25519-pub) and the 32-byte public key, as in the W3C
+// did:key method. [ParseDID] is strict: it accepts exactly that shape and
+// returns an error wrapping [ErrInvalidDID] for anything else, so a DID that
+// parses re-encodes to the same string.
+//
+// # Where the key comes from
+//
+// This package holds keys in memory only. The production node key lives on
+// disk and is loaded (or created on first start) by the sub-package keystore;
+// the test profile uses [Generate] with crypto/rand.Reader for an ephemeral
+// identity.
+//
+// # What it must not do
+//
+// identity does no I/O, holds no package-level state and never logs or
+// formats the private key: an [Identity] prints and logs as its DID only.
+package identity

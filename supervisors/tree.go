@@ -1,0 +1,451 @@
+package supervisors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/intercooperative-network/icn-go/messages/correlation"
+)
+
+// Clock is the time source of the supervision runtime (backoff, breakers).
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is an armed Clock timer.
+type Timer interface{ Stop() bool }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                            { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+type options struct {
+	clock    Clock
+	rand     func() float64
+	timeout  time.Duration
+	defaults Defaults
+}
+
+// Option tunes a Tree; the zero set of options suits production.
+type Option func(*options)
+
+// WithClock sets the time source (default: the real clock).
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithRand sets the jitter source: uniform in [0, 1) and safe for
+// concurrent use (default: math/rand/v2).
+func WithRand(f func() float64) Option { return func(o *options) { o.rand = f } }
+
+// WithRequestTimeout bounds a Request whose context has no deadline (default 5 s).
+func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithDefaults sets the policy values for every field a spec leaves at zero
+// (default: ProductionDefaults).
+func WithDefaults(d Defaults) Option { return func(o *options) { o.defaults = d } }
+
+// Tree is a live supervision tree: it spawns the root supervisor of a Spec,
+// keeps the registry of every actor, resolves names for callers, applies
+// fault injection and exports supervision metrics.
+type Tree struct {
+	spec     Spec
+	system   *actor.ActorSystem
+	reg      *registry
+	log      *slog.Logger
+	clock    Clock
+	rand     func() float64
+	timeout  time.Duration
+	defaults Defaults
+	metrics  *metrics
+
+	instances atomic.Uint64
+	started   atomic.Bool
+	stopped   atomic.Bool
+	stopOnce  sync.Once
+	stopErr   error
+	deadSub   *eventstream.Subscription
+
+	watchMu  sync.Mutex
+	watchers map[*watcher]struct{}
+	stopCh   chan struct{}
+}
+
+// New validates spec (after filling its zero policy fields with the
+// defaults) and prepares a tree; nothing runs until Start.
+func New(spec Spec, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Tree, error) {
+	o := options{clock: realClock{}, rand: rand.Float64, timeout: 5 * time.Second, defaults: ProductionDefaults()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	spec = spec.WithDefaults(o.defaults)
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Tree{
+		spec: spec, reg: newRegistry(), log: logger.With("component", "supervisors"),
+		clock: o.clock, rand: o.rand, timeout: o.timeout, defaults: o.defaults,
+		watchers: map[*watcher]struct{}{}, stopCh: make(chan struct{}),
+	}
+	m, err := newMetrics(t, reg)
+	if err != nil {
+		return nil, err
+	}
+	t.metrics = m
+	protoLog := slog.New(minLevel{logger.With("component", "protoactor").Handler(), slog.LevelWarn})
+	t.system = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }),
+		// Requests to a dead process are answered (callers get an error) and
+		// counted in icn_deadletters_total; logging each would only add noise.
+		actor.WithDeadLetterRequestLogging(false))
+	return t, nil
+}
+
+// System is the underlying actor system, for actors that spawn helpers.
+func (t *Tree) System() *actor.ActorSystem { return t.system }
+
+// Start spawns the root supervisor and returns once it has started its
+// children (each child runs its Started before any message sent to it).
+func (t *Tree) Start(ctx context.Context) error {
+	if !t.started.CompareAndSwap(false, true) {
+		return errors.New("supervisors: tree already started")
+	}
+	t.deadSub = t.system.EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(*actor.DeadLetterEvent); ok {
+			t.metrics.deadLetters.Inc()
+		}
+	})
+	rootSpec := ChildSpec{Name: t.spec.Name, Restart: Permanent, Shutdown: t.defaults.Shutdown, Supervisor: &t.spec}
+	e := t.reg.ensure(nil, rootSpec, t.spec.Breaker)
+	pid, err := t.system.Root.SpawnNamed(t.props(e, rootSpec, true), t.spec.Name)
+	if err != nil {
+		return fmt.Errorf("supervisors: spawn root: %w", err)
+	}
+	e.pid.Store(pid)
+	e.status.Store(int32(Running))
+	// A supervisor registers and spawns its children in its Started; a Ping
+	// answered means Started has run. Walk down so the whole static tree is
+	// in the registry when Start returns.
+	for level := []*entry{e}; len(level) > 0; {
+		var next []*entry
+		for _, sup := range level {
+			p := sup.pid.Load()
+			if p == nil {
+				continue
+			}
+			if _, err := t.ask(ctx, p, &Ping{}); err != nil {
+				return fmt.Errorf("supervisors: %s did not start: %w", sup.path, err)
+			}
+			sup.mu.Lock()
+			for _, k := range sup.children {
+				if k.kind == SupervisorKind {
+					next = append(next, k)
+				}
+			}
+			sup.mu.Unlock()
+		}
+		level = next
+	}
+	t.log.Info("supervision tree started", "root", e.path)
+	return nil
+}
+
+// Stop shuts the tree down in order: every supervisor stops its children in
+// reverse spec order, each within its shutdown budget, leaves first. A second
+// call returns the first call's result.
+func (t *Tree) Stop(ctx context.Context) error {
+	t.stopOnce.Do(func() { t.stopErr = t.stop(ctx) })
+	return t.stopErr
+}
+
+func (t *Tree) stop(ctx context.Context) error {
+	t.stopped.Store(true)
+	defer t.closeWatchers()
+	if !t.started.Load() {
+		return nil
+	}
+	defer t.system.Shutdown()
+	defer t.system.EventStream.Unsubscribe(t.deadSub)
+	root := t.reg.root
+	pid := root.pid.Load()
+	if pid == nil {
+		return nil
+	}
+	var errs []error
+	if _, err := t.ask(ctx, pid, &shutdownRequest{}); err != nil {
+		errs = append(errs, fmt.Errorf("supervisors: ordered shutdown: %w", err))
+	}
+	if err := t.system.Root.StopFuture(pid).Wait(); err != nil {
+		errs = append(errs, fmt.Errorf("supervisors: stop root: %w", err))
+	}
+	root.pid.Store(nil)
+	root.status.Store(int32(Stopped))
+	t.log.Info("supervision tree stopped")
+	return errors.Join(errs...)
+}
+
+func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
+	producer := cs.New
+	if cs.Supervisor != nil {
+		spec := *cs.Supervisor
+		spec.Name = cs.Name
+		producer = func() actor.Actor { return newSupervisor(t, spec, e, root) }
+	}
+	return actor.PropsFromProducer(producer,
+		actor.WithReceiverMiddleware(t.middleware(e)),
+		actor.WithMailbox(func() actor.Mailbox {
+			mb := actor.Unbounded()()
+			e.mailbox.Store(&mb)
+			return mb
+		}))
+}
+
+// middleware runs in every actor of the tree: it counts messages, answers
+// Ping, turns injected faults into panics inside the actor's receive, replies
+// to a caller whose request made the actor panic, and reports the first
+// successful request of a half-open actor to its supervisor.
+func (t *Tree) middleware(e *entry) actor.ReceiverMiddleware {
+	processed := t.metrics.processedFor(e.class)
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			switch env.Message.(type) {
+			case *injectedPanic:
+				panic(InjectedFault{Path: e.path})
+			case *Ping:
+				e.processed.Add(1)
+				processed.Add(1)
+				if env.Sender != nil {
+					c.ActorSystem().Root.Send(env.Sender, &Pong{Path: e.path})
+				}
+				return
+			case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.PoisonPill:
+				next(c, env)
+				return
+			}
+			if env.Sender == nil {
+				next(c, env)
+				e.processed.Add(1)
+				processed.Add(1)
+				return
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					c.ActorSystem().Root.Send(env.Sender, &ActorFailedError{Path: e.path, Reason: failureReason(r)})
+					panic(r)
+				}
+			}()
+			next(c, env)
+			e.processed.Add(1)
+			processed.Add(1)
+			if e.breaker.Load() == int32(HalfOpen) && e.probeSent.CompareAndSwap(false, true) {
+				c.ActorSystem().Root.Send(c.Parent(), &probeOK{child: e.name, gen: e.gen.Load()})
+			}
+		}
+	}
+}
+
+// observe logs, counts and streams one supervision event.
+func (t *Tree) observe(ev Event, class string) {
+	level := slog.LevelInfo
+	switch ev.Type {
+	case EventFailed, EventKilled:
+		level = slog.LevelWarn
+		if ev.Type == EventFailed {
+			t.metrics.failures.WithLabelValues(class).Inc()
+		}
+	case EventRestarted:
+		t.metrics.restarts.WithLabelValues(class).Inc()
+	case EventBreaker:
+		t.metrics.transitions.WithLabelValues(class, ev.To).Inc()
+		if ev.To == Open.String() {
+			level = slog.LevelWarn
+		}
+	case EventEscalated:
+		level = slog.LevelError
+	case EventStarted, EventRemoved, EventStopped:
+		level = slog.LevelDebug
+	}
+	attrs := []slog.Attr{slog.String("actor", ev.Path), slog.String("event", string(ev.Type))}
+	if ev.From != "" || ev.To != "" {
+		attrs = append(attrs, slog.String("from", ev.From), slog.String("to", ev.To))
+	}
+	if ev.Reason != "" {
+		attrs = append(attrs, slog.String("reason", ev.Reason))
+	}
+	if ev.Delay > 0 {
+		attrs = append(attrs, slog.Duration("delay", ev.Delay))
+	}
+	t.log.LogAttrs(context.Background(), level, "supervision", attrs...)
+	t.publish(ev)
+}
+
+// Lookup resolves a path ("/icn/dag") or a unique name ("dag") to the PID to
+// call now, or an *UnavailableError when its breaker is open or it is
+// between processes.
+func (t *Tree) Lookup(name string) (*actor.PID, error) {
+	if t.stopped.Load() {
+		return nil, ErrStopped
+	}
+	e, err := t.reg.find(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.admit(t.clock.Now())
+}
+
+// Request sends msg to the named actor and waits for its reply, up to ctx's
+// deadline (or the tree's request timeout). The correlation id in ctx rides
+// in the message header. A reply that is an error is returned as the error.
+func (t *Tree) Request(ctx context.Context, name string, msg any) (any, error) {
+	pid, err := t.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.ask(ctx, pid, msg)
+	if errors.Is(err, actor.ErrDeadLetter) {
+		// The process ended between lookup and delivery: it is being restarted.
+		return nil, &UnavailableError{Path: name, State: Restarting.String(), RetryAfter: 100 * time.Millisecond}
+	}
+	return res, err
+}
+
+// Send delivers msg to the named actor without waiting.
+func (t *Tree) Send(ctx context.Context, name string, msg any) error {
+	pid, err := t.Lookup(name)
+	if err != nil {
+		return err
+	}
+	env := &actor.MessageEnvelope{Message: msg}
+	if id := correlation.From(ctx); id != "" {
+		env.SetHeader(correlation.Header, id)
+	}
+	t.system.Root.Send(pid, env)
+	return nil
+}
+
+// Ask is Request with the reply's type checked.
+func Ask[R any](ctx context.Context, t *Tree, name string, msg any) (R, error) {
+	var zero R
+	res, err := t.Request(ctx, name, msg)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := res.(R)
+	if !ok {
+		return zero, fmt.Errorf("supervisors: %s answered %T, want %T", name, res, zero)
+	}
+	return r, nil
+}
+
+func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	timeout := t.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	f := actor.NewFuture(t.system, timeout)
+	env := &actor.MessageEnvelope{Message: msg, Sender: f.PID()}
+	if id := correlation.From(ctx); id != "" {
+		env.SetHeader(correlation.Header, id)
+	}
+	t.system.Root.Send(pid, env)
+	res, err := f.Result()
+	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, pid.Id, timeout.Round(time.Millisecond))
+	case err != nil:
+		return nil, err
+	}
+	if rerr, ok := res.(error); ok {
+		return nil, rerr
+	}
+	return res, nil
+}
+
+// Ping checks that the named actor's mailbox is being processed.
+func (t *Tree) Ping(ctx context.Context, name string) error {
+	_, err := t.Request(ctx, name, &Ping{})
+	return err
+}
+
+// Kill applies fault injection to the actor at path (or with that unique
+// name) through its supervisor.
+func (t *Tree) Kill(ctx context.Context, path string, mode KillMode) error {
+	if t.stopped.Load() {
+		return ErrStopped
+	}
+	if mode < KillPanic || mode > KillPoison {
+		return fmt.Errorf("%w: %d", ErrBadKillMode, int(mode))
+	}
+	e, err := t.reg.find(path)
+	if err != nil {
+		return err
+	}
+	if e.parent == nil {
+		return ErrRootKill
+	}
+	parent := e.parent.pid.Load()
+	if parent == nil {
+		return &UnavailableError{Path: e.parent.path, State: e.parent.Status().String(), RetryAfter: e.parent.policy.OpenTimeout}
+	}
+	_, err = t.ask(ctx, parent, &killRequest{child: e.name, mode: mode})
+	return err
+}
+
+// Snapshot returns the whole tree as it is now.
+func (t *Tree) Snapshot() Node {
+	t.reg.mu.RLock()
+	root := t.reg.root
+	t.reg.mu.RUnlock()
+	if root == nil {
+		return Node{}
+	}
+	return root.snapshot()
+}
+
+// Actor returns the snapshot of one actor (and its subtree).
+func (t *Tree) Actor(nameOrPath string) (Node, error) {
+	e, err := t.reg.find(nameOrPath)
+	if err != nil {
+		return Node{}, err
+	}
+	return e.snapshot(), nil
+}
+
+// Path returns the full path of a name or path, or ErrNotFound.
+func (t *Tree) Path(nameOrPath string) (string, error) {
+	e, err := t.reg.find(nameOrPath)
+	if err != nil {
+		return "", err
+	}
+	return e.path, nil
+}
+
+// minLevel drops records below a level; it quiets protoactor's own logging.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
