@@ -1,0 +1,101 @@
+package store
+
+import (
+	"fmt"
+	"iter"
+)
+
+// Op is one write of a Batch: Value stored at Key, or Key deleted.
+type Op struct {
+	Key    []byte
+	Value  []byte // nil for a delete
+	Delete bool
+}
+
+// Batch is a list of writes that Commit applies atomically, in order (the
+// last write to a key wins). The zero value is an empty batch ready to use.
+// A Batch is not safe for concurrent use.
+type Batch struct {
+	ops  []Op
+	size int
+}
+
+// Put records that value is to be stored at key. Both are copied.
+func (b *Batch) Put(key, value []byte) {
+	buf := make([]byte, len(key)+len(value))
+	n := copy(buf, key)
+	copy(buf[n:], value)
+	b.ops = append(b.ops, Op{Key: buf[:n:n], Value: buf[n:]})
+	b.size += len(buf)
+}
+
+// Delete records that key is to be deleted. The key is copied. Deleting a
+// key that has no value is not an error.
+func (b *Batch) Delete(key []byte) {
+	b.ops = append(b.ops, Op{Key: append([]byte(nil), key...), Delete: true})
+	b.size += len(key)
+}
+
+// Len returns the number of operations in the batch.
+func (b *Batch) Len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.ops)
+}
+
+// Size returns the sum of the lengths of every key and value in the batch,
+// the quantity bounded by MaxBatchBytes.
+func (b *Batch) Size() int {
+	if b == nil {
+		return 0
+	}
+	return b.size
+}
+
+// Reset empties the batch so it can be reused. It must not be called while
+// a Commit of the batch is running.
+func (b *Batch) Reset() {
+	clear(b.ops) // drop references to the copies
+	b.ops = b.ops[:0]
+	b.size = 0
+}
+
+// Ops yields the batch's operations in the order they were recorded. It is
+// meant for Store implementations; the slices belong to the batch and must
+// not be modified.
+func (b *Batch) Ops() iter.Seq[Op] {
+	return func(yield func(Op) bool) {
+		if b == nil {
+			return
+		}
+		for _, op := range b.ops {
+			if !yield(op) {
+				return
+			}
+		}
+	}
+}
+
+// Validate returns the error Commit must return for this batch without
+// writing anything: a *BatchTooLargeError, or an error wrapping
+// ErrInvalidKey. It returns nil for a batch every Store accepts.
+func (b *Batch) Validate() error {
+	if b == nil {
+		return nil
+	}
+	if b.Len() > MaxBatchOps || b.Size() > MaxBatchBytes {
+		return &BatchTooLargeError{Ops: b.Len(), Bytes: b.Size()}
+	}
+	for i, op := range b.ops {
+		if err := ValidateKey(op.Key); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// String describes the batch's shape (never its contents) for logs.
+func (b *Batch) String() string {
+	return fmt.Sprintf("store.Batch{ops: %d, bytes: %d}", b.Len(), b.Size())
+}
