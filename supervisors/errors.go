@@ -25,6 +25,9 @@ var (
 	ErrStopped = errors.New("supervisors: tree stopped")
 	// ErrChildExists: a dynamic child with that name is already supervised.
 	ErrChildExists = errors.New("supervisors: child already exists")
+	// ErrUnhandled: a supervisor without a Behavior was asked something it
+	// does not understand.
+	ErrUnhandled = errors.New("supervisors: message not handled")
 )
 
 // UnavailableError says a call could not reach an actor because its breaker is

@@ -118,6 +118,8 @@ func (s *supervisor) Receive(c actor.Context) {
 	default:
 		if s.behavior != nil {
 			s.behavior.Receive(c)
+		} else if c.Sender() != nil {
+			c.Respond(fmt.Errorf("%w: %s got %T", ErrUnhandled, s.entry.path, c.Message()))
 		}
 	}
 }

@@ -23,8 +23,9 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) Timer
 }
 
-// Timer is an armed Clock timer.
-type Timer interface{ Stop() bool }
+// Timer is an armed Clock timer (an alias, so any clock whose timers can be
+// stopped fits without an adapter).
+type Timer = interface{ Stop() bool }
 
 type realClock struct{}
 
@@ -201,10 +202,12 @@ func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
 		spec.Name = cs.Name
 		producer = func() actor.Actor { return newSupervisor(t, spec, e, root) }
 	}
+	proc := &process{system: t.system, onDead: t.metrics.deadLetters.Inc}
 	return actor.PropsFromProducer(producer,
-		actor.WithReceiverMiddleware(t.middleware(e)),
+		actor.WithReceiverMiddleware(t.middleware(e, proc)),
 		actor.WithMailbox(func() actor.Mailbox {
-			mb := actor.Unbounded()()
+			proc.mailbox = actor.Unbounded()()
+			mb := actor.Mailbox(&mailbox{Mailbox: proc.mailbox, p: proc})
 			e.mailbox.Store(&mb)
 			return mb
 		}))
@@ -214,7 +217,7 @@ func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
 // Ping, turns injected faults into panics inside the actor's receive, replies
 // to a caller whose request made the actor panic, and reports the first
 // successful request of a half-open actor to its supervisor.
-func (t *Tree) middleware(e *entry) actor.ReceiverMiddleware {
+func (t *Tree) middleware(e *entry, proc *process) actor.ReceiverMiddleware {
 	processed := t.metrics.processedFor(e.class)
 	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
@@ -228,7 +231,11 @@ func (t *Tree) middleware(e *entry) actor.ReceiverMiddleware {
 					c.ActorSystem().Root.Send(env.Sender, &Pong{Path: e.path})
 				}
 				return
-			case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.PoisonPill:
+			case *actor.Stopped:
+				next(c, env)
+				proc.stoppedNow()
+				return
+			case *actor.Started, *actor.Stopping, *actor.Restarting, *actor.PoisonPill:
 				next(c, env)
 				return
 			}

@@ -462,8 +462,11 @@ func TestShutdownStopsLeavesFirstInReverseSpecOrder(t *testing.T) {
 type stuck struct{ release chan struct{} }
 
 func (s *stuck) Receive(c actor.Context) {
-	if _, ok := c.Message().(*explode); ok {
+	switch c.Message().(type) {
+	case *explode:
 		<-s.release
+	case *whoAreYou:
+		c.Respond(&iAm{Name: "stuck"})
 	}
 }
 
@@ -625,3 +628,45 @@ func TestBehaviorStartsDynamicChildren(t *testing.T) {
 }
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+func TestRequestsQueuedWhenAnActorStopsAreAnswered(t *testing.T) {
+	for _, mode := range []KillMode{KillStop, KillPoison} {
+		t.Run(mode.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				spec := Spec{Name: "icn", Children: []ChildSpec{{Name: "slow", Restart: Permanent, New: func() actor.Actor { return &stuck{release: release} }}}}
+				r := start(t, spec, &lab{})
+				if err := r.tree.Send(t.Context(), "slow", &explode{}); err != nil { // occupies the actor
+					t.Fatal(err)
+				}
+				result := make(chan error, 1)
+				go func() {
+					ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+					defer cancel()
+					_, err := r.tree.Request(ctx, "slow", &whoAreYou{})
+					result <- err
+				}()
+				synctest.Wait() // the request is queued behind the blocked handler
+				if err := r.tree.Kill(t.Context(), "slow", mode); err != nil {
+					t.Fatal(err)
+				}
+				began := time.Now()
+				close(release)
+				err := <-result
+				if mode == KillPoison {
+					// The request was queued before the poison pill: it is handled.
+					if err != nil {
+						t.Fatalf("request ahead of the poison pill: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("request queued when the actor stopped: %v, want ErrUnavailable", err)
+				}
+				if waited := time.Since(began); waited > 0 {
+					t.Fatalf("the caller waited %s instead of being answered", waited)
+				}
+			})
+		})
+	}
+}

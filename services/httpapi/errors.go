@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// Stable error codes: clients (icnctl, scripts) branch on these, never on
+// messages. They are part of the API; do not rename them.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeUnauthorized    = "unauthorized"
+	CodeNotFound        = "not_found"
+	CodeMethod          = "method_not_allowed"
+	CodeConflict        = "conflict"
+	CodeTooLarge        = "payload_too_large"
+	CodeUnsupported     = "unsupported_media_type"
+	CodeUnavailable     = "unavailable"
+	CodeTimeout         = "timeout"
+	CodeActorFailed     = "actor_failed"
+	CodeInternal        = "internal"
+	CodeNotReady        = "not_ready"
+	CodeShuttingDown    = "shutting_down"
+	CodeRootKill        = "root_kill"
+	CodeBadKillMode     = "bad_kill_mode"
+	CodeAmbiguousActor  = "ambiguous_actor"
+	CodeActorNotRunning = "actor_not_running"
+	CodeNotImplemented  = "not_implemented"
+)
+
+// ErrorBody is the one shape of every error answer, on both listeners.
+type ErrorBody struct {
+	Error   string         `json:"error"`
+	Code    string         `json:"code"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Error is an error that knows its HTTP answer. Handlers return it for
+// input problems; everything else is mapped by the table in statusOf.
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	Details    map[string]any
+	RetryAfter time.Duration
+	Err        error // the cause, if any (for errors.Is/As and logs)
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message == "" {
+		return e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// BadRequest is a 400 with a message saying what is wrong.
+func BadRequest(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// statusOf is the single table from errors to HTTP answers (DESIGN rule 5).
+func statusOf(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ue *supervisors.UnavailableError
+	if errors.As(err, &ue) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(),
+			RetryAfter: ue.RetryAfter, Details: map[string]any{"actor": ue.Path, "state": ue.State}, Err: err}
+	}
+	var af *supervisors.ActorFailedError
+	if errors.As(err, &af) {
+		return &Error{Status: http.StatusInternalServerError, Code: CodeActorFailed, Message: err.Error(),
+			Details: map[string]any{"actor": af.Path}, Err: err}
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+			Message: fmt.Sprintf("request body larger than %d bytes", mbe.Limit), Details: map[string]any{"limit": mbe.Limit}, Err: err}
+	}
+	table := []struct {
+		target error
+		status int
+		code   string
+	}{
+		{supervisors.ErrNotFound, http.StatusNotFound, CodeNotFound},
+		{supervisors.ErrAmbiguous, http.StatusBadRequest, CodeAmbiguousActor},
+		{supervisors.ErrBadKillMode, http.StatusBadRequest, CodeBadKillMode},
+		{supervisors.ErrRootKill, http.StatusBadRequest, CodeRootKill},
+		{supervisors.ErrNotRunning, http.StatusConflict, CodeActorNotRunning},
+		{supervisors.ErrStopped, http.StatusServiceUnavailable, CodeShuttingDown},
+		{supervisors.ErrTimeout, http.StatusGatewayTimeout, CodeTimeout},
+		{supervisors.ErrUnhandled, http.StatusNotImplemented, CodeNotImplemented},
+		{context.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout},
+	}
+	for _, row := range table {
+		if errors.Is(err, row.target) {
+			return &Error{Status: row.status, Code: row.code, Message: err.Error(), Err: err}
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error(), Err: err}
+}
+
+// writeError answers err in the one error shape.
+func writeError(w http.ResponseWriter, err error) {
+	e := statusOf(err)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="icn"`)
+	}
+	writeJSON(w, e.Status, ErrorBody{Error: e.Error(), Code: e.Code, Details: e.Details})
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client may have gone; nothing more to do
+}

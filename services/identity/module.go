@@ -1,0 +1,13 @@
+package identity
+
+import (
+	"crypto/rand"
+
+	"go.uber.org/fx"
+)
+
+// EphemeralModule provides a fresh in-memory identity on every start (test
+// profile only: the DID and peer ID change each run).
+var EphemeralModule = fx.Module("identity.ephemeral",
+	fx.Provide(func() (*Identity, error) { return Generate(rand.Reader) }),
+)
