@@ -59,6 +59,16 @@ func newMetrics(t *Tree, reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
+// touch creates the zero-valued series of an actor class, so that rate()
+// and alert rules see them before the first restart.
+func (m *metrics) touch(class string) {
+	m.restarts.WithLabelValues(class)
+	m.failures.WithLabelValues(class)
+	for _, to := range []BreakerState{Closed, HalfOpen, Open} {
+		m.transitions.WithLabelValues(class, to.String())
+	}
+}
+
 func (m *metrics) processedFor(class string) *atomic.Uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()

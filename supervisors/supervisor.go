@@ -365,6 +365,8 @@ func (s *supervisor) shutdownNext() {
 		ch.exit = causeExpected
 		ch.status = Stopped
 		s.sync(ch)
+		s.tree.observe(Event{Time: s.tree.clock.Now(), Path: s.entry.path + "/" + ch.spec.Name, Type: EventStopped, Reason: "shutdown"},
+			s.classOf(ch.spec.Name))
 		pid := s.pids[ch.spec.Name]
 		switch {
 		case pid == nil:

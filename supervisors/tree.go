@@ -202,6 +202,7 @@ func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
 		spec.Name = cs.Name
 		producer = func() actor.Actor { return newSupervisor(t, spec, e, root) }
 	}
+	t.metrics.touch(e.class)
 	proc := &process{system: t.system, onDead: t.metrics.deadLetters.Inc}
 	return actor.PropsFromProducer(producer,
 		actor.WithReceiverMiddleware(t.middleware(e, proc)),

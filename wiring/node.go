@@ -154,7 +154,7 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			}
 		}
 	}
-	passphrase, err := keyPassphrase(cfg, o.KeyPassphrase)
+	passphrase, err := KeyPassphrase(cfg, o.KeyPassphrase)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -219,9 +219,9 @@ func nodeInfo(id *identity.Identity, net network.Network, profile, version strin
 	}
 }
 
-// keyPassphrase returns the passphrase given by the caller, else the one in
+// KeyPassphrase returns the passphrase given by the caller, else the one in
 // Config.KeyPassphraseFile, else nil (an unencrypted key).
-func keyPassphrase(cfg Config, given []byte) ([]byte, error) {
+func KeyPassphrase(cfg Config, given []byte) ([]byte, error) {
 	if given != nil {
 		return given, nil
 	}

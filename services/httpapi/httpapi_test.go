@@ -522,3 +522,20 @@ func TestListenersEventsAndShutdown(t *testing.T) {
 		t.Fatalf("addr file left behind: %v", err)
 	}
 }
+
+// TestAPIDocListsEveryRoute keeps docs/api.md honest.
+func TestAPIDocListsEveryRoute(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	for _, api := range []*API{f.srv.Public(), f.srv.Admin()} {
+		for _, rt := range api.Routes() {
+			entry := "`" + rt.Method + " " + openAPIPath(rt.Path)
+			if !bytes.Contains(doc, []byte(entry)) {
+				t.Errorf("docs/api.md does not list %s", entry[1:])
+			}
+		}
+	}
+}

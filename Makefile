@@ -1,0 +1,62 @@
+# ICN in Go. `make run` starts a node; `make test` runs every test (installing
+# what the tests need first). See README.md.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+BIN      := bin
+DATA_DIR ?= ./data
+# Extra flags for `make run`, e.g. RUN_FLAGS="--log-format text".
+RUN_FLAGS ?=
+# Packages whose tests also run under the race detector.
+RACE_PKGS := ./supervisors/... ./services/httpapi/... ./services/store/...
+
+.PHONY: all build run test test-deps vet fmt-check unit race bench lint clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/icnd ./cmd/icnd
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/icnctl ./cmd/icnctl
+
+## run: one node, production profile, embedded badger under $(DATA_DIR).
+run: build
+	$(BIN)/icnd run --profile production --data-dir $(DATA_DIR) $(RUN_FLAGS)
+
+## test: everything CI runs.
+test: test-deps fmt-check vet unit race
+
+## test-deps: tools the tests call (promtool checks metrics and alert rules).
+test-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian package prometheus)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@promtool --version | head -1
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 10m ./...
+
+race:
+	$(GO) test -count=1 -race -timeout 10m $(RACE_PKGS)
+
+## bench: the benchmarks recorded in docs/benchmarks.md (each compares with
+## its baseline in the same run; see that file for how to read them).
+BENCH_PKGS := ./supervisors/ ./cmd/icnd/ ./services/store/badgerstore/
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 $(BENCH_PKGS) | tee bench.out
+
+## lint: golangci-lint v2 from the module proxy.
+lint:
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// Everything icnctl prints in text comes through clean: the node's strings
+// (failure reasons, error messages, details) may hold anything, and must not
+// move the cursor or recolour the operator's terminal.
+
+// writeJSON prints raw JSON indented, as -o json promises.
+func writeJSON(w io.Writer, raw []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
+		return fmt.Errorf("icnd answered malformed JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// writeValue prints v as indented JSON (for answers icnctl assembles).
+func writeValue(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 8, 2, ' ', 0) }
+
+// renderNode prints who the node is.
+func renderNode(w io.Writer, n httpapi.NodeInfo, now time.Time) {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "DID\t%s\n", clean(n.DID))
+	fmt.Fprintf(tw, "Peer ID\t%s\n", clean(n.PeerID))
+	fmt.Fprintf(tw, "Version\t%s\n", clean(n.Version))
+	fmt.Fprintf(tw, "Profile\t%s\n", clean(n.Profile))
+	fmt.Fprintf(tw, "Uptime\t%s\n", uptime(n.StartedAt, now))
+	if len(n.Addrs) == 0 {
+		fmt.Fprintf(tw, "Addrs\t-\n")
+	}
+	for i, a := range n.Addrs {
+		label := ""
+		if i == 0 {
+			label = "Addrs"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, clean(a))
+	}
+	tw.Flush()
+}
+
+func uptime(started, now time.Time) string {
+	if started.IsZero() {
+		return "unknown"
+	}
+	d := now.Sub(started)
+	if d < 0 {
+		d = 0
+	}
+	return fmt.Sprintf("%s (since %s)", d.Round(time.Second), started.UTC().Format(time.RFC3339))
+}
+
+// subsystemOrder lists the subsystems in the node's spec order (as
+// /api/v1/subsystems gives them), then any others health knows, sorted.
+func subsystemOrder(h httpapi.Health, subs *httpapi.SubsystemsReply) []string {
+	var order []string
+	seen := map[string]bool{}
+	if subs != nil {
+		for _, e := range subs.Subsystems {
+			if !seen[e.Name] {
+				order = append(order, e.Name)
+				seen[e.Name] = true
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Subsystems)) {
+		if !seen[name] {
+			order = append(order, name)
+		}
+	}
+	return order
+}
+
+// renderHealth prints the overall status and one line per subsystem.
+func renderHealth(w io.Writer, h httpapi.Health, order []string) {
+	serving := 0
+	for _, sh := range h.Subsystems {
+		if sh.Serving {
+			serving++
+		}
+	}
+	fmt.Fprintf(w, "Health: %s (%d of %d subsystems serving)\n\n", clean(h.Status), serving, len(h.Subsystems))
+	if len(h.Subsystems) == 0 {
+		fmt.Fprintln(w, "no subsystems")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "SUBSYSTEM\tSTATE\tBREAKER\tSERVING\tERROR")
+	for _, name := range order {
+		sh, ok := h.Subsystems[name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(name), clean(sh.State), clean(sh.Breaker), yesNo(sh.Serving), dash(clean(sh.Error)))
+	}
+	tw.Flush()
+}
+
+// renderStatus is icnctl status: identity, health, and each subsystem's own word.
+func renderStatus(w io.Writer, n httpapi.NodeInfo, h httpapi.Health, subs httpapi.SubsystemsReply, now time.Time) {
+	renderNode(w, n, now)
+	fmt.Fprintln(w)
+	renderHealth(w, h, subsystemOrder(h, &subs))
+	if len(subs.Subsystems) > 0 {
+		fmt.Fprintln(w)
+		renderSubsystems(w, subs, now)
+	}
+}
+
+// renderSubsystems prints each subsystem's own status, or why it gave none.
+func renderSubsystems(w io.Writer, subs httpapi.SubsystemsReply, now time.Time) {
+	if len(subs.Subsystems) == 0 {
+		fmt.Fprintln(w, "no subsystems")
+		return
+	}
+	for i, e := range subs.Subsystems {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		switch {
+		case e.Error != nil:
+			fmt.Fprintf(w, "%s (%s): %s\n", clean(e.Name), clean(e.Path), errorText(*e.Error))
+		case e.Status != nil:
+			fmt.Fprintf(w, "%s (%s): ", clean(e.Name), clean(e.Path))
+			renderStatusBody(w, *e.Status, now)
+		default:
+			fmt.Fprintf(w, "%s (%s): no status\n", clean(e.Name), clean(e.Path))
+		}
+	}
+}
+
+// renderSubsystem prints one subsystem's status (icnctl subsystems NAME).
+func renderSubsystem(w io.Writer, st messages.SubsystemStatus, now time.Time) {
+	fmt.Fprintf(w, "%s: ", clean(st.Name))
+	renderStatusBody(w, st, now)
+}
+
+func renderStatusBody(w io.Writer, st messages.SubsystemStatus, now time.Time) {
+	state := "ready"
+	if !st.Ready {
+		state = "not ready"
+	}
+	fmt.Fprintf(w, "%s, up %s\n", state, uptime(st.Since, now))
+	if len(st.Details) == 0 {
+		return
+	}
+	tw := newTable(w)
+	for _, k := range slices.Sorted(maps.Keys(st.Details)) {
+		fmt.Fprintf(tw, "  %s\t%s\n", clean(k), clean(st.Details[k]))
+	}
+	tw.Flush()
+}
+
+func errorText(e httpapi.ErrorBody) string {
+	if e.Code == "" {
+		return clean(e.Error)
+	}
+	return fmt.Sprintf("%s (%s)", clean(e.Error), clean(e.Code))
+}
+
+// renderReady prints readiness and why not.
+func renderReady(w io.Writer, r httpapi.Readiness) {
+	if r.Ready {
+		fmt.Fprintln(w, "ready")
+		return
+	}
+	fmt.Fprintln(w, "not ready:")
+	if len(r.Reasons) == 0 {
+		fmt.Fprintln(w, "  (no reason given)")
+	}
+	for _, reason := range r.Reasons {
+		fmt.Fprintf(w, "  - %s\n", clean(reason))
+	}
+}
+
+// renderTree prints the supervision tree, one aligned line per actor.
+func renderTree(w io.Writer, root supervisors.Node) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ACTOR\tKIND\tSTATUS\tBREAKER\tRESTARTS\tFAILURES\tMAILBOX\tPROCESSED\tLAST FAILURE")
+	var walk func(n supervisors.Node, prefix, branch string)
+	walk = func(n supervisors.Node, prefix, branch string) {
+		fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", prefix, branch, clean(n.Name),
+			kind(n), clean(n.Status), breaker(n), n.Restarts, n.Failures, n.Mailbox, n.Processed, lastFailure(n.LastFailure))
+		switch branch {
+		case "├─ ":
+			prefix += "│  "
+		case "└─ ":
+			prefix += "   "
+		}
+		for i, c := range n.Children {
+			b := "├─ "
+			if i == len(n.Children)-1 {
+				b = "└─ "
+			}
+			walk(c, prefix, b)
+		}
+	}
+	walk(root, "", "")
+	tw.Flush()
+}
+
+func kind(n supervisors.Node) string {
+	if n.Strategy != "" {
+		return clean(n.Kind) + "/" + clean(n.Strategy)
+	}
+	return clean(n.Kind)
+}
+
+func breaker(n supervisors.Node) string {
+	if n.BreakerTrips == 0 {
+		return clean(n.Breaker)
+	}
+	trips := "trips"
+	if n.BreakerTrips == 1 {
+		trips = "trip"
+	}
+	return fmt.Sprintf("%s (%d %s)", clean(n.Breaker), n.BreakerTrips, trips)
+}
+
+// lastFailure is the first line of the reason, shortened, with when and on what.
+func lastFailure(f *supervisors.FailureInfo) string {
+	if f == nil {
+		return "-"
+	}
+	reason, _, _ := strings.Cut(strings.TrimSpace(f.Reason), "\n")
+	reason = shorten(clean(reason), 60)
+	var at []string
+	if !f.Time.IsZero() {
+		at = append(at, f.Time.UTC().Format("15:04:05Z"))
+	}
+	if f.MessageType != "" {
+		at = append(at, "on "+clean(f.MessageType))
+	}
+	if len(at) > 0 {
+		reason += " (" + strings.Join(at, ", ") + ")"
+	}
+	return reason
+}
+
+// renderKill says what the node accepted.
+func renderKill(w io.Writer, k httpapi.KillAccepted) {
+	fmt.Fprintf(w, "kill accepted: %s (%s); its supervisor decides what happens next (icnctl actors watch)\n", clean(k.Path), clean(k.Mode))
+}
+
+// eventLine is one supervision event on one line; layout formats its time.
+func eventLine(ev supervisors.Event, layout string) string {
+	var b strings.Builder
+	b.WriteString(ev.Time.Format(layout))
+	b.WriteString("  ")
+	b.WriteString(clean(ev.Path))
+	b.WriteString("  ")
+	b.WriteString(clean(string(ev.Type)))
+	switch {
+	case ev.From != "" || ev.To != "":
+		fmt.Fprintf(&b, " %s -> %s", dash(clean(ev.From)), dash(clean(ev.To)))
+	}
+	if ev.Delay > 0 {
+		fmt.Fprintf(&b, " in %s", ev.Delay)
+	}
+	if ev.Reason != "" {
+		reason, _, _ := strings.Cut(strings.TrimSpace(ev.Reason), "\n")
+		b.WriteString(": ")
+		b.WriteString(shorten(clean(reason), 100))
+	}
+	return b.String()
+}
+
+// clean replaces control characters (escape sequences, newlines) so a
+// string from the node prints as one inert line.
+func clean(s string) string {
+	ok := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// shorten cuts s to at most n runes, marking the cut.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-3]) + "..."
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// countLabel is "1 event" or "3 events".
+func countLabel(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatUint(n, 10) + " " + noun + "s"
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// binaries are icnd and icnctl built once per test binary run (in
+// TestMain's temporary directory), the first time a test needs them.
+type binaries struct{ icnd, icnctl string }
+
+var (
+	buildOnce sync.Once
+	built     binaries
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	binDir, err = os.MkdirTemp("", "icnd-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func build(t testing.TB) binaries {
+	t.Helper()
+	buildOnce.Do(func() {
+		b := binaries{icnd: filepath.Join(binDir, "icnd"), icnctl: filepath.Join(binDir, "icnctl")}
+		for pkg, out := range map[string]string{".": b.icnd, "../icnctl": b.icnctl} {
+			cmd := exec.Command("go", "build", "-ldflags", "-X main.version=proc-test", "-o", out, pkg)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+				return
+			}
+		}
+		built = b
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+// daemon is one running icnd process.
+type daemon struct {
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startDaemon(t testing.TB, icnd, dataDir string, extra ...string) *daemon {
+	t.Helper()
+	args := append([]string{"run", "--profile", "production", "--data-dir", dataDir,
+		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "warn", "--workers", "2"}, extra...)
+	cmd := exec.Command(icnd, args...)
+	cmd.Env = cleanEnv()
+	d := &daemon{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	return d
+}
+
+// cleanEnv drops ICN_* variables of the developer's shell: icnd refuses
+// unknown ones and must not pick up someone's settings.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ICN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// waitReady polls /ready until 200; it returns the API address.
+func (d *daemon) waitReady(t testing.TB, dataDir string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		select {
+		case err := <-d.done:
+			t.Fatalf("icnd exited before ready: %v\nstderr:\n%s", err, d.stderr)
+		default:
+		}
+		if b, err := os.ReadFile(httpapi.AddrFile(dataDir, "api")); err == nil {
+			addr := strings.TrimSpace(string(b))
+			if res, err := http.Get("http://" + addr + "/ready"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return addr
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("icnd not ready within %s\nstderr:\n%s", within, d.stderr)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (d *daemon) signal(t testing.TB, sig syscall.Signal, within time.Duration) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("icnd exited with %v after %s\nstderr:\n%s", err, sig, d.stderr)
+		}
+	case <-time.After(within):
+		t.Fatalf("icnd still running %s after %s", within, sig)
+	}
+}
+
+func icnctl(t *testing.T, bin, dataDir string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--data-dir", dataDir}, args...)...)
+	cmd.Env = cleanEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("icnctl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, stderr.String())
+	}
+	return out
+}
+
+// TestDaemonWithIcnctl builds both binaries, runs icnd on an empty data
+// dir, drives it with icnctl, kills an actor, restarts the daemon and checks
+// that its DID and peer ID survive.
+func TestDaemonWithIcnctl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bins := build(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+
+	d := startDaemon(t, bins.icnd, dataDir)
+	d.waitReady(t, dataDir, 30*time.Second)
+	for _, want := range []string{"DID", "peer ID", "/admin/", "api.token"} {
+		if !strings.Contains(d.stdout.String(), want) {
+			t.Errorf("the start banner lacks %q:\n%s", want, d.stdout)
+		}
+	}
+
+	var first httpapi.NodeInfo
+	if err := json.Unmarshal(icnctl(t, bins.icnctl, dataDir, "node", "-o", "json"), &first); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(first.DID, "did:key:z6Mk") || !strings.HasPrefix(first.PeerID, "12D3KooW") || first.Profile != "production" || first.Version != "proc-test" {
+		t.Fatalf("node: %+v", first)
+	}
+	status := string(icnctl(t, bins.icnctl, dataDir, "status"))
+	for _, sub := range []string{"dag", "ledger", "peers", "jobs", "executors", "governance"} {
+		if !strings.Contains(status, sub) {
+			t.Errorf("status lacks %s:\n%s", sub, status)
+		}
+	}
+	tree := string(icnctl(t, bins.icnctl, dataDir, "actors"))
+	if !strings.Contains(tree, "worker-1") || !strings.Contains(tree, "governance") {
+		t.Fatalf("actors:\n%s", tree)
+	}
+
+	// Kill dag through icnctl and watch it come back.
+	icnctl(t, bins.icnctl, dataDir, "actors", "kill", "/icn/dag", "--mode", "panic")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n supervisors.Node
+		if err := json.Unmarshal(icnctl(t, bins.icnctl, dataDir, "actors", "/icn/dag", "-o", "json"), &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.Restarts == 1 && n.Failures == 1 && n.Status == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dag did not come back: %+v", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	d.signal(t, syscall.SIGTERM, 10*time.Second)
+	if _, err := os.Stat(httpapi.AddrFile(dataDir, "api")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("api.addr left after a clean stop: %v", err)
+	}
+
+	// Restart on the same data dir: same identity.
+	d2 := startDaemon(t, bins.icnd, dataDir)
+	d2.waitReady(t, dataDir, 30*time.Second)
+	var second httpapi.NodeInfo
+	if err := json.Unmarshal(icnctl(t, bins.icnctl, dataDir, "node", "-o", "json"), &second); err != nil {
+		t.Fatal(err)
+	}
+	if second.DID != first.DID || second.PeerID != first.PeerID {
+		t.Fatalf("identity changed across restarts: %s/%s -> %s/%s", first.DID, first.PeerID, second.DID, second.PeerID)
+	}
+	d2.signal(t, syscall.SIGINT, 10*time.Second)
+}
+
+func TestBadConfigIsRefusedWithTheKeyName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bins := build(t)
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"run", "--workers", "-3"}, "", "workers"},
+		{[]string{"run", "--no-such-flag"}, "", "no-such-flag"},
+		{[]string{"run", "--check-config"}, "ICN_WROKERS=2", "ICN_WROKERS"},
+		{[]string{"run", "--profile", "staging"}, "", "staging"},
+	} {
+		cmd := exec.Command(bins.icnd, append(tc.args, "--data-dir", t.TempDir())...)
+		cmd.Env = cleanEnv()
+		if tc.env != "" {
+			cmd.Env = append(cmd.Env, tc.env)
+		}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("icnd %v (%s): exit %v, output:\n%s", tc.args, tc.env, err, out)
+		}
+	}
+	out, err := exec.Command(bins.icnd, "run", "--check-config", "--data-dir", t.TempDir()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "config ok") {
+		t.Fatalf("valid config: %v %s", err, out)
+	}
+}
+
+// BenchmarkStartToReady measures `icnd run` to /ready = 200, on an empty
+// data dir (key and store created) and on a warm one.
+func BenchmarkStartToReady(b *testing.B) {
+	bins := build(b)
+	for _, warm := range []bool{false, true} {
+		name := "empty"
+		if warm {
+			name = "warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			warmDir := filepath.Join(b.TempDir(), "warm")
+			if warm {
+				d := startDaemon(b, bins.icnd, warmDir)
+				d.waitReady(b, warmDir, 30*time.Second)
+				d.signal(b, syscall.SIGTERM, 10*time.Second)
+			}
+			var total time.Duration
+			for i := 0; b.Loop(); i++ {
+				dir := warmDir
+				if !warm {
+					dir = filepath.Join(b.TempDir(), fmt.Sprint(i))
+				}
+				began := time.Now()
+				d := startDaemon(b, bins.icnd, dir)
+				d.waitReady(b, dir, 30*time.Second)
+				total += time.Since(began)
+				b.StopTimer()
+				d.signal(b, syscall.SIGTERM, 10*time.Second)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/ready")
+		})
+	}
+}
