@@ -10,6 +10,8 @@
 package network
 
 import (
+	"context"
+
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -23,4 +25,41 @@ type Network interface {
 	Addrs() []ma.Multiaddr
 	// Host is the underlying libp2p host, nil before start.
 	Host() host.Host
+}
+
+// Endpoint holds a node's host once started; both implementations embed it
+// for the accessors and the stop they share.
+type Endpoint struct {
+	peerID peer.ID
+	host   host.Host
+}
+
+// NewEndpoint is the endpoint of peer id, not yet started.
+func NewEndpoint(id peer.ID) Endpoint { return Endpoint{peerID: id} }
+
+// Attach records the started host.
+func (e *Endpoint) Attach(h host.Host) { e.host = h }
+
+// ID implements Network.
+func (e *Endpoint) ID() peer.ID { return e.peerID }
+
+// Addrs implements Network.
+func (e *Endpoint) Addrs() []ma.Multiaddr {
+	if e.host == nil {
+		return nil
+	}
+	return e.host.Addrs()
+}
+
+// Host implements Network.
+func (e *Endpoint) Host() host.Host { return e.host }
+
+// Stop closes the host; stopping twice (or before start) is a no-op.
+func (e *Endpoint) Stop(context.Context) error {
+	if e.host == nil {
+		return nil
+	}
+	err := e.host.Close()
+	e.host = nil
+	return err
 }

@@ -11,8 +11,6 @@ import (
 	"log/slog"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -22,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/network"
 )
 
 // Options are what an operator sets for the host.
@@ -31,12 +30,11 @@ type Options struct {
 
 // Network is a libp2p host started by Start and closed by Stop.
 type Network struct {
-	id     *identity.Identity
-	opts   Options
-	reg    prometheus.Registerer
-	log    *slog.Logger
-	peerID peer.ID
-	host   host.Host
+	id   *identity.Identity
+	opts Options
+	reg  prometheus.Registerer
+	log  *slog.Logger
+	network.Endpoint
 }
 
 // New checks the options; nothing listens until Start.
@@ -53,7 +51,7 @@ func New(id *identity.Identity, opts Options, reg prometheus.Registerer, logger 
 			return nil, fmt.Errorf("libp2pnet: listen address %q: %w", a, err)
 		}
 	}
-	return &Network{id: id, opts: opts, reg: reg, log: logger.With("component", "network"), peerID: pid}, nil
+	return &Network{id: id, opts: opts, reg: reg, log: logger.With("component", "network"), Endpoint: network.NewEndpoint(pid)}, nil
 }
 
 // Start opens the listeners.
@@ -80,31 +78,7 @@ func (n *Network) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("libp2pnet: start host: %w", err)
 	}
-	n.host = h
+	n.Attach(h)
 	n.log.Info("libp2p host listening", "peer_id", h.ID().String(), "addrs", fmt.Sprint(h.Addrs()))
 	return nil
 }
-
-// Stop closes the host.
-func (n *Network) Stop(context.Context) error {
-	if n.host == nil {
-		return nil
-	}
-	err := n.host.Close()
-	n.host = nil
-	return err
-}
-
-// ID implements network.Network.
-func (n *Network) ID() peer.ID { return n.peerID }
-
-// Addrs implements network.Network.
-func (n *Network) Addrs() []ma.Multiaddr {
-	if n.host == nil {
-		return nil
-	}
-	return n.host.Addrs()
-}
-
-// Host implements network.Network.
-func (n *Network) Host() host.Host { return n.host }

@@ -8,20 +8,18 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/network"
 )
 
 // Network is one node's host on a shared mocknet.
 type Network struct {
-	mn     mocknet.Mocknet
-	id     *identity.Identity
-	peerID peer.ID
-	host   host.Host
+	mn mocknet.Mocknet
+	id *identity.Identity
+	network.Endpoint
 }
 
 // New prepares a host for id on mn; it joins the mocknet at Start.
@@ -30,7 +28,7 @@ func New(mn mocknet.Mocknet, id *identity.Identity) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Network{mn: mn, id: id, peerID: pid}, nil
+	return &Network{mn: mn, id: id, Endpoint: network.NewEndpoint(pid)}, nil
 }
 
 // Start adds the host to the mocknet, at an address derived from the peer ID
@@ -42,7 +40,7 @@ func (n *Network) Start(context.Context) error {
 	}
 	ip := make(net.IP, net.IPv6len)
 	ip[0] = 0x01 // 100::/64, the discard prefix: never routable
-	suffix := []byte(n.peerID)
+	suffix := []byte(n.ID())
 	copy(ip[8:], suffix[len(suffix)-8:])
 	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip6/%s/tcp/4001", ip))
 	if err != nil {
@@ -52,30 +50,6 @@ func (n *Network) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("memnet: add peer: %w", err)
 	}
-	n.host = h
+	n.Attach(h)
 	return nil
 }
-
-// Stop closes the host.
-func (n *Network) Stop(context.Context) error {
-	if n.host == nil {
-		return nil
-	}
-	err := n.host.Close()
-	n.host = nil
-	return err
-}
-
-// ID implements network.Network.
-func (n *Network) ID() peer.ID { return n.peerID }
-
-// Addrs implements network.Network.
-func (n *Network) Addrs() []ma.Multiaddr {
-	if n.host == nil {
-		return nil
-	}
-	return n.host.Addrs()
-}
-
-// Host implements network.Network.
-func (n *Network) Host() host.Host { return n.host }

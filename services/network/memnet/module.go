@@ -1,8 +1,6 @@
 package memnet
 
 import (
-	"context"
-
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"go.uber.org/fx"
 
@@ -34,6 +32,6 @@ func provide(lc fx.Lifecycle, mn mocknet.Mocknet, id *identity.Identity) (*Netwo
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.StartStopHook(n.Start, func(ctx context.Context) error { return n.Stop(ctx) }))
+	lc.Append(fx.StartStopHook(n.Start, n.Stop))
 	return n, nil
 }
