@@ -26,14 +26,18 @@ run: build
 ## test: everything CI runs.
 test: test-deps fmt-check vet unit race
 
-## test-deps: tools the tests call (promtool checks metrics and alert rules).
+## test-deps: tools the tests call, from Debian's packages: promtool (checks
+## metrics and alert rules) and headless chromium (drives the admin page).
+TEST_TOOLS := promtool:prometheus chromium:chromium
 test-deps:
-	@command -v promtool >/dev/null 2>&1 || { \
-		echo "installing promtool (Debian package prometheus)"; \
+	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
-	@promtool --version | head -1
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@promtool --version 2>&1 | head -1; chromium --version 2>/dev/null | head -1
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -45,8 +49,9 @@ vet:
 unit:
 	$(GO) test -count=1 -timeout 10m ./...
 
+# -short: the race run is about the runtime packages, not browsers or binaries.
 race:
-	$(GO) test -count=1 -race -timeout 10m $(RACE_PKGS)
+	$(GO) test -count=1 -race -short -timeout 10m $(RACE_PKGS)
 
 ## bench: the benchmarks recorded in docs/benchmarks.md (each compares with
 ## its baseline in the same run; see that file for how to read them).
