@@ -86,7 +86,9 @@ func startDaemon(t testing.TB, icnd, dataDir string, extra ...string) *daemon {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-d.done
+			if err := <-d.done; err == nil {
+				t.Log("icnd had already exited cleanly")
+			}
 		}
 	})
 	return d

@@ -130,14 +130,11 @@ func operationID(rt Route) string {
 // components (so recursive types such as the actor tree work).
 type schemaGen struct{ defs map[string]any }
 
-var timeType = reflect.TypeOf(time.Time{})
-var durationType = reflect.TypeOf(time.Duration(0))
-
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
-	switch {
-	case t == timeType:
+	switch t {
+	case reflect.TypeFor[time.Time]():
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == durationType:
+	case reflect.TypeFor[time.Duration]():
 		return map[string]any{"type": "integer", "format": "int64", "description": "nanoseconds"}
 	}
 	switch t.Kind() {

@@ -102,7 +102,11 @@ func TestLibp2pRefusesBadListenAddresses(t *testing.T) {
 
 func TestMemnetHostsConnectOnASharedMocknet(t *testing.T) {
 	mn := mocknet.New()
-	defer mn.Close()
+	defer func() {
+		if err := mn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	connectPair(t, func(id *identity.Identity) startStop {
 		n, err := memnet.New(mn, id)
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	var s store.Store = memstore.New() // badgerstore.Open in production
-	defer s.Close()
+	defer func() { _ = s.Close() }()   // a memory store's Close cannot fail
 
 	var b store.Batch
 	b.Put([]byte("ledger/acct/alice"), []byte("100"))

@@ -277,7 +277,11 @@ func TestGroupTooBigForOneTransactionIsSplitBetweenBatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 			if tc.hugeTxn {
 				s.txnBytes, s.txnOps = 1<<40, 1<<40 // read by the committer after the channel send in Commit
 			}

@@ -26,7 +26,11 @@ func BenchmarkDurableCommit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer s.Close()
+			defer func() {
+				if err := s.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
 			ctx := b.Context()
 			runCommits(b, goroutines, func(i int64) error {
 				var batch store.Batch
@@ -40,7 +44,11 @@ func BenchmarkDurableCommit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer db.Close()
+			defer func() {
+				if err := db.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
 			runCommits(b, goroutines, func(i int64) error {
 				return db.Update(func(txn *badger.Txn) error { return txn.Set(key(i), value) })
 			})

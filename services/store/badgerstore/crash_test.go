@@ -148,7 +148,7 @@ func crashChild(dir string) {
 					os.Exit(3)
 				}
 				// One write(2) per line: lines from the goroutines never mix.
-				if _, err := os.Stdout.WriteString(fmt.Sprintf("ack %d %d\n", g, i)); err != nil {
+				if _, err := fmt.Fprintf(os.Stdout, "ack %d %d\n", g, i); err != nil {
 					os.Exit(4)
 				}
 			}
