@@ -618,3 +618,65 @@ func TestParseWords(t *testing.T) {
 		t.Error("bad strategy accepted")
 	}
 }
+
+// TestStrategyTimesRestartType is the whole matrix: the middle child of
+// three, all of one restart type, fails (panic) or exits normally, under
+// each strategy.
+func TestStrategyTimesRestartType(t *testing.T) {
+	groups := map[Strategy][]string{OneForOne: {"b"}, OneForAll: {"a", "b", "c"}, RestForOne: {"b", "c"}}
+	for _, strategy := range []Strategy{OneForOne, OneForAll, RestForOne} {
+		for _, restart := range []RestartType{Permanent, Transient, Temporary} {
+			for _, how := range []string{"panic", "normal exit"} {
+				t.Run(strategy.String()+"/"+restart.String()+"/"+how, func(t *testing.T) {
+					c := started(t, testSpec(strategy, restart, "a", "b", "c"), false)
+					now := t0.Add(time.Minute)
+					var st step
+					if how == "panic" {
+						st = fail(c, now, "b")
+					} else {
+						st = c.exited(now, "b")
+					}
+					restarted := append(kinds(st, actRestart), kinds(st, actSpawn)...)
+					switch {
+					case restart == Temporary:
+						// Never restarted; a panicked one is stopped, then removed.
+						if len(restarted) != 0 {
+							t.Fatalf("temporary child restarted: %v", restarted)
+						}
+						if how == "panic" {
+							c.exited(now, "b")
+						}
+						if c.child("b") != nil {
+							t.Fatal("temporary child still supervised")
+						}
+					case restart == Transient && how == "normal exit":
+						if len(restarted) != 0 || c.child("b").status != Stopped {
+							t.Fatalf("transient normal exit restarted %v", restarted)
+						}
+					default:
+						want := groups[strategy]
+						if how == "normal exit" {
+							// The exited child gets a new process; the others restart in place.
+							if got := kinds(st, actSpawn); !slices.Equal(got, []string{"b"}) {
+								t.Fatalf("spawned %v, want [b]", got)
+							}
+							want = slices.DeleteFunc(slices.Clone(want), func(n string) bool { return n == "b" })
+							if got := kinds(st, actRestart); !slices.Equal(got, want) {
+								t.Fatalf("restarted in place %v, want %v", got, want)
+							}
+						} else if got := kinds(st, actRestart); !slices.Equal(got, want) {
+							t.Fatalf("restarted %v, want %v", got, want)
+						}
+					}
+					// Siblings outside the group are untouched.
+					for _, n := range []string{"a", "c"} {
+						inGroup := slices.Contains(groups[strategy], n) && (restart == Permanent || restart == Transient && how == "panic")
+						if got := c.child(n).restarts; (got == 1) != inGroup {
+							t.Errorf("%s restarts %d (in group: %v)", n, got, inGroup)
+						}
+					}
+				})
+			}
+		}
+	}
+}
