@@ -16,8 +16,10 @@ type Op struct {
 // last write to a key wins). The zero value is an empty batch ready to use.
 // A Batch is not safe for concurrent use.
 type Batch struct {
-	ops  []Op
-	size int
+	ops      []Op
+	size     int // inline weight, see Size
+	total    int // every byte
+	maxValue int
 }
 
 // Put records that value is to be stored at key. Both are copied.
@@ -26,7 +28,17 @@ func (b *Batch) Put(key, value []byte) {
 	n := copy(buf, key)
 	copy(buf[n:], value)
 	b.ops = append(b.ops, Op{Key: buf[:n:n], Value: buf[n:]})
-	b.size += len(buf)
+	b.size += len(key) + weight(len(value))
+	b.total += len(buf)
+	b.maxValue = max(b.maxValue, len(value))
+}
+
+// weight is what a value of n bytes counts toward Size.
+func weight(n int) int {
+	if n >= LargeValue {
+		return PointerSize
+	}
+	return n
 }
 
 // Delete records that key is to be deleted. The key is copied. Deleting a
@@ -34,6 +46,7 @@ func (b *Batch) Put(key, value []byte) {
 func (b *Batch) Delete(key []byte) {
 	b.ops = append(b.ops, Op{Key: append([]byte(nil), key...), Delete: true})
 	b.size += len(key)
+	b.total += len(key)
 }
 
 // Len returns the number of operations in the batch.
@@ -44,8 +57,9 @@ func (b *Batch) Len() int {
 	return len(b.ops)
 }
 
-// Size returns the sum of the lengths of every key and value in the batch,
-// the quantity bounded by MaxBatchBytes.
+// Size returns the inline weight of the batch, the quantity bounded by
+// MaxBatchBytes: the lengths of every key and of every value smaller than
+// LargeValue, plus PointerSize for each large value.
 func (b *Batch) Size() int {
 	if b == nil {
 		return 0
@@ -53,12 +67,21 @@ func (b *Batch) Size() int {
 	return b.size
 }
 
+// Total returns every key and value byte of the batch, the quantity bounded
+// by MaxBatchTotal.
+func (b *Batch) Total() int {
+	if b == nil {
+		return 0
+	}
+	return b.total
+}
+
 // Reset empties the batch so it can be reused. It must not be called while
 // a Commit of the batch is running.
 func (b *Batch) Reset() {
 	clear(b.ops) // drop references to the copies
 	b.ops = b.ops[:0]
-	b.size = 0
+	b.size, b.total, b.maxValue = 0, 0, 0
 }
 
 // Ops yields the batch's operations in the order they were recorded. It is
@@ -84,8 +107,8 @@ func (b *Batch) Validate() error {
 	if b == nil {
 		return nil
 	}
-	if b.Len() > MaxBatchOps || b.Size() > MaxBatchBytes {
-		return &BatchTooLargeError{Ops: b.Len(), Bytes: b.Size()}
+	if b.Len() > MaxBatchOps || b.Size() > MaxBatchBytes || b.Total() > MaxBatchTotal || b.maxValue > MaxValueSize {
+		return &BatchTooLargeError{Ops: b.Len(), Bytes: b.Size(), Total: b.Total(), MaxValue: b.maxValue}
 	}
 	for i, op := range b.ops {
 		if err := ValidateKey(op.Key); err != nil {
@@ -97,5 +120,5 @@ func (b *Batch) Validate() error {
 
 // String describes the batch's shape (never its contents) for logs.
 func (b *Batch) String() string {
-	return fmt.Sprintf("store.Batch{ops: %d, bytes: %d}", b.Len(), b.Size())
+	return fmt.Sprintf("store.Batch{ops: %d, bytes: %d, total: %d}", b.Len(), b.Size(), b.Total())
 }

@@ -24,8 +24,10 @@
 // caller may reuse its buffers at once. Commit applies all of a batch or
 // none of it, and returns nil only once the writes are durable: they survive
 // a SIGKILL of the process, and power loss within what fsync promises.
-// Within one batch the last write to a key wins. A batch larger than
-// [MaxBatchOps] operations or [MaxBatchBytes] bytes is refused with a
+// Within one batch the last write to a key wins. A batch over the limits
+// ([MaxBatchOps] operations, [MaxBatchBytes] of inline weight, where a value
+// of [LargeValue] bytes or more weighs [PointerSize], [MaxBatchTotal] bytes
+// in all, or a value over [MaxValueSize]) is refused with a
 // [*BatchTooLargeError], and one with an invalid key with an error wrapping
 // [ErrInvalidKey]; in both cases nothing is written.
 //

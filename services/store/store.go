@@ -7,16 +7,30 @@ import (
 )
 
 // Limits every Store enforces, so that code written against the test
-// profile's memstore behaves the same on badger. MaxBatchBytes leaves room
-// for a 1 MiB content block plus its index entries in one batch.
+// profile's memstore behaves the same on badger.
+//
+// Values of at least LargeValue bytes are large: engines keep them out of
+// line (badger's value log), so in a transaction they weigh only a pointer.
+// Batch.Size counts them as PointerSize and MaxBatchBytes bounds what is
+// kept inline; MaxValueSize and MaxBatchTotal bound the large values
+// themselves. A 16 MiB content block and its index entries fit one batch.
 const (
 	// MaxKeySize is the largest key, in bytes (badger's own limit).
 	MaxKeySize = 65000
 	// MaxBatchOps is the largest number of operations in one Batch.
 	MaxBatchOps = 10_000
+	// LargeValue is the size from which a value is kept out of line.
+	LargeValue = 64 << 10
+	// PointerSize is what a large value counts toward Batch.Size.
+	PointerSize = 16
 	// MaxBatchBytes is the largest Batch.Size: the sum of the lengths of
-	// every key and value in the batch.
+	// every key and of every value smaller than LargeValue, plus
+	// PointerSize for each large value.
 	MaxBatchBytes = 2 << 20
+	// MaxValueSize is the largest value.
+	MaxValueSize = 16 << 20
+	// MaxBatchTotal is the largest Batch.Total: every key and value byte.
+	MaxBatchTotal = 64 << 20
 )
 
 // ReservedPrefix begins the keys that storage engines keep for their own
@@ -34,17 +48,20 @@ var (
 	ErrInvalidKey = errors.New("store: invalid key")
 )
 
-// BatchTooLargeError is returned by Commit for a batch with more than
-// MaxBatchOps operations or more than MaxBatchBytes bytes. Nothing of the
+// BatchTooLargeError is returned by Commit for a batch over one of the
+// limits: more than MaxBatchOps operations, a Size over MaxBatchBytes, a
+// Total over MaxBatchTotal, or a value over MaxValueSize. Nothing of the
 // batch is written; split it, or store large values as several keys.
 type BatchTooLargeError struct {
-	Ops   int // the batch's Len
-	Bytes int // the batch's Size
+	Ops      int // the batch's Len
+	Bytes    int // the batch's Size
+	Total    int // the batch's Total
+	MaxValue int // the length of its largest value
 }
 
 func (e *BatchTooLargeError) Error() string {
-	return fmt.Sprintf("store: batch too large: %d ops (max %d), %d bytes (max %d)",
-		e.Ops, MaxBatchOps, e.Bytes, MaxBatchBytes)
+	return fmt.Sprintf("store: batch too large: %d ops (max %d), %d bytes (max %d), %d bytes in all (max %d), largest value %d bytes (max %d)",
+		e.Ops, MaxBatchOps, e.Bytes, MaxBatchBytes, e.Total, MaxBatchTotal, e.MaxValue, MaxValueSize)
 }
 
 // Store is a durable, ordered key-value store. All methods are safe for

@@ -48,7 +48,7 @@ func TestBatchCopiesAndAccounts(t *testing.T) {
 	b.Put([]byte("empty"), nil)
 	key[0], value[0] = 'X', 'X'
 
-	if b.Len() != 3 || b.Size() != len("key")+len("value")+len("gone")+len("empty") {
+	if n := len("key") + len("value") + len("gone") + len("empty"); b.Len() != 3 || b.Size() != n || b.Total() != n {
 		t.Fatalf("Len %d, Size %d", b.Len(), b.Size())
 	}
 	var ops []store.Op
@@ -118,12 +118,25 @@ func TestBatchValidate(t *testing.T) {
 				b.Delete([]byte("k"))
 			}
 		}, true, false},
-		{"max bytes", func(b *store.Batch) { b.Put([]byte("k"), make([]byte, store.MaxBatchBytes-1)) }, false, false},
-		{"one byte too many", func(b *store.Batch) { b.Put([]byte("k"), make([]byte, store.MaxBatchBytes)) }, true, false},
+		{"max bytes", func(b *store.Batch) { fillInline(b, store.MaxBatchBytes) }, false, false},
+		{"one byte too many", func(b *store.Batch) { fillInline(b, store.MaxBatchBytes); b.Delete([]byte("k")) }, true, false},
+		{"large values weigh a pointer", func(b *store.Batch) {
+			for range 64 {
+				b.Put([]byte("k"), make([]byte, store.LargeValue))
+			}
+		}, false, false},
+		{"largest value", func(b *store.Batch) { b.Put([]byte("k"), make([]byte, store.MaxValueSize)) }, false, false},
+		{"value too large", func(b *store.Batch) { b.Put([]byte("k"), make([]byte, store.MaxValueSize+1)) }, true, false},
+		{"total too large", func(b *store.Batch) {
+			for range store.MaxBatchTotal/store.MaxValueSize + 1 {
+				b.Put([]byte("k"), make([]byte, store.MaxValueSize))
+			}
+		}, true, false},
 		{"empty key last", func(b *store.Batch) { b.Put([]byte("a"), nil); b.Put(nil, []byte("v")) }, false, true},
 		{"empty delete key", func(b *store.Batch) { b.Delete(nil) }, false, true},
 		{"too large wins over bad key", func(b *store.Batch) {
-			b.Put(nil, make([]byte, store.MaxBatchBytes+1))
+			fillInline(b, store.MaxBatchBytes)
+			b.Put(nil, []byte("v"))
 		}, true, false},
 	}
 	for _, c := range cases {
@@ -145,9 +158,19 @@ func TestBatchValidate(t *testing.T) {
 	}
 }
 
+// fillInline adds puts of values just under store.LargeValue (under key
+// "k") whose Size adds up to exactly n.
+func fillInline(b *store.Batch, n int) {
+	for n > 0 {
+		v := min(n, store.LargeValue) - 1
+		b.Put([]byte("k"), make([]byte, v))
+		n -= v + 1
+	}
+}
+
 func TestBatchTooLargeErrorText(t *testing.T) {
-	err := &store.BatchTooLargeError{Ops: 12000, Bytes: 10}
-	want := "store: batch too large: 12000 ops (max 10000), 10 bytes (max 2097152)"
+	err := &store.BatchTooLargeError{Ops: 12000, Bytes: 10, Total: 20, MaxValue: 5}
+	want := "store: batch too large: 12000 ops (max 10000), 10 bytes (max 2097152), 20 bytes in all (max 67108864), largest value 5 bytes (max 16777216)"
 	if err.Error() != want {
 		t.Fatalf("Error() = %q, want %q", err.Error(), want)
 	}

@@ -39,7 +39,16 @@ type Store struct {
 
 	groups atomic.Int64 // groups committed (tests, later metrics)
 	txns   atomic.Int64 // badger transactions committed
+
+	// syncFailures counts value-log syncs badger reported as failed: after
+	// one, nothing is acknowledged any more (ErrSyncFailed).
+	syncFailures *atomic.Uint64
 }
+
+// ErrSyncFailed: badger could not sync its value log. Data acknowledged
+// before may not be on disk; every later Commit fails until the node is
+// restarted (badger replays its logs on open).
+var ErrSyncFailed = errors.New("badgerstore: value log sync failed: the store refuses further writes; restart the node")
 
 var _ store.Store = (*Store)(nil)
 
@@ -63,19 +72,21 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db, err := badger.Open(badgerOptions(dir, logger, cfg))
+	syncFailures := new(atomic.Uint64)
+	db, err := badger.Open(badgerOptions(dir, logger, cfg, syncFailures))
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:       db,
-		logger:   logger,
-		cfg:      cfg,
-		txnBytes: db.MaxBatchSize() - txnSlackBytes,
-		txnOps:   db.MaxBatchCount() - 2, // room for the commit marker
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		syncFailures: syncFailures,
+		db:           db,
+		logger:       logger,
+		cfg:          cfg,
+		txnBytes:     db.MaxBatchSize() - txnSlackBytes,
+		txnOps:       db.MaxBatchCount() - 2, // room for the commit marker
+		wake:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	// Every valid batch must fit in one transaction, or it could not be
 	// committed atomically.

@@ -247,19 +247,22 @@ func TestCloseDrainsPendingCommits(t *testing.T) {
 	}
 }
 
-// bigBatch returns a batch of nearly store.MaxBatchBytes bytes made of two
-// values just under badger's value threshold (1 MiB), so that badger counts
-// them in full against its transaction limit (values at or above the
+// bigBatch returns a batch of nearly store.MaxBatchBytes bytes made of
+// values just under the value threshold (store.LargeValue), so that badger
+// counts them in full against its transaction limit (values at or above the
 // threshold go to the value log and count as a pointer).
 func bigBatch(i int) *store.Batch {
 	var b store.Batch
-	for j := range 2 {
+	for j := range bigValues {
 		b.Put(fmt.Appendf(nil, "big/%d/%d", i, j), bytes.Repeat([]byte{byte('a' + i)}, bigValueLen))
 	}
 	return &b
 }
 
-const bigValueLen = 1<<20 - 1024
+const (
+	bigValues   = 31
+	bigValueLen = store.LargeValue - 1024
+)
 
 func TestGroupTooBigForOneTransactionIsSplitBetweenBatches(t *testing.T) {
 	for _, tc := range []struct {
@@ -316,7 +319,7 @@ func TestGroupTooBigForOneTransactionIsSplitBetweenBatches(t *testing.T) {
 				t.Errorf("fallback split logged: %v, want %v", split, tc.hugeTxn)
 			}
 			for i := range 3 {
-				for j := range 2 {
+				for j := range bigValues {
 					v, err := s.Get(t.Context(), fmt.Appendf(nil, "big/%d/%d", i, j))
 					if err != nil || len(v) != bigValueLen || v[0] != byte('a'+i) || v[len(v)-1] != byte('a'+i) {
 						t.Fatalf("big/%d/%d: %d bytes, %v", i, j, len(v), err)
@@ -427,7 +430,7 @@ func TestBadgerLoggerLevels(t *testing.T) {
 	}
 	for _, c := range cases {
 		rec := newRecorder(slog.LevelDebug)
-		c.call(newBadgerLogger(slog.New(rec)))
+		c.call(newBadgerLogger(slog.New(rec), nil))
 		recs := rec.records()
 		if len(recs) != 1 {
 			t.Fatalf("%q: %d records", c.msg, len(recs))
@@ -439,7 +442,7 @@ func TestBadgerLoggerLevels(t *testing.T) {
 
 	// Below the handler's level nothing is formatted or emitted.
 	rec := newRecorder(slog.LevelWarn)
-	l := newBadgerLogger(slog.New(rec))
+	l := newBadgerLogger(slog.New(rec), nil)
 	l.Infof("%v", failIfFormatted{t})
 	l.Debugf("%v", failIfFormatted{t})
 	if n := len(rec.records()); n != 0 {
@@ -471,5 +474,28 @@ func TestBadgerLogsReachTheGivenLogger(t *testing.T) {
 	}
 	if fromBadger == 0 {
 		t.Fatal("badger logged nothing through the store's logger on open and close")
+	}
+}
+
+// TestValueLogSyncFailureStopsAcknowledging: badger only logs a failed
+// value-log sync; from then on the store must not acknowledge anything.
+func TestValueLogSyncFailureStopsAcknowledging(t *testing.T) {
+	s, err := Open(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Commit(t.Context(), batchOf("before", "1")); err != nil {
+		t.Fatal(err)
+	}
+	// What badger's valueLog.write does when curlf.Sync fails.
+	s.db.Opts().Logger.Errorf("Error while curlf sync: %v\n", errors.New("input/output error"))
+	for range 2 {
+		if err := s.Commit(t.Context(), batchOf("after", "2")); !errors.Is(err, ErrSyncFailed) {
+			t.Fatalf("commit after a failed sync: %v, want ErrSyncFailed", err)
+		}
+	}
+	if v, err := s.Get(t.Context(), []byte("before")); err != nil || string(v) != "1" {
+		t.Fatalf("reads still work: %q %v", v, err)
 	}
 }

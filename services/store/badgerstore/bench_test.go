@@ -40,7 +40,7 @@ func BenchmarkDurableCommit(b *testing.B) {
 			b.ReportMetric(float64(s.groups.Load())/float64(b.N), "groups/op")
 		})
 		b.Run(fmt.Sprintf("impl=badger-txn/goroutines=%d", goroutines), func(b *testing.B) {
-			db, err := badger.Open(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), defaultConfig()))
+			db, err := badger.Open(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), defaultConfig(), new(atomic.Uint64)))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -170,8 +170,14 @@ func (s *Store) commitTxn(reqs []*request) error {
 			}
 		}
 	}
+	if s.syncFailures.Load() > 0 {
+		return ErrSyncFailed
+	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("badgerstore: commit: %w", err)
+	}
+	if s.syncFailures.Load() > 0 {
+		return ErrSyncFailed // badger logged instead of returning it
 	}
 	s.txns.Add(1)
 	return nil

@@ -76,9 +76,11 @@
 // that created it, so the data stays reachable after a power loss. On other
 // filesystems this is a gap. Second, a failed value-log sync inside
 // vlog.write is logged, not returned. It matters only for values stored in
-// the value log: values of at least the value threshold, 1 MiB. Smaller
-// values live in the WAL, whose sync error is returned. Such a log line
-// reaches the given logger at Error level.
+// the value log: values of at least the value threshold, store.LargeValue
+// (64 KiB). Smaller values live in the WAL, whose sync error is returned.
+// The store watches for that log line: after it, every Commit fails with
+// ErrSyncFailed until the node restarts, so nothing more is acknowledged
+// on a log that may not be on disk.
 //
 // An error from Commit means the batch is not known to be durable. If the
 // error came from an I/O failure inside badger after the memtable was

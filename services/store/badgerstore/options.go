@@ -2,9 +2,12 @@ package badgerstore
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/intercooperative-network/icn-go/services/store"
 )
 
 // Defaults sized for a daemon that may run several nodes in one test
@@ -52,12 +55,15 @@ func WithIndexCacheSize(n int64) Option { return func(c *config) { c.indexCacheS
 
 // badgerOptions is the one place badger is configured; the benchmarks use
 // it too, so the baseline runs on the same tuning.
-func badgerOptions(dir string, logger *slog.Logger, c config) badger.Options {
+func badgerOptions(dir string, logger *slog.Logger, c config, syncFailures *atomic.Uint64) badger.Options {
 	return badger.DefaultOptions(dir).
 		// Durability: every write request syncs the memtable WAL and the
 		// value log before it completes (see doc.go for why not DB.Sync).
 		WithSyncWrites(true).
-		WithLogger(newBadgerLogger(logger)).
+		// Values from store.LargeValue on go to the value log and weigh a
+		// pointer in a transaction, as store.Batch.Size counts them.
+		WithValueThreshold(store.LargeValue).
+		WithLogger(newBadgerLogger(logger, syncFailures)).
 		WithMemTableSize(c.memTableSize).
 		WithNumMemtables(numMemtables).
 		WithBlockCacheSize(c.blockCacheSize).

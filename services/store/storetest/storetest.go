@@ -379,14 +379,28 @@ func testBatchLimits(t *testing.T, s store.Store) {
 	})
 	t.Run("max bytes fits", func(t *testing.T) {
 		var b store.Batch
-		key := []byte("bytes/max")
-		b.Put(key, bytes.Repeat([]byte{7}, store.MaxBatchBytes-len(key)))
+		for i := 0; b.Size() < store.MaxBatchBytes; i++ {
+			key := fmt.Appendf(nil, "bytes/%02d", i)
+			b.Put(key, bytes.Repeat([]byte{byte(i)}, min(store.LargeValue-1, store.MaxBatchBytes-b.Size()-len(key))))
+		}
 		if b.Size() != store.MaxBatchBytes {
 			t.Fatalf("Size = %d", b.Size())
 		}
 		commit(t, s, &b)
-		if got := mustGet(t, s, string(key)); len(got) != store.MaxBatchBytes-len(key) || got[len(got)-1] != 7 {
+		if got := mustGet(t, s, "bytes/00"); len(got) != store.LargeValue-1 || got[len(got)-1] != 0 {
 			t.Fatalf("Get returned %d bytes", len(got))
+		}
+	})
+	t.Run("large values fit", func(t *testing.T) {
+		var b store.Batch
+		for i, n := range []int{store.LargeValue - 1, store.LargeValue, 4 << 20} {
+			b.Put(fmt.Appendf(nil, "large/%d", i), bytes.Repeat([]byte{byte(i + 1)}, n))
+		}
+		commit(t, s, &b)
+		for i, n := range []int{store.LargeValue - 1, store.LargeValue, 4 << 20} {
+			if got := mustGet(t, s, fmt.Sprintf("large/%d", i)); len(got) != n || got[0] != byte(i+1) || got[n-1] != byte(i+1) {
+				t.Fatalf("large/%d: %d bytes, want %d", i, len(got), n)
+			}
 		}
 	})
 	tooLarge := []struct {
@@ -400,9 +414,10 @@ func testBatchLimits(t *testing.T, s store.Store) {
 			}
 		}, store.MaxBatchOps + 1, 9 * (store.MaxBatchOps + 1)},
 		{"too many bytes", func(b *store.Batch) {
-			b.Put([]byte("big/1"), make([]byte, store.MaxBatchBytes/2))
-			b.Put([]byte("big/2"), make([]byte, store.MaxBatchBytes/2))
-		}, 2, store.MaxBatchBytes + 10},
+			for i := range 33 {
+				b.Put(fmt.Appendf(nil, "big/%02d", i), make([]byte, store.LargeValue-6))
+			}
+		}, 33, store.MaxBatchBytes + store.LargeValue},
 		{"too many deletes", func(b *store.Batch) {
 			for i := range store.MaxBatchOps + 1 {
 				b.Delete(fmt.Appendf(nil, "big/%05d", i))
