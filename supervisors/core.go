@@ -27,9 +27,11 @@ type child struct {
 	spec    ChildSpec
 	dynamic bool // added at run time; removed when it exits for good
 
-	status Status
-	alive  bool   // a process exists (spawned, not yet terminated)
-	gen    uint64 // bumps on every transition; timers carry it to detect staleness
+	status    Status
+	alive     bool      // a process exists (spawned, not yet terminated)
+	suspended bool      // its mailbox is suspended by a failure, awaiting a decision
+	gen       uint64    // changes on every transition; timers carry it to detect staleness
+	restartAt time.Time // when a pending group restart is due
 
 	attempt   int       // backoff attempt
 	startedAt time.Time // last (re)start
@@ -68,10 +70,11 @@ const (
 	timerRestart  timerKind = iota // backoff elapsed: restart the group
 	timerHalfOpen                  // open timeout elapsed: probe the child
 	timerProbe                     // probe window elapsed: close the breaker if still healthy
+	timerShutdown                  // a child's shutdown budget elapsed (armed by the shell)
 )
 
 func (k timerKind) String() string {
-	return [...]string{"restart", "half_open", "probe"}[k]
+	return [...]string{"restart", "half_open", "probe", "shutdown"}[k]
 }
 
 type action struct {
@@ -102,6 +105,18 @@ type core struct {
 	restarts []time.Time    // restart budget window
 	trips    []time.Time    // escalation window
 	halted   bool           // shutting down or escalated: no more restarts
+	gens     uint64         // one counter for all children, so a re-added child never reuses a generation
+}
+
+// seed carries counters over from a previous incarnation of the supervisor.
+func (ch *child) seed(restarts, failures, trips uint64) {
+	ch.restarts, ch.failures, ch.trips = restarts, failures, trips
+}
+
+// bump gives ch a new generation: every timer armed before is stale.
+func (c *core) bump(ch *child) {
+	c.gens++
+	ch.gen = c.gens
 }
 
 func newCore(spec Spec, root bool, rand func() float64) *core {
@@ -136,7 +151,7 @@ func (c *core) start(now time.Time) (st step) {
 
 func (c *core) launch(now time.Time, ch *child, st *step) {
 	ch.status, ch.alive, ch.startedAt = Running, true, now
-	ch.gen++
+	c.bump(ch)
 	st.do(action{kind: actSpawn, child: ch.spec.Name})
 }
 
@@ -161,7 +176,8 @@ func (c *core) remove(now time.Time, name string) (st step, err error) {
 	if ch == nil {
 		return st, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	ch.gen++
+	c.bump(ch)
+	c.releaseGroup(now, ch, &st)
 	if ch.alive {
 		ch.exit, ch.removeOnExit = causeExpected, true
 		ch.status = Stopped
@@ -170,6 +186,16 @@ func (c *core) remove(now time.Time, name string) (st step, err error) {
 	}
 	c.drop(now, ch, &st)
 	return st, nil
+}
+
+// releaseGroup restarts now the rest of a group whose restart ch was
+// leading, when ch leaves it (removed or tripped): its timer is stale.
+func (c *core) releaseGroup(now time.Time, ch *child, st *step) {
+	if len(ch.group) == 0 {
+		return
+	}
+	ch.status = Stopped
+	c.restartGroupNow(now, ch, st)
 }
 
 func (c *core) drop(now time.Time, ch *child, st *step) {
@@ -187,18 +213,22 @@ func (c *core) failed(now time.Time, name string, f FailureInfo) (st step) {
 	}
 	ch.failures++
 	ch.lastFailure = &f
+	ch.suspended = true
 	e := c.event(now, ch, EventFailed)
 	e.Reason = f.Reason
 	st.note(e)
-	if c.halted {
+	if c.halted || ch.exit != causeNone {
+		// On its way out (shutdown, or a stop or poison already asked): its
+		// suspended mailbox would never get there, so stop it now (a second
+		// Stop is harmless). The exit decides what happens next.
 		if ch.exit == causeNone {
 			ch.exit = causeExpected
-			st.do(action{kind: actStop, child: name})
 		}
+		st.do(action{kind: actStop, child: name})
 		return st
 	}
-	if ch.status != Running || ch.exit != causeNone {
-		// Already restarting with a group, or being stopped: that action covers it.
+	if ch.status != Running {
+		// Part of a pending group restart: it restarts with the group.
 		return st
 	}
 	c.abnormal(now, ch, "failure: "+f.Reason, &st)
@@ -211,7 +241,7 @@ func (c *core) exited(now time.Time, name string) (st step) {
 	if ch == nil {
 		return st
 	}
-	ch.alive = false
+	ch.alive, ch.suspended = false, false
 	cause := ch.exit
 	ch.exit = causeNone
 	if cause != causeExpected {
@@ -227,7 +257,11 @@ func (c *core) exited(now time.Time, name string) (st step) {
 	case ch.spawnOnExit:
 		ch.spawnOnExit = false
 		ch.status, ch.alive, ch.startedAt = Running, true, now
+		c.bump(ch)
 		st.do(action{kind: actSpawn, child: name})
+		if ch.breaker == HalfOpen {
+			st.do(action{kind: actTimer, child: name, timer: timerProbe, gen: ch.gen, after: c.spec.Breaker.ProbeWindow})
+		}
 		return st
 	case cause == causeExpected, ch.status == Restarting:
 		return st // a breaker trip or a pending group restart owns this child
@@ -240,18 +274,16 @@ func (c *core) exited(now time.Time, name string) (st step) {
 		e.Reason = ch.lastFailure.Reason
 		st.note(e)
 	}
-	if ch.breaker == HalfOpen {
-		c.trip(now, ch, "probe failed: exited", &st)
-		return st
-	}
 	switch {
 	case ch.spec.Restart == Temporary:
 		c.drop(now, ch, &st)
 	case ch.spec.Restart == Transient && !abnormal:
-		ch.status = Stopped
+		ch.status, ch.breaker = Stopped, Closed // done for good: nothing to probe
 		if ch.dynamic {
 			c.drop(now, ch, &st)
 		}
+	case ch.breaker == HalfOpen:
+		c.trip(now, ch, "probe failed: exited", &st)
 	default:
 		reason := "exited normally"
 		if abnormal {
@@ -270,7 +302,7 @@ func (c *core) spawnFailed(now time.Time, name string, err error) (st step) {
 	if ch == nil {
 		return st
 	}
-	ch.alive = false
+	ch.alive, ch.suspended = false, false
 	ch.failures++
 	ch.lastFailure = &FailureInfo{Reason: "spawn: " + err.Error(), Time: now}
 	if c.halted {
@@ -311,7 +343,8 @@ func (c *core) restartOrTrip(now time.Time, ch *child, reason string, st *step) 
 	for _, name := range ch.group {
 		g := c.child(name)
 		g.status = Restarting
-		g.gen++
+		g.restartAt = now.Add(delay)
+		c.bump(g)
 	}
 	if delay == 0 {
 		c.restartGroupNow(now, ch, st)
@@ -355,13 +388,17 @@ func (c *core) restartGroupNow(now time.Time, ch *child, st *step) {
 		if !slices.Contains(group, x.spec.Name) || x.status != Restarting {
 			continue
 		}
-		x.gen++
+		c.bump(x)
 		x.restarts++
 		x.startedAt = now
 		st.note(c.event(now, x, EventRestarted))
+		if x.breaker == HalfOpen {
+			// A half-open sibling keeps being probed across the group restart.
+			st.do(action{kind: actTimer, child: x.spec.Name, timer: timerProbe, gen: x.gen, after: c.spec.Breaker.ProbeWindow})
+		}
 		switch {
 		case x.alive && x.exit == causeNone:
-			x.status = Running
+			x.status, x.suspended = Running, false
 			st.do(action{kind: actRestart, child: x.spec.Name})
 		case x.alive:
 			// Its old process is still on its way out: start the new one after.
@@ -412,9 +449,10 @@ func (c *core) trip(now time.Time, ch *child, reason string, st *step) {
 	ch.consecutive++
 	timeout := openTimeout(c.spec.Breaker, ch.consecutive)
 	ch.openUntil = now.Add(timeout)
+	c.releaseGroup(now, ch, st)
 	ch.status = Stopped
 	ch.group = nil
-	ch.gen++
+	c.bump(ch)
 	if ch.alive && ch.exit == causeNone {
 		ch.exit = causeExpected
 		st.do(action{kind: actStop, child: ch.spec.Name})
@@ -463,7 +501,7 @@ func (c *core) timer(now time.Time, kind timerKind, name string, gen uint64) (st
 			return st
 		}
 		ch.breaker = HalfOpen
-		ch.gen++
+		c.bump(ch)
 		ch.restarts++
 		ch.startedAt = now
 		e := c.event(now, ch, EventBreaker)
@@ -471,12 +509,14 @@ func (c *core) timer(now time.Time, kind timerKind, name string, gen uint64) (st
 		st.note(e)
 		st.note(c.event(now, ch, EventRestarted))
 		if ch.alive {
+			// The old process is still stopping: spawn (and start the probe
+			// window) once it is gone.
 			ch.status = Restarting
 			ch.spawnOnExit = true
-		} else {
-			ch.status, ch.alive = Running, true
-			st.do(action{kind: actSpawn, child: name})
+			return st
 		}
+		ch.status, ch.alive = Running, true
+		st.do(action{kind: actSpawn, child: name})
 		st.do(action{kind: actTimer, child: name, timer: timerProbe, gen: ch.gen, after: c.spec.Breaker.ProbeWindow})
 	case timerProbe:
 		if ch.breaker == HalfOpen && ch.status == Running {
@@ -500,7 +540,7 @@ func (c *core) closeBreaker(now time.Time, ch *child, reason string, st *step) {
 	ch.breaker = Closed
 	ch.consecutive = 0
 	ch.attempt = 0
-	ch.gen++
+	c.bump(ch)
 	c.restarts = nil
 	e := c.event(now, ch, EventBreaker)
 	e.From, e.To, e.Reason = HalfOpen.String(), Closed.String(), reason

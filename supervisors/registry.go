@@ -30,6 +30,7 @@ type entry struct {
 	probeSent   atomic.Bool  // a probe success was reported for this generation
 	gen         atomic.Uint64
 	openUntil   atomic.Int64 // unix nanoseconds
+	retryAt     atomic.Int64 // unix nanoseconds: when a pending restart is due
 	trips       atomic.Uint64
 	restarts    atomic.Uint64
 	failures    atomic.Uint64
@@ -43,19 +44,46 @@ type entry struct {
 func (e *entry) Status() Status        { return Status(e.status.Load()) }
 func (e *entry) Breaker() BreakerState { return BreakerState(e.breaker.Load()) }
 
-// admit returns the PID to send to, or why the actor cannot take a call now.
+// admit returns the PID to send a call to, or why the actor cannot take
+// one now; a half-open actor admits only its probe calls.
 func (e *entry) admit(now time.Time) (*actor.PID, error) {
-	switch e.Breaker() {
-	case Open:
-		return nil, &UnavailableError{Path: e.path, State: Open.String(), RetryAfter: max(time.Unix(0, e.openUntil.Load()).Sub(now), time.Millisecond)}
-	case HalfOpen:
-		if e.probes.Add(-1) < 0 {
-			return nil, &UnavailableError{Path: e.path, State: HalfOpen.String(), RetryAfter: e.policy.ProbeWindow}
+	pid, err := e.peek(now)
+	if err != nil {
+		return nil, err
+	}
+	if e.Breaker() == HalfOpen {
+		for {
+			n := e.probes.Load()
+			if n <= 0 {
+				return nil, &UnavailableError{Path: e.path, State: HalfOpen.String(), RetryAfter: e.policy.ProbeWindow}
+			}
+			if e.probes.CompareAndSwap(n, n-1) {
+				break
+			}
 		}
 	}
+	return pid, nil
+}
+
+// peek is admit without taking a half-open probe: for liveness pings,
+// which must not use up the probes meant for real calls.
+func (e *entry) peek(now time.Time) (*actor.PID, error) {
+	if e.Breaker() == Open {
+		return nil, &UnavailableError{Path: e.path, State: Open.String(), RetryAfter: max(time.Unix(0, e.openUntil.Load()).Sub(now), time.Millisecond)}
+	}
 	pid := e.pid.Load()
-	if pid == nil {
-		return nil, &UnavailableError{Path: e.path, State: e.Status().String(), RetryAfter: e.policy.OpenTimeout}
+	status := e.Status()
+	if pid == nil || status == Restarting {
+		// Between processes, or suspended until a restart that is due
+		// later: fail fast rather than let the call wait in a mailbox.
+		retry := e.policy.OpenTimeout
+		if at := e.retryAt.Load(); at > 0 {
+			retry = time.Unix(0, at).Sub(now)
+		}
+		return nil, &UnavailableError{Path: e.path, State: status.String(), RetryAfter: max(retry, time.Millisecond)}
+	}
+	if status == Stopped {
+		return nil, &UnavailableError{Path: e.path, State: status.String(), RetryAfter: e.policy.OpenTimeout}
 	}
 	return pid, nil
 }

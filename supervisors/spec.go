@@ -206,14 +206,22 @@ func (s Spec) WithDefaults(d Defaults) Spec {
 	return s
 }
 
-// WithDefaults fills the child's zero fields (and its nested spec's) from d.
+// WithDefaults fills the child's zero fields (and its nested spec's) from
+// d. A supervisor's default shutdown budget covers its children's, since it
+// stops them one after the other first.
 func (c ChildSpec) WithDefaults(d Defaults) ChildSpec {
-	if c.Shutdown == 0 {
-		c.Shutdown = d.Shutdown
-	}
 	if c.Supervisor != nil {
 		nested := c.Supervisor.WithDefaults(d)
 		c.Supervisor = &nested
+		if c.Shutdown == 0 {
+			c.Shutdown = d.Shutdown
+			for _, k := range nested.Children {
+				c.Shutdown += k.Shutdown
+			}
+		}
+	}
+	if c.Shutdown == 0 {
+		c.Shutdown = d.Shutdown
 	}
 	return c
 }

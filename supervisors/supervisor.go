@@ -64,10 +64,11 @@ type supervisor struct {
 	timers   map[string]Timer  // child name + timer kind -> timer
 	behavior actor.Actor
 
-	stopping   bool       // protoactor is restarting or stopping us
-	shutdownTo *actor.PID // set during ordered shutdown: who waits for shutdownDone
-	shutdownOn bool
-	log        *slog.Logger
+	stopping       bool       // protoactor is restarting or stopping us
+	shutdownTo     *actor.PID // set during ordered shutdown: who waits for shutdownDone
+	shutdownOn     bool
+	shutdownTarget string // the child being stopped now
+	log            *slog.Logger
 }
 
 func newSupervisor(t *Tree, spec Spec, e *entry, root bool) *supervisor {
@@ -89,19 +90,24 @@ func (s *supervisor) Receive(c actor.Context) {
 		s.sup = c.(actor.Supervisor)
 		s.core = newCore(s.spec, s.root, s.tree.rand)
 		for _, cs := range s.spec.Children {
-			s.tree.reg.ensure(s.entry, cs, s.spec.Breaker)
+			e := s.tree.reg.ensure(s.entry, cs, s.spec.Breaker)
+			// Counters outlive this supervisor's own restarts.
+			s.core.child(cs.Name).seed(e.restarts.Load(), e.failures.Load(), e.trips.Load())
 		}
 		s.apply(s.core.start(s.tree.clock.Now()))
 		if s.spec.Behavior != nil {
 			s.behavior = s.spec.Behavior(s)
 			s.behavior.Receive(c)
 		}
-	case *actor.Restarting, *actor.Stopping:
+	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		s.halt()
-	case *actor.Stopped:
-		s.halt()
+		if s.behavior != nil {
+			s.behavior.Receive(c) // its handler must be trivial: a panic here restarts the supervisor
+		}
 	case *actor.Terminated:
-		s.terminated(m.Who)
+		if !s.terminated(m.Who) && s.behavior != nil {
+			s.behavior.Receive(c) // a helper the behaviour spawned and watches
+		}
 	case *timerFired:
 		if m.instance == s.instance && !s.stopping {
 			delete(s.timers, timerKey(m.child, m.kind))
@@ -140,7 +146,14 @@ func (s *supervisor) kill(m *killRequest) error {
 // this supervisor's own goroutine when a child panicked or escalated.
 func (s *supervisor) HandleFailure(_ *actor.ActorSystem, _ actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, message any) {
 	name, ok := s.names[child.Id]
-	if !ok || s.stopping {
+	if s.stopping {
+		return
+	}
+	if !ok {
+		// Not a supervised child: a helper its behaviour spawned. Nothing
+		// restarts it; stop it rather than leave it suspended.
+		s.log.Warn("unsupervised helper failed; stopping it", "pid", child.Id, "reason", failureReason(reason))
+		s.ctx.Stop(child)
 		return
 	}
 	f := FailureInfo{Reason: failureReason(reason), Time: s.tree.clock.Now()}
@@ -162,26 +175,29 @@ func failureReason(reason any) string {
 	}
 }
 
-func (s *supervisor) terminated(pid *actor.PID) {
+// terminated handles a child's exit; it reports false for a PID that is
+// not a supervised child.
+func (s *supervisor) terminated(pid *actor.PID) bool {
 	name, ok := s.names[pid.Id]
 	if !ok {
-		return
+		return false
 	}
 	if s.pids[name] == pid {
 		delete(s.pids, name)
 	}
 	delete(s.names, pid.Id)
 	if s.stopping {
-		return
+		return true
 	}
-	if t, ok := s.timers[timerKey(name, timerRestart)]; ok && s.shutdownOn {
-		t.Stop() // its shutdown budget timer
-		delete(s.timers, timerKey(name, timerRestart))
+	if t, ok := s.timers[timerKey(name, timerShutdown)]; ok {
+		t.Stop() // its shutdown budget
+		delete(s.timers, timerKey(name, timerShutdown))
 	}
 	s.apply(s.core.exited(s.tree.clock.Now(), name))
-	if s.shutdownOn {
-		s.shutdownNext()
+	if s.shutdownOn && (name == s.shutdownTarget || s.shutdownTarget == "") {
+		s.shutdownNext() // one child at a time: only the one being stopped moves shutdown on
 	}
+	return true
 }
 
 // halt runs when protoactor restarts or stops this supervisor: its children
@@ -319,19 +335,26 @@ func (s *supervisor) sync(ch *child) {
 	if err != nil {
 		return
 	}
-	if !ch.alive {
-		e.pid.Store(nil)
+	if !ch.alive || ch.exit != causeNone {
+		e.pid.Store(nil) // gone, or on its way out: calls fail fast
 	}
 	status := ch.status
 	if status == Running && !ch.alive {
 		status = Restarting
 	}
-	if BreakerState(e.breaker.Load()) != HalfOpen && ch.breaker == HalfOpen {
-		e.probes.Store(int32(s.spec.Breaker.Probes))
-	}
 	if e.gen.Load() != ch.gen {
+		// A new generation: a new process or a new breaker state. A
+		// half-open child gets a fresh set of probes each time.
+		if ch.breaker == HalfOpen {
+			e.probes.Store(int32(s.spec.Breaker.Probes))
+		}
 		e.probeSent.Store(false)
 		e.gen.Store(ch.gen)
+	}
+	if status == Restarting && !ch.restartAt.IsZero() {
+		e.retryAt.Store(ch.restartAt.UnixNano())
+	} else {
+		e.retryAt.Store(0)
 	}
 	e.status.Store(int32(status))
 	e.breaker.Store(int32(ch.breaker))
@@ -357,10 +380,18 @@ func (s *supervisor) shutdown(requester *actor.PID) {
 		t.Stop()
 		delete(s.timers, k)
 	}
+	// Children already on their way out (a kill in progress) get the same
+	// budget as everyone; then they are stopped hard.
+	for _, ch := range s.core.children {
+		if ch.alive && ch.exit != causeNone {
+			s.armShutdownBudget(ch)
+		}
+	}
 	s.shutdownNext()
 }
 
 func (s *supervisor) shutdownNext() {
+	s.shutdownTarget = ""
 	if ch := s.core.nextToStop(); ch != nil {
 		ch.exit = causeExpected
 		ch.status = Stopped
@@ -370,22 +401,21 @@ func (s *supervisor) shutdownNext() {
 		pid := s.pids[ch.spec.Name]
 		switch {
 		case pid == nil:
+		case ch.suspended:
+			s.ctx.Stop(pid) // a suspended mailbox would never reach a poison pill
 		case ch.spec.Kind() == SupervisorKind:
 			s.ctx.Send(pid, &shutdownRequest{})
 		default:
 			s.ctx.Poison(pid)
 		}
 		if pid != nil {
-			// A child that does not finish within its budget is stopped hard.
-			sys := s.ctx.ActorSystem()
-			s.timers[timerKey(ch.spec.Name, timerRestart)] = s.tree.clock.AfterFunc(ch.spec.Shutdown, func() {
-				sys.Root.Stop(pid)
-			})
+			s.shutdownTarget = ch.spec.Name
+			s.armShutdownBudget(ch)
 		}
 		return
 	}
 	if s.core.anyAlive() {
-		return // waiting for a child that is already on its way out
+		return // waiting for children already on their way out
 	}
 	for k, t := range s.timers {
 		t.Stop()
@@ -399,6 +429,18 @@ func (s *supervisor) shutdownNext() {
 		// tree once it has the reply, so no watch ever meets a dead process.
 		s.ctx.Stop(s.ctx.Self())
 	}
+}
+
+// armShutdownBudget stops ch hard if it has not exited within its budget.
+func (s *supervisor) armShutdownBudget(ch *child) {
+	pid := s.pids[ch.spec.Name]
+	if pid == nil {
+		return
+	}
+	sys := s.ctx.ActorSystem()
+	s.timers[timerKey(ch.spec.Name, timerShutdown)] = s.tree.clock.AfterFunc(ch.spec.Shutdown, func() {
+		sys.Root.Stop(pid)
+	})
 }
 
 // Start implements Children.

@@ -196,7 +196,7 @@ func (t *Tree) stop(ctx context.Context) error {
 }
 
 func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
-	producer := cs.New
+	producer := safeProducer(cs.New)
 	if cs.Supervisor != nil {
 		spec := *cs.Supervisor
 		spec.Name = cs.Name
@@ -212,6 +212,29 @@ func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
 			e.mailbox.Store(&mb)
 			return mb
 		}))
+}
+
+// safeProducer keeps a panicking producer from failing the supervisor
+// (protoactor calls it on the supervisor's goroutine while spawning): the
+// child is made anyway and fails in its own Started, so its supervisor
+// handles it like any child that fails to start.
+func safeProducer(newActor func() actor.Actor) actor.Producer {
+	return func() (a actor.Actor) {
+		defer func() {
+			if r := recover(); r != nil {
+				a = failedToStart{reason: "producer panicked: " + failureReason(r)}
+			}
+		}()
+		return newActor()
+	}
+}
+
+type failedToStart struct{ reason string }
+
+func (f failedToStart) Receive(c actor.Context) {
+	if _, ok := c.Message().(*actor.Started); ok {
+		panic(f.reason)
+	}
 }
 
 // middleware runs in every actor of the tree: it counts messages, answers
@@ -372,7 +395,7 @@ func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
 		env.SetHeader(correlation.Header, id)
 	}
 	t.system.Root.Send(pid, env)
-	res, err := f.Result()
+	res, err := t.wait(ctx, f)
 	switch {
 	case errors.Is(err, actor.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, pid.Id, timeout.Round(time.Millisecond))
@@ -385,9 +408,48 @@ func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
 	return res, nil
 }
 
-// Ping checks that the named actor's mailbox is being processed.
+// wait returns the future's outcome, or the context's error if it ends
+// first (a client that went away must not hold its handler until the
+// timeout). A context that cannot end costs no extra goroutine.
+func (t *Tree) wait(ctx context.Context, f *actor.Future) (any, error) {
+	if ctx.Done() == nil {
+		return f.Result()
+	}
+	type outcome struct {
+		res any
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := f.Result()
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Ping checks that the named actor's mailbox is being processed. It does
+// not use up a half-open actor's probes (those are for real calls).
 func (t *Tree) Ping(ctx context.Context, name string) error {
-	_, err := t.Request(ctx, name, &Ping{})
+	if t.stopped.Load() {
+		return ErrStopped
+	}
+	e, err := t.reg.find(name)
+	if err != nil {
+		return err
+	}
+	pid, err := e.peek(t.clock.Now())
+	if err != nil {
+		return err
+	}
+	_, err = t.ask(ctx, pid, &Ping{})
+	if errors.Is(err, actor.ErrDeadLetter) {
+		return &UnavailableError{Path: e.path, State: Restarting.String(), RetryAfter: 100 * time.Millisecond}
+	}
 	return err
 }
 
@@ -407,9 +469,10 @@ func (t *Tree) Kill(ctx context.Context, path string, mode KillMode) error {
 	if e.parent == nil {
 		return ErrRootKill
 	}
-	parent := e.parent.pid.Load()
-	if parent == nil {
-		return &UnavailableError{Path: e.parent.path, State: e.parent.Status().String(), RetryAfter: e.parent.policy.OpenTimeout}
+	// The parent must be able to act: not suspended or restarting itself.
+	parent, err := e.parent.peek(t.clock.Now())
+	if err != nil {
+		return err
 	}
 	_, err = t.ask(ctx, parent, &killRequest{child: e.name, mode: mode})
 	return err

@@ -282,6 +282,7 @@ func TestBreakerOpensFailsFastThenHalfOpensAndCloses(t *testing.T) {
 		r := start(t, Spec{Name: "icn", Children: workers(l, Permanent, "jobs", "dag")}, l)
 		events, _ := r.tree.Watch(t.Context(), 1024)
 
+		r.who(t, "jobs") // started: a start failure from here on is ours
 		l.broken.Store("jobs", true)
 		if err := r.tree.Kill(t.Context(), "jobs", KillPanic); err != nil {
 			t.Fatal(err)
@@ -350,6 +351,7 @@ func TestHalfOpenProbeFailureReopensWithLongerTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &lab{}
 		r := start(t, Spec{Name: "icn", Children: workers(l, Permanent, "jobs")}, l)
+		r.who(t, "jobs") // started: a start failure from here on is ours
 		l.broken.Store("jobs", true)
 		if err := r.tree.Kill(t.Context(), "jobs", KillPanic); err != nil {
 			t.Fatal(err)
@@ -380,6 +382,7 @@ func TestEscalationReachesTheRootWhichIsolatesTheSubtree(t *testing.T) {
 		spec := Spec{Name: "icn", Children: append(workers(l, Permanent, "dag"), ChildSpec{Name: "executors", Restart: Permanent, Supervisor: sub})}
 		r := start(t, spec, l)
 		events, _ := r.tree.Watch(t.Context(), 4096)
+		r.who(t, "w1") // started: a start failure from here on is ours
 		l.broken.Store("w1", true)
 		if err := r.tree.Kill(t.Context(), "w1", KillPanic); err != nil {
 			t.Fatal(err)
@@ -670,3 +673,7 @@ func TestRequestsQueuedWhenAnActorStopsAreAnswered(t *testing.T) {
 		})
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newRegistry2() *prometheus.Registry { return prometheus.NewRegistry() }

@@ -128,6 +128,8 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	var lastDropped uint64
 	for {
 		select {
+		case <-s.streams.Done():
+			return nil // shutting down
 		case ev, ok := <-events:
 			if !ok {
 				return nil // client gone or node stopping

@@ -103,6 +103,7 @@ func statusOf(err error) *Error {
 		{supervisors.ErrTimeout, http.StatusGatewayTimeout, CodeTimeout},
 		{supervisors.ErrUnhandled, http.StatusNotImplemented, CodeNotImplemented},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout},
+		{context.Canceled, http.StatusServiceUnavailable, CodeUnavailable},
 	}
 	for _, row := range table {
 		if errors.Is(err, row.target) {

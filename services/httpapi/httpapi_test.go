@@ -539,3 +539,66 @@ func TestAPIDocListsEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// held answers a status request only when released.
+type held struct{ release chan struct{} }
+
+func (h *held) Receive(c actor.Context) {
+	if _, ok := c.Message().(*messages.StatusRequest); ok {
+		<-h.release
+		c.Respond(&messages.SubsystemStatus{Name: "held", Ready: true})
+	}
+}
+
+// TestStopLetsRequestsInFlightFinish: shutdown ends event streams but not
+// ordinary requests, which finish within the stop budget.
+func TestStopLetsRequestsInFlightFinish(t *testing.T) {
+	release := make(chan struct{})
+	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: "held", Restart: supervisors.Permanent, New: func() actor.Actor { return &held{release: release} }},
+	}}, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tree.Stop(context.Background()) })
+	srv, err := New(Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, Deps{Tree: tree, Gatherer: reg, Registerer: reg, Logger: log,
+		Node: func() NodeInfo { return NodeInfo{} }, APIToken: []byte(apiToken), AdminToken: []byte(adminToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+srv.Addr("api")+"/api/v1/subsystems/held", nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answer <- -1
+			return
+		}
+		res.Body.Close()
+		answer <- res.StatusCode
+	}()
+	// Wait until the request is inside the actor, then stop the server.
+	waitFor(t, "request in the actor", func() bool {
+		n, _ := tree.Actor("held")
+		return srv.inflight.Load() > 0 && n.Mailbox == 0
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Stop(context.Background()) }()
+	waitFor(t, "readiness to drop", func() bool { return srv.draining.Load() })
+	close(release)
+	if code := <-answer; code != 200 {
+		t.Fatalf("the request in flight during shutdown answered %d, want 200", code)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

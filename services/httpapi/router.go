@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,11 +79,12 @@ type API struct {
 	mux      *http.ServeMux
 	routes   []Route
 	byPatt   map[string]*Route
+	inflight *atomic.Int64 // shared by the server's listeners
 }
 
-func newAPI(listener, title string, token []byte, log *slog.Logger, m *httpMetrics) *API {
+func newAPI(listener, title string, token []byte, log *slog.Logger, m *httpMetrics, inflight *atomic.Int64) *API {
 	return &API{listener: listener, title: title, token: token, log: log, metrics: m,
-		mux: http.NewServeMux(), byPatt: map[string]*Route{}}
+		mux: http.NewServeMux(), byPatt: map[string]*Route{}, inflight: inflight}
 }
 
 // handle registers a route. Registering two routes with one pattern panics,
@@ -111,6 +113,8 @@ func (a *API) Routes() []Route { return append([]Route(nil), a.routes...) }
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.inflight.Add(1)
+	defer a.inflight.Add(-1)
 	began := time.Now()
 	id := r.Header.Get(RequestIDHeader)
 	if !correlation.Valid(id) {
@@ -162,8 +166,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limit == 0 {
 		limit = defaultBodyLimit
 	}
-	r.Body = http.MaxBytesReader(rec, r.Body, limit)
-	a.mux.ServeHTTP(rec, r) // not h: only ServeMux.ServeHTTP sets r.PathValue
+	r.Body = http.MaxBytesReader(w, r.Body, limit) // w, not rec: it closes the connection past the limit
+	a.mux.ServeHTTP(rec, r)                        // not h: only ServeMux.ServeHTTP sets r.PathValue
 }
 
 // unmatched answers the mux's 404 or 405 in the JSON error shape.

@@ -73,12 +73,17 @@ type Server struct {
 
 	draining atomic.Bool // set first on shutdown: /ready answers 503
 	started  atomic.Bool
+	inflight atomic.Int64 // requests being served, both listeners
 
-	mu        sync.Mutex
-	servers   []*http.Server
-	addrs     map[string]string // listener -> bound address
-	cancelAll context.CancelFunc
-	wg        sync.WaitGroup
+	mu      sync.Mutex
+	servers []*http.Server
+	addrs   map[string]string // listener -> bound address
+	wg      sync.WaitGroup
+
+	// streams ends long-lived answers (event streams) at shutdown; ordinary
+	// requests in flight are left to finish within the stop budget.
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // AddrFile names the file under the data dir that holds a listener's bound address.
@@ -104,8 +109,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	log := deps.Logger.With("component", "httpapi")
 	s := &Server{cfg: cfg, deps: deps, log: log, addrs: map[string]string{}}
-	s.public = newAPI("api", "ICN node API", deps.APIToken, log, m)
-	s.admin = newAPI("admin", "ICN node admin API", deps.AdminToken, log, m)
+	s.streams, s.endStreams = context.WithCancel(context.Background())
+	s.public = newAPI("api", "ICN node API", deps.APIToken, log, m, &s.inflight)
+	s.admin = newAPI("admin", "ICN node admin API", deps.AdminToken, log, m, &s.inflight)
+	if err := deps.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "icn_http_requests_in_flight", Help: "HTTP requests being served, both listeners.",
+	}, func() float64 { return float64(s.inflight.Load()) })); err != nil {
+		return nil, err
+	}
 	s.publicRoutes()
 	s.adminRoutes()
 	return s, nil
@@ -119,8 +130,6 @@ func (s *Server) Admin() *API { return s.admin }
 
 // Start binds both listeners and serves them.
 func (s *Server) Start(context.Context) error {
-	base, cancel := context.WithCancel(context.Background())
-	s.cancelAll = cancel
 	for _, l := range []struct {
 		name, addr string
 		h          http.Handler
@@ -135,7 +144,6 @@ func (s *Server) Start(context.Context) error {
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
-			BaseContext:       func(net.Listener) context.Context { return base }, // cancelled on shutdown: ends SSE streams
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		s.mu.Lock()
@@ -173,16 +181,14 @@ func (s *Server) Addr(listener string) string {
 // the first step of shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Stop drains, stops accepting, cancels streams and waits for handlers, all
-// within ctx.
+// Stop drains (/ready answers 503), ends event streams, stops accepting
+// and waits for the requests in flight, all within ctx.
 func (s *Server) Stop(ctx context.Context) error {
 	s.Drain()
 	s.mu.Lock()
 	servers := append([]*http.Server(nil), s.servers...)
 	s.mu.Unlock()
-	if s.cancelAll != nil {
-		s.cancelAll()
-	}
+	s.endStreams()
 	var errs []error
 	for _, srv := range servers {
 		if err := srv.Shutdown(ctx); err != nil {
@@ -191,23 +197,28 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	s.removeAddrFiles()
+	return errors.Join(errs...)
+}
+
+func (s *Server) removeAddrFiles() {
 	if s.cfg.DataDir != "" {
 		for _, l := range []string{"api", "admin"} {
 			_ = os.Remove(AddrFile(s.cfg.DataDir, l))
 		}
 	}
-	return errors.Join(errs...)
 }
 
+// closeAll undoes a Start that failed half-way.
 func (s *Server) closeAll() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
-	if s.cancelAll != nil {
-		s.cancelAll()
-	}
+	s.mu.Unlock()
+	s.endStreams()
+	s.wg.Wait()
+	s.removeAddrFiles()
 }
 
 func writeAddrFile(path, addr string) error {
