@@ -30,6 +30,10 @@ func Profiles() []string {
 // MaxWorkers bounds Config.Workers.
 const MaxWorkers = 1024
 
+// MaxBlockSize bounds dag.max_block_size: the largest block a store batch
+// holds (store.MaxValueSize, block.MaxSize).
+const MaxBlockSize = 16 << 20
+
 // Config is everything an operator sets on a node.
 //
 // Each leaf field is one key. Its TOML key comes from the toml tags
@@ -47,7 +51,15 @@ type Config struct {
 	Workers           int         `toml:"workers" help:"executor worker actors; 0 executes no jobs"`
 	KeyPassphraseFile string      `toml:"key_passphrase_file" help:"optional file holding the node key passphrase"`
 	P2P               P2P         `toml:"p2p"`
+	DAG               DAG         `toml:"dag"`
 	Supervision       Supervision `toml:"supervision"`
+}
+
+// DAG configures the content-addressed block store.
+type DAG struct {
+	MaxBlockSize int           `toml:"max_block_size" help:"largest block accepted, in bytes (at most 16 MiB)"`
+	GCInterval   time.Duration `toml:"gc_interval" help:"how often garbage collection runs; 0 runs it only on demand"`
+	GCGrace      time.Duration `toml:"gc_grace" help:"how long an unpinned block without a TTL is kept"`
 }
 
 // P2P configures the libp2p host.
@@ -89,6 +101,7 @@ func Default(profile string) (Config, error) {
 		P2P: P2P{
 			Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		},
+		DAG: DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute},
 		Supervision: Supervision{
 			Intensity:        5,
 			Period:           30 * time.Second,
@@ -117,6 +130,7 @@ func Default(profile string) (Config, error) {
 		c.AdminAddr = "127.0.0.1:0"
 		c.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 		c.Supervision = fastSupervision()
+		c.DAG.GCInterval = 0 // tests collect when they choose
 	default:
 		return Config{}, unknownProfile(profile)
 	}
@@ -172,6 +186,15 @@ func (c Config) Validate() error {
 	v.path("key_passphrase_file", c.KeyPassphraseFile, false)
 	v.multiaddrs("p2p.listen", c.P2P.Listen, false)
 	v.multiaddrs("p2p.bootstrap", c.P2P.Bootstrap, true)
+	if c.DAG.MaxBlockSize < 1<<10 || c.DAG.MaxBlockSize > MaxBlockSize {
+		v.fail("dag.max_block_size", "must be in [1024, %d] bytes, got %d", MaxBlockSize, c.DAG.MaxBlockSize)
+	}
+	if c.DAG.GCInterval < 0 {
+		v.fail("dag.gc_interval", "must not be negative (0 disables the schedule), got %s", c.DAG.GCInterval)
+	}
+	if c.DAG.GCGrace < 0 {
+		v.fail("dag.gc_grace", "must not be negative, got %s", c.DAG.GCGrace)
+	}
 
 	s := c.Supervision
 	v.atLeast("supervision.intensity", s.Intensity, 1)

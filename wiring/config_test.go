@@ -145,6 +145,10 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 		{"bootstrap without peer id", func(c *Config) { c.P2P.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4001"} }, "p2p.bootstrap", ErrInvalid},
 		{"bootstrap with bad peer id", func(c *Config) { c.P2P.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4001/p2p/notapeer"} }, "p2p.bootstrap", ErrInvalid},
 		{"negative intensity", func(c *Config) { c.Supervision.Intensity = -1 }, "supervision.intensity", ErrInvalid},
+		{"tiny blocks", func(c *Config) { c.DAG.MaxBlockSize = 100 }, "dag.max_block_size", ErrInvalid},
+		{"huge blocks", func(c *Config) { c.DAG.MaxBlockSize = 32 << 20 }, "dag.max_block_size", ErrInvalid},
+		{"negative gc interval", func(c *Config) { c.DAG.GCInterval = -time.Second }, "dag.gc_interval", ErrInvalid},
+		{"negative gc grace", func(c *Config) { c.DAG.GCGrace = -time.Second }, "dag.gc_grace", ErrInvalid},
 		{"zero intensity", func(c *Config) { c.Supervision.Intensity = 0 }, "supervision.intensity", ErrInvalid},
 		{"zero period", func(c *Config) { c.Supervision.Period = 0 }, "supervision.period", ErrInvalid},
 		{"negative backoff initial", func(c *Config) { c.Supervision.BackoffInitial = -time.Millisecond }, "supervision.backoff_initial", ErrInvalid},
@@ -236,6 +240,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 		"p2p.mdns":                     {"ICN_P2P_MDNS", "p2p-mdns"},
 		"supervision.backoff_max":      {"ICN_SUPERVISION_BACKOFF_MAX", "supervision-backoff-max"},
 		"supervision.shutdown_timeout": {"ICN_SUPERVISION_SHUTDOWN_TIMEOUT", "supervision-shutdown-timeout"},
+		"dag.max_block_size":           {"ICN_DAG_MAX_BLOCK_SIZE", "dag-max-block-size"},
+		"dag.gc_grace":                 {"ICN_DAG_GC_GRACE", "dag-gc-grace"},
 	}
 	got := map[string][2]string{}
 	for _, f := range configFields() {
@@ -246,8 +252,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 			t.Errorf("%s: env, flag = %v, want %v", key, got[key], w)
 		}
 	}
-	if n := len(got); n != 24 {
-		t.Errorf("Config has %d keys, want 24: a key was added or lost; update this test", n)
+	if n := len(got); n != 27 {
+		t.Errorf("Config has %d keys, want 27: a key was added or lost; update this test", n)
 	}
 }
 

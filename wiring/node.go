@@ -175,6 +175,9 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			func(c Config) keystore.Config { return keystore.Config{DataDir: c.DataDir, Passphrase: passphrase} },
 			func(c Config) libp2pnet.Options { return libp2pnet.Options{Listen: c.P2P.Listen} },
 			func(c Config) executors.Config { return executors.Config{Workers: c.Workers} },
+			func(c Config) dag.Config {
+				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace}
+			},
 			supervisionDefaults,
 			nodeTree,
 			func(c clock.Clock) supervisors.Clock { return c },

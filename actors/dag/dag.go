@@ -1,35 +1,483 @@
 package dag
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/ipfs/go-cid"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/store"
 )
 
 // Name is the subsystem's name in the supervision tree.
 const Name = "dag"
 
-// Actor is the dag subsystem actor.
-type Actor struct {
-	clock clock.Clock
-	since time.Time
+// Config is what an operator sets for the block store.
+type Config struct {
+	MaxBlockSize int           // bytes; larger blocks are refused
+	GCInterval   time.Duration // scheduled collection; 0 runs it only on demand
+	GCGrace      time.Duration // how long unpinned blocks without a TTL are kept
 }
 
-// New returns the producer the supervisor calls on every (re)start: each
-// call makes a fresh Actor.
-func New(c clock.Clock) func() actor.Actor {
-	return func() actor.Actor { return &Actor{clock: c} }
+// Deps are the dag actor's collaborators.
+type Deps struct {
+	Store   store.Store
+	Clock   clock.Clock
+	Config  Config
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
+
+// maxReads bounds the block reads in flight; past it the actor waits
+// (backpressure on its callers).
+const maxReads = 64
+
+// New returns the producer the supervisor calls on every (re)start.
+func New(d Deps) func() actor.Actor {
+	return func() actor.Actor {
+		return &Actor{Deps: d, inflight: map[string]int{}, reads: make(chan struct{}, maxReads), log: d.Logger.With("actor", Name)}
+	}
+}
+
+// Actor is the dag subsystem: the node's content-addressed block store.
+//
+// Writes are acknowledged only when durable: a put's store commit runs
+// off the actor's goroutine (so that concurrent puts share one sync in the
+// store's group commit) and the caller is answered from there once it
+// succeeded. Reads run off the actor's goroutine too, and verify every
+// block against its CID. Garbage collection, pins and walks run on the
+// actor's goroutine, so they never interleave with each other.
+type Actor struct {
+	Deps
+	log      *slog.Logger
+	self     *actor.PID
+	sys      *actor.ActorSystem
+	since    time.Time
+	blocks   int64
+	bytes    int64
+	inflight map[string]int // CIDs with a put in flight: GC keeps them
+	commits  sync.WaitGroup // put commits in flight: waited for before the actor stops
+	reads    chan struct{}
+	gcTimer  clock.Timer
+}
+
+// internal messages
+type (
+	putDone struct {
+		owner *Actor
+		keys  []string
+		new   int
+		bytes int64
+		err   error
+	}
+	gcTick struct{ owner *Actor }
+)
 
 // Receive implements actor.Actor.
 func (a *Actor) Receive(c actor.Context) {
-	switch c.Message().(type) {
+	switch m := c.Message().(type) {
 	case *actor.Started:
-		a.since = a.clock.Now()
+		a.start(c)
+	case *actor.Stopping, *actor.Restarting:
+		a.stop()
+	case *putDone:
+		if m.owner == a {
+			a.putDone(m)
+		}
+	case *gcTick:
+		if m.owner == a {
+			a.scheduledGC()
+		}
+	case *messages.PutBlocks:
+		a.put(c, m)
+	case *messages.GetBlock:
+		a.get(c, m)
+	case *messages.StatBlock:
+		a.timed("stat", func() { c.Respond(orError(a.stat(m.CID))) })
+	case *messages.PinBlock:
+		a.timed("pin", func() { c.Respond(orError(a.pin(m))) })
+	case *messages.UnpinBlock:
+		a.timed("unpin", func() { c.Respond(orError(a.unpin(m.CID))) })
+	case *messages.ListPins:
+		c.Respond(orError(a.listPins()))
+	case *messages.CollectGarbage:
+		a.timed("gc", func() { c.Respond(orError(a.collect())) })
+	case *messages.WalkDAG:
+		a.timed("walk", func() { c.Respond(orError(a.walk(m.Root))) })
 	case *messages.StatusRequest:
-		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: true, Since: a.since})
+		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: true, Since: a.since, Details: map[string]string{
+			"blocks": strconv.FormatInt(a.blocks, 10), "bytes": strconv.FormatInt(a.bytes, 10),
+			"max_block_size": strconv.Itoa(a.Config.MaxBlockSize),
+		}})
 	}
+}
+
+// orError answers an error as itself, a value as itself.
+func orError[T any](v T, err error) any {
+	if err != nil {
+		return err
+	}
+	return v
+}
+
+func (a *Actor) timed(op string, f func()) {
+	began := time.Now()
+	f()
+	a.Metrics.ops.WithLabelValues(op).Observe(time.Since(began).Seconds())
+}
+
+// start rebuilds the counts from the store; nothing else is kept in memory.
+func (a *Actor) start(c actor.Context) {
+	a.self, a.sys = c.Self(), c.ActorSystem()
+	a.since = a.Clock.Now()
+	ctx := context.Background()
+	var blocks, bytes int64
+	err := a.Store.Scan(ctx, prefixMeta, nil, func(_, v []byte) error {
+		m, err := decodeMeta(v)
+		if err != nil {
+			return err
+		}
+		blocks++
+		bytes += int64(m.size)
+		return nil
+	})
+	if err != nil {
+		// Cannot know what is stored: fail, and let the supervisor decide.
+		panic(fmt.Errorf("dag: rebuild from the store: %w", err))
+	}
+	a.blocks, a.bytes = blocks, bytes
+	a.Metrics.blocks.Set(float64(blocks))
+	a.Metrics.bytes.Set(float64(bytes))
+	if a.Config.GCInterval > 0 {
+		a.armGC()
+	}
+	a.log.Debug("dag started", "blocks", blocks, "bytes", bytes)
+}
+
+func (a *Actor) armGC() {
+	self, sys, tick := a.self, a.sys, &gcTick{owner: a}
+	a.gcTimer = a.Clock.AfterFunc(a.Config.GCInterval, func() { sys.Root.Send(self, tick) })
+}
+
+// stop waits for the put commits in flight, so that no write of this
+// instance lands after the next one has rebuilt its view.
+func (a *Actor) stop() {
+	if a.gcTimer != nil {
+		a.gcTimer.Stop()
+	}
+	a.commits.Wait()
+}
+
+func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
+	began := time.Now()
+	sender := c.Sender()
+	batches, keys, fresh, freshBytes, err := a.prepare(m)
+	if err != nil {
+		c.Respond(err)
+		return
+	}
+	for _, k := range keys {
+		a.inflight[k]++
+	}
+	n := len(m.Blocks)
+	a.commits.Add(1)
+	go func() {
+		defer a.commits.Done()
+		var err error
+		for _, b := range batches {
+			if err = a.Store.Commit(context.Background(), b); err != nil {
+				err = fmt.Errorf("dag: store %d blocks: %w", n, err)
+				break
+			}
+		}
+		if sender != nil {
+			if err != nil {
+				a.sys.Root.Send(sender, err)
+			} else {
+				a.sys.Root.Send(sender, &messages.PutBlocksReply{Stored: n, New: fresh, Bytes: freshBytes})
+			}
+		}
+		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
+		a.sys.Root.Send(a.self, &putDone{owner: a, keys: keys, new: fresh, bytes: freshBytes, err: err})
+	}()
+}
+
+// prepare checks a put and builds its store batches; it changes nothing.
+func (a *Actor) prepare(m *messages.PutBlocks) (batches []*store.Batch, keys []string, fresh int, freshBytes int64, err error) {
+	now := a.Clock.Now()
+	ttl := m.TTL
+	if ttl <= 0 {
+		ttl = a.Config.GCGrace
+	}
+	expires := now.Add(ttl)
+	cur := &store.Batch{}
+	seen := map[string]bool{}
+	for i, b := range m.Blocks {
+		if !b.Defined() {
+			return nil, nil, 0, 0, fmt.Errorf("dag: block %d is empty", i)
+		}
+		if b.Size() > a.Config.MaxBlockSize {
+			return nil, nil, 0, 0, fmt.Errorf("%w: %s is %d bytes, the limit is %d (dag.max_block_size)",
+				messages.ErrBlockTooLarge, b.CID(), b.Size(), a.Config.MaxBlockSize)
+		}
+		k := string(b.CID().Bytes())
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		links, err := block.Links(b)
+		if err != nil {
+			return nil, nil, 0, 0, fmt.Errorf("dag: %s: %w", b.CID(), err)
+		}
+		md := meta{storedAt: now, expiresAt: expires, size: b.Size(), links: links}
+		mk := key(prefixMeta, b.CID())
+		switch old, err := a.Store.Get(context.Background(), mk); {
+		case err == nil:
+			if om, err := decodeMeta(old); err == nil {
+				md.storedAt = om.storedAt
+				if om.expiresAt.After(md.expiresAt) {
+					md.expiresAt = om.expiresAt
+				}
+			}
+		case errors.Is(err, store.ErrNotFound):
+			if a.inflight[k] == 0 {
+				fresh++
+				freshBytes += int64(b.Size())
+			}
+		default:
+			return nil, nil, 0, 0, fmt.Errorf("dag: %w", err)
+		}
+		dk := key(prefixData, b.CID())
+		mv := md.encode()
+		w := len(dk) + store.Weight(b.Size()) + len(mk) + len(mv)
+		if cur.Len() > 0 && (cur.Len()+2 > store.MaxBatchOps || cur.Size()+w > store.MaxBatchBytes ||
+			cur.Total()+len(dk)+b.Size()+len(mk)+len(mv) > store.MaxBatchTotal) {
+			batches = append(batches, cur)
+			cur = &store.Batch{}
+		}
+		cur.Put(dk, b.Data())
+		cur.Put(mk, mv)
+		keys = append(keys, k)
+	}
+	if m.Pin != nil {
+		p := pin{recursive: m.Pin.Recursive, pinnedAt: now}
+		cur.Put(key(prefixPin, m.Pin.CID), p.encode())
+	}
+	if cur.Len() > 0 {
+		batches = append(batches, cur)
+	}
+	return batches, keys, fresh, freshBytes, nil
+}
+
+func (a *Actor) putDone(m *putDone) {
+	for _, k := range m.keys {
+		if a.inflight[k]--; a.inflight[k] <= 0 {
+			delete(a.inflight, k)
+		}
+	}
+	if m.err != nil {
+		a.log.Error("put failed", "err", m.err)
+		return
+	}
+	a.blocks += int64(m.new)
+	a.bytes += m.bytes
+	a.Metrics.puts.Add(float64(len(m.keys)))
+	a.Metrics.blocks.Set(float64(a.blocks))
+	a.Metrics.bytes.Set(float64(a.bytes))
+}
+
+// get reads and verifies a block off the actor's goroutine.
+func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
+	sender := c.Sender()
+	if sender == nil {
+		return
+	}
+	a.reads <- struct{}{}
+	go func() {
+		defer func() { <-a.reads }()
+		began := time.Now()
+		b, err := a.read(m.CID)
+		a.Metrics.gets.Inc()
+		a.Metrics.ops.WithLabelValues("get").Observe(time.Since(began).Seconds())
+		if err != nil {
+			a.sys.Root.Send(sender, err)
+			return
+		}
+		a.sys.Root.Send(sender, &messages.GetBlockReply{Block: b})
+	}()
+}
+
+// read returns a stored block after checking it still hashes to its CID.
+func (a *Actor) read(c cid.Cid) (block.Block, error) {
+	data, err := a.Store.Get(context.Background(), key(prefixData, c))
+	if errors.Is(err, store.ErrNotFound) {
+		return block.Block{}, fmt.Errorf("%w: %s", messages.ErrBlockNotFound, c)
+	}
+	if err != nil {
+		return block.Block{}, fmt.Errorf("dag: read %s: %w", c, err)
+	}
+	b, err := block.Verified(c, data)
+	if err != nil {
+		a.Metrics.corrupt.Inc()
+		a.log.Error("corrupt block on disk", "cid", c.String(), "err", err)
+		return block.Block{}, fmt.Errorf("%w: %s: %v", messages.ErrCorruptBlock, c, err)
+	}
+	return b, nil
+}
+
+func (a *Actor) metaOf(c cid.Cid) (meta, error) {
+	v, err := a.Store.Get(context.Background(), key(prefixMeta, c))
+	if errors.Is(err, store.ErrNotFound) {
+		return meta{}, fmt.Errorf("%w: %s", messages.ErrBlockNotFound, c)
+	}
+	if err != nil {
+		return meta{}, fmt.Errorf("dag: %w", err)
+	}
+	return decodeMeta(v)
+}
+
+func (a *Actor) pinOf(c cid.Cid) (pin, bool, error) {
+	v, err := a.Store.Get(context.Background(), key(prefixPin, c))
+	if errors.Is(err, store.ErrNotFound) {
+		return pin{}, false, nil
+	}
+	if err != nil {
+		return pin{}, false, fmt.Errorf("dag: %w", err)
+	}
+	p, err := decodePin(v)
+	return p, err == nil, err
+}
+
+func (a *Actor) stat(c cid.Cid) (*messages.BlockStat, error) {
+	m, err := a.metaOf(c)
+	if err != nil {
+		return nil, err
+	}
+	st := &messages.BlockStat{CID: c, Codec: c.Prefix().Codec, Size: m.size, Links: m.links, ExpiresAt: m.expiresAt, StoredAt: m.storedAt}
+	if p, ok, err := a.pinOf(c); err != nil {
+		return nil, err
+	} else if ok {
+		st.Pin = pinKind(p.recursive)
+	}
+	return st, nil
+}
+
+func pinKind(recursive bool) string {
+	if recursive {
+		return "recursive"
+	}
+	return "direct"
+}
+
+func (a *Actor) pin(m *messages.PinBlock) (*messages.PinBlockReply, error) {
+	if _, err := a.metaOf(m.CID); err != nil {
+		return nil, err
+	}
+	missing := 0
+	if m.Recursive {
+		w, err := a.walk(m.CID)
+		if err != nil {
+			return nil, err
+		}
+		missing = len(w.Missing)
+	}
+	p := pin{recursive: m.Recursive, pinnedAt: a.Clock.Now()}
+	var b store.Batch
+	b.Put(key(prefixPin, m.CID), p.encode())
+	if err := a.Store.Commit(context.Background(), &b); err != nil {
+		return nil, fmt.Errorf("dag: pin %s: %w", m.CID, err)
+	}
+	return &messages.PinBlockReply{Pin: messages.PinInfo{CID: m.CID, Recursive: p.recursive, PinnedAt: p.pinnedAt}, Missing: missing}, nil
+}
+
+func (a *Actor) unpin(c cid.Cid) (*messages.UnpinBlockReply, error) {
+	p, ok, err := a.pinOf(c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", messages.ErrNotPinned, c)
+	}
+	var b store.Batch
+	b.Delete(key(prefixPin, c))
+	if err := a.Store.Commit(context.Background(), &b); err != nil {
+		return nil, fmt.Errorf("dag: unpin %s: %w", c, err)
+	}
+	return &messages.UnpinBlockReply{Pin: messages.PinInfo{CID: c, Recursive: p.recursive, PinnedAt: p.pinnedAt}}, nil
+}
+
+func (a *Actor) listPins() (*messages.ListPinsReply, error) {
+	reply := &messages.ListPinsReply{Pins: []messages.PinInfo{}}
+	err := a.Store.Scan(context.Background(), prefixPin, nil, func(k, v []byte) error {
+		c, err := cidOf(prefixPin, k)
+		if err != nil {
+			return err
+		}
+		p, err := decodePin(v)
+		if err != nil {
+			return err
+		}
+		reply.Pins = append(reply.Pins, messages.PinInfo{CID: c, Recursive: p.recursive, PinnedAt: p.pinnedAt})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dag: list pins: %w", err)
+	}
+	return reply, nil
+}
+
+// walk lists the DAG under root depth first, parents before children,
+// each block once; blocks the node lacks are listed as missing (and not
+// descended into).
+func (a *Actor) walk(root cid.Cid) (*messages.WalkDAGReply, error) {
+	reply := &messages.WalkDAGReply{CIDs: []cid.Cid{}, Missing: []cid.Cid{}}
+	seen := map[string]bool{}
+	stack := []cid.Cid{root}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		k := string(c.Bytes())
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		m, err := a.metaOf(c)
+		if errors.Is(err, messages.ErrBlockNotFound) {
+			reply.Missing = append(reply.Missing, c)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		reply.CIDs = append(reply.CIDs, c)
+		reply.Bytes += int64(m.size)
+		for i := len(m.links) - 1; i >= 0; i-- {
+			stack = append(stack, m.links[i])
+		}
+	}
+	if len(reply.CIDs) == 0 {
+		return nil, fmt.Errorf("%w: %s", messages.ErrBlockNotFound, root)
+	}
+	return reply, nil
+}
+
+func (a *Actor) scheduledGC() {
+	began := time.Now()
+	r, err := a.collect()
+	a.Metrics.ops.WithLabelValues("gc").Observe(time.Since(began).Seconds())
+	if err != nil {
+		a.log.Error("scheduled gc failed", "err", err)
+	} else if r.RemovedCount > 0 {
+		a.log.Info("scheduled gc", "removed", r.RemovedCount, "bytes", r.RemovedBytes, "kept", r.Kept, "took", r.Took)
+	}
+	a.armGC()
 }

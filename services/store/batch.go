@@ -33,6 +33,10 @@ func (b *Batch) Put(key, value []byte) {
 	b.maxValue = max(b.maxValue, len(value))
 }
 
+// Weight is what a value of n bytes adds to a batch's Size (besides its
+// key): n, or PointerSize for a large value.
+func Weight(n int) int { return weight(n) }
+
 // weight is what a value of n bytes counts toward Size.
 func weight(n int) int {
 	if n >= LargeValue {

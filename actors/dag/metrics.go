@@ -1,0 +1,38 @@
+package dag
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the dag's metrics; one set per node, shared by every
+// incarnation of the actor.
+type Metrics struct {
+	blocks, bytes prometheus.Gauge
+	puts, gets    prometheus.Counter
+	gcRemoved     prometheus.Counter
+	corrupt       prometheus.Counter
+	ops           *prometheus.HistogramVec
+}
+
+// NewMetrics registers the dag's metrics.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		blocks:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_dag_blocks", Help: "Blocks in the node's store."}),
+		bytes:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_dag_bytes", Help: "Bytes of block data in the node's store."}),
+		puts:      prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_puts_total", Help: "Blocks stored (acknowledged puts, re-puts included)."}),
+		gets:      prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_gets_total", Help: "Block reads, found or not."}),
+		gcRemoved: prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_gc_removed_total", Help: "Blocks removed by garbage collection."}),
+		corrupt:   prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_corrupt_blocks_total", Help: "Reads that found a block whose bytes no longer match its CID."}),
+		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "icn_dag_op_duration_seconds", Help: "Duration of dag operations, from the actor taking the request to the answer.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"op"}),
+	}
+	for _, c := range []prometheus.Collector{m.blocks, m.bytes, m.puts, m.gets, m.gcRemoved, m.corrupt, m.ops} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, op := range []string{"put", "get", "stat", "pin", "unpin", "gc", "walk"} {
+		m.ops.WithLabelValues(op)
+	}
+	return m, nil
+}

@@ -1,0 +1,124 @@
+package messages
+
+import (
+	"errors"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/intercooperative-network/icn-go/messages/block"
+)
+
+// Messages of the dag actor, the node's content-addressed block store.
+
+var (
+	// ErrBlockNotFound: the node does not have the block.
+	ErrBlockNotFound = errors.New("dag: block not found")
+	// ErrBlockTooLarge: a block over the node's maximum block size.
+	ErrBlockTooLarge = errors.New("dag: block too large")
+	// ErrCorruptBlock: the stored bytes no longer hash to the CID; the
+	// block is reported, never returned.
+	ErrCorruptBlock = errors.New("dag: block is corrupt on disk")
+	// ErrNotPinned: unpin of a CID that is not pinned.
+	ErrNotPinned = errors.New("dag: not pinned")
+	// ErrIncompleteDAG: the DAG under a root has blocks this node lacks.
+	ErrIncompleteDAG = errors.New("dag: the DAG is incomplete on this node")
+)
+
+// PutBlocks stores blocks. Up to one store batch (a few thousand small
+// blocks, or a few large ones) they are stored all or none; a bigger put is
+// durable batch by batch and the reply comes when every batch is. When Pin
+// is set, the pin is written with the last batch, so a root is only pinned
+// once everything before it is stored.
+type PutBlocks struct {
+	Blocks []block.Block
+	Pin    *PinBlock
+	// TTL keeps unpinned blocks at least this long; 0 means the node's
+	// grace period (dag.gc_grace).
+	TTL time.Duration
+}
+
+// PutBlocksReply says how many blocks were new to the node.
+type PutBlocksReply struct {
+	Stored int
+	New    int
+	Bytes  int64 // bytes of the new blocks
+}
+
+// GetBlock asks for one block; the reply is verified against its CID.
+type GetBlock struct{ CID cid.Cid }
+
+// GetBlockReply carries the block.
+type GetBlockReply struct{ Block block.Block }
+
+// StatBlock asks what the node knows of a block.
+type StatBlock struct{ CID cid.Cid }
+
+// BlockStat describes a stored block.
+type BlockStat struct {
+	CID       cid.Cid
+	Codec     uint64
+	Size      int
+	Links     []cid.Cid
+	Pin       string    // "recursive", "direct", or "" when the block is not a pin root
+	ExpiresAt time.Time // when an unpinned block becomes collectable
+	StoredAt  time.Time
+}
+
+// PinBlock pins a block: Recursive pins keep everything it links to.
+type PinBlock struct {
+	CID       cid.Cid
+	Recursive bool
+}
+
+// PinBlockReply reports the pin and how many blocks under it the node lacks.
+type PinBlockReply struct {
+	Pin     PinInfo
+	Missing int
+}
+
+// UnpinBlock removes a pin (ErrNotPinned if there is none).
+type UnpinBlock struct{ CID cid.Cid }
+
+// UnpinBlockReply confirms the pin is gone.
+type UnpinBlockReply struct{ Pin PinInfo }
+
+// ListPins asks for every pin.
+type ListPins struct{}
+
+// ListPinsReply lists pins in CID byte order.
+type ListPinsReply struct{ Pins []PinInfo }
+
+// PinInfo is one pin.
+type PinInfo struct {
+	CID       cid.Cid
+	Recursive bool
+	PinnedAt  time.Time
+}
+
+// CollectGarbage removes every block not reachable from a pin whose
+// retention (TTL or grace) has passed.
+type CollectGarbage struct{}
+
+// CollectGarbageReply says what was removed.
+type CollectGarbageReply struct {
+	Removed      []cid.Cid // at most MaxListedRemovals
+	RemovedCount int
+	RemovedBytes int64
+	Kept         int
+	Took         time.Duration
+}
+
+// MaxListedRemovals bounds CollectGarbageReply.Removed.
+const MaxListedRemovals = 10_000
+
+// WalkDAG lists every block of the DAG under Root, depth first, each once,
+// parents before children (the order of a CAR export).
+type WalkDAG struct{ Root cid.Cid }
+
+// WalkDAGReply is the ordered list, or ErrIncompleteDAG with Missing.
+type WalkDAGReply struct {
+	CIDs    []cid.Cid
+	Missing []cid.Cid
+	Bytes   int64
+}
