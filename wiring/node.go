@@ -182,7 +182,8 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			nodeTree,
 			func(c clock.Clock) supervisors.Clock { return c },
 			func(c Config) httpapi.Config {
-				return httpapi.Config{APIAddr: c.APIAddr, AdminAddr: c.AdminAddr, DataDir: c.DataDir, Version: o.Version}
+				return httpapi.Config{APIAddr: c.APIAddr, AdminAddr: c.AdminAddr, DataDir: c.DataDir, Version: o.Version,
+					MaxBlockSize: c.DAG.MaxBlockSize}
 			},
 			func(c Config, t *supervisors.Tree, id *identity.Identity, net network.Network, reg *prometheus.Registry, log *slog.Logger) (httpapi.Deps, error) {
 				apiTok, err := httpapi.LoadOrCreateToken(filepath.Join(c.DataDir, httpapi.APITokenFile))

@@ -76,7 +76,7 @@ func TestAdminPageRendersTheTreeAndKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/icn", "/icn/dag", "/icn/ledger", "/icn/executors", "/icn/executors/worker-0"}
+	want := []string{"/icn", "/icn/peers", "/icn/ledger", "/icn/executors", "/icn/executors/worker-0", "/icn/dag"}
 	if len(rows) != len(want) {
 		t.Fatalf("rendered %v, want the 5 actors", rows)
 	}
@@ -94,29 +94,29 @@ func TestAdminPageRendersTheTreeAndKills(t *testing.T) {
 	}
 
 	// Click "kill: panic" on dag; the page shows the restart.
-	restarts := `document.querySelector('li[data-path="/icn/dag"] .nums').textContent`
+	restarts := `document.querySelector('li[data-path="/icn/peers"] .nums').textContent`
 	err = chromedp.Do(ctx,
-		chromedp.Click(`li[data-path="/icn/dag"] > .row > button[data-mode="panic"]`),
+		chromedp.Click(`li[data-path="/icn/peers"] > .row > button[data-mode="panic"]`),
 		chromedp.Poll[chromedp.Void](restarts+`.includes("restarts 1 ")`, chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := f.tree.Actor("/icn/dag"); n.Restarts != 1 || n.Failures != 1 {
-		t.Fatalf("the click did not kill dag once: %+v", n)
+	if n, _ := f.tree.Actor("/icn/peers"); n.Restarts != 1 || n.Failures != 1 {
+		t.Fatalf("the click did not kill peers once: %+v", n)
 	}
 
 	// A breaker opened outside the page shows in red at the next refresh.
 	f.broken.Store(true)
-	if err := f.tree.Kill(t.Context(), "/icn/dag", supervisors.KillStop); err != nil {
+	if err := f.tree.Kill(t.Context(), "/icn/peers", supervisors.KillStop); err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Do(ctx, chromedp.WaitVisible(`li[data-path="/icn/dag"] .badge.open`))
+	err = chromedp.Do(ctx, chromedp.WaitVisible(`li[data-path="/icn/peers"] .badge.open`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	color, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`getComputedStyle(document.querySelector('li[data-path="/icn/dag"] .badge.open')).backgroundColor`))
+		`getComputedStyle(document.querySelector('li[data-path="/icn/peers"] .badge.open')).backgroundColor`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -34,6 +36,16 @@ const (
 	CodeAmbiguousActor  = "ambiguous_actor"
 	CodeActorNotRunning = "actor_not_running"
 	CodeNotImplemented  = "not_implemented"
+	CodeBlockNotFound   = "block_not_found"
+	CodeBlockTooLarge   = "block_too_large"
+	CodeCorruptBlock    = "corrupt_block"
+	CodeNotPinned       = "not_pinned"
+	CodeIncompleteDAG   = "incomplete_dag"
+	CodeInvalidCID      = "invalid_cid"
+	CodeUnsupportedCID  = "unsupported_cid"
+	CodeHashMismatch    = "hash_mismatch"
+	CodeInvalidNode     = "invalid_node"
+	CodeInvalidCAR      = "invalid_car"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -102,6 +114,17 @@ func statusOf(err error) *Error {
 		{supervisors.ErrStopped, http.StatusServiceUnavailable, CodeShuttingDown},
 		{supervisors.ErrTimeout, http.StatusGatewayTimeout, CodeTimeout},
 		{supervisors.ErrUnhandled, http.StatusNotImplemented, CodeNotImplemented},
+		{messages.ErrBlockNotFound, http.StatusNotFound, CodeBlockNotFound},
+		{messages.ErrBlockTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
+		{messages.ErrCorruptBlock, http.StatusInternalServerError, CodeCorruptBlock},
+		{messages.ErrNotPinned, http.StatusNotFound, CodeNotPinned},
+		{messages.ErrIncompleteDAG, http.StatusConflict, CodeIncompleteDAG},
+		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
+		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
+		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},
+		{block.ErrHashMismatch, http.StatusBadRequest, CodeHashMismatch},
+		{block.ErrInvalidNode, http.StatusBadRequest, CodeInvalidNode},
+		{block.ErrInvalidCAR, http.StatusBadRequest, CodeInvalidCAR},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout, CodeTimeout},
 		{context.Canceled, http.StatusServiceUnavailable, CodeUnavailable},
 	}

@@ -25,8 +25,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/correlation"
+	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/store/memstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -81,9 +84,15 @@ func newFixture(t *testing.T) *fixture {
 			New: func() actor.Actor { return &subsystem{name: name, lastID: &f.lastID, starting: &f.broken} }}
 	}
 	pool := &supervisors.Spec{Children: []supervisors.ChildSpec{child("worker-0")}}
+	dagMetrics, err := dag.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec := supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		child("dag"), child("ledger"),
+		child("peers"), child("ledger"),
 		{Name: "executors", Restart: supervisors.Permanent, Supervisor: pool},
+		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: memstore.New(), Clock: clock.Real{},
+			Config: dag.Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour}, Metrics: dagMetrics, Logger: slog.New(slog.DiscardHandler)})},
 	}}
 	d := supervisors.ProductionDefaults()
 	d.Intensity, d.Period = 1, time.Minute
@@ -164,7 +173,7 @@ func TestAuthAndErrorShapes(t *testing.T) {
 		{"api with wrong token", pub, call{method: "GET", path: "/api/v1/node", token: "nope"}, 401, CodeUnauthorized},
 		{"api with the admin token", pub, call{method: "GET", path: "/api/v1/node", token: adminToken}, 401, CodeUnauthorized},
 		{"admin with the api token", adm, call{method: "GET", path: "/admin/actors", token: apiToken}, 401, CodeUnauthorized},
-		{"admin kill without token", adm, call{method: "POST", path: "/admin/actors/kill", body: `{"path":"/icn/dag","mode":"panic"}`}, 401, CodeUnauthorized},
+		{"admin kill without token", adm, call{method: "POST", path: "/admin/actors/kill", body: `{"path":"/icn/peers","mode":"panic"}`}, 401, CodeUnauthorized},
 		{"unknown api path", pub, call{method: "GET", path: "/api/v1/nope", token: apiToken}, 404, CodeNotFound},
 		{"unknown admin path", adm, call{method: "GET", path: "/admin/nope", token: adminToken}, 404, CodeNotFound},
 		{"wrong method", pub, call{method: "DELETE", path: "/api/v1/node", token: apiToken}, 405, CodeMethod},
@@ -198,7 +207,7 @@ func TestPublicEndpoints(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &h); err != nil || rec.Code != 200 {
 		t.Fatalf("health: %d %s", rec.Code, rec.Body)
 	}
-	if h.Status != "ok" || len(h.Subsystems) != 3 || !h.Subsystems["dag"].Serving || h.Subsystems["executors"].Breaker != "closed" {
+	if h.Status != "ok" || len(h.Subsystems) != 4 || !h.Subsystems["peers"].Serving || h.Subsystems["executors"].Breaker != "closed" {
 		t.Fatalf("health: %+v", h)
 	}
 	if rec := f.do(t, pub, call{method: "GET", path: "/ready"}); rec.Code != 200 {
@@ -217,7 +226,7 @@ func TestPublicEndpoints(t *testing.T) {
 	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems", token: apiToken})
 	var all SubsystemsReply
 	// The fixture's executors supervisor has no behaviour: it says so at once.
-	if err := json.Unmarshal(rec.Body.Bytes(), &all); err != nil || len(all.Subsystems) != 3 || all.Subsystems[1].Status == nil ||
+	if err := json.Unmarshal(rec.Body.Bytes(), &all); err != nil || len(all.Subsystems) != 4 || all.Subsystems[1].Status == nil ||
 		all.Subsystems[2].Error == nil || all.Subsystems[2].Error.Code != CodeNotImplemented {
 		t.Fatalf("subsystems: %d %s", rec.Code, rec.Body)
 	}
@@ -229,7 +238,7 @@ func TestPublicEndpoints(t *testing.T) {
 
 func TestCorrelationIDIsEchoedAndReachesTheActor(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/subsystems/dag", token: apiToken, header: map[string]string{RequestIDHeader: "trace-123"}})
+	rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken, header: map[string]string{RequestIDHeader: "trace-123"}})
 	if got := rec.Header().Get(RequestIDHeader); got != "trace-123" {
 		t.Fatalf("echoed %q", got)
 	}
@@ -253,15 +262,15 @@ func TestKillValidation(t *testing.T) {
 		code                    string
 	}{
 		{"malformed json", `{"path":`, "application/json", 400, CodeBadRequest},
-		{"unknown field", `{"path":"/icn/dag","mode":"panic","force":true}`, "application/json", 400, CodeBadRequest},
-		{"trailing data", `{"path":"/icn/dag","mode":"panic"} {}`, "application/json", 400, CodeBadRequest},
+		{"unknown field", `{"path":"/icn/peers","mode":"panic","force":true}`, "application/json", 400, CodeBadRequest},
+		{"trailing data", `{"path":"/icn/peers","mode":"panic"} {}`, "application/json", 400, CodeBadRequest},
 		{"wrong type", `{"path":7,"mode":"panic"}`, "application/json", 400, CodeBadRequest},
 		{"empty body", ``, "application/json", 400, CodeBadRequest},
 		{"missing path", `{"mode":"panic"}`, "application/json", 400, CodeBadRequest},
-		{"bad mode", `{"path":"/icn/dag","mode":"explode"}`, "application/json", 400, CodeBadKillMode},
+		{"bad mode", `{"path":"/icn/peers","mode":"explode"}`, "application/json", 400, CodeBadKillMode},
 		{"unknown actor", `{"path":"/icn/zz","mode":"panic"}`, "application/json", 404, CodeNotFound},
 		{"the root", `{"path":"/icn","mode":"stop"}`, "application/json", 400, CodeRootKill},
-		{"wrong content type", `{"path":"/icn/dag","mode":"panic"}`, "text/plain", 415, CodeUnsupported},
+		{"wrong content type", `{"path":"/icn/peers","mode":"panic"}`, "text/plain", 415, CodeUnsupported},
 		{"too large", `{"path":"` + strings.Repeat("a", 5000) + `","mode":"panic"}`, "application/json", 413, CodeTooLarge},
 	}
 	for _, tt := range tests {
@@ -298,7 +307,7 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 	f := newFixture(t)
 	adm, pub := f.srv.Admin(), f.srv.Public()
 	kill := func(mode string) *httptest.ResponseRecorder {
-		return f.do(t, adm, call{method: "POST", path: "/admin/actors/kill", token: adminToken, body: `{"path":"/icn/dag","mode":"` + mode + `"}`, contentType: "application/json"})
+		return f.do(t, adm, call{method: "POST", path: "/admin/actors/kill", token: adminToken, body: `{"path":"/icn/peers","mode":"` + mode + `"}`, contentType: "application/json"})
 	}
 	rec := kill("panic")
 	var acc KillAccepted
@@ -306,7 +315,7 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 		t.Fatalf("kill: %d %s", rec.Code, rec.Body)
 	}
 	waitFor(t, "dag restarted", func() bool {
-		n, _ := f.tree.Actor("/icn/dag")
+		n, _ := f.tree.Actor("/icn/peers")
 		return n.Restarts == 1 && n.Status == "running"
 	})
 	// Intensity is 1: the next failure opens dag's breaker.
@@ -315,10 +324,10 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 		t.Fatalf("second kill: %d %s", rec.Code, rec.Body)
 	}
 	waitFor(t, "dag breaker open", func() bool {
-		n, _ := f.tree.Actor("/icn/dag")
+		n, _ := f.tree.Actor("/icn/peers")
 		return n.Breaker == "open"
 	})
-	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/dag", token: apiToken})
+	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken})
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorBody(t, rec).Code != CodeUnavailable {
 		t.Fatalf("call to an open breaker: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
@@ -327,24 +336,24 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 	}
 	var h Health
 	_ = json.Unmarshal(f.do(t, pub, call{method: "GET", path: "/health"}).Body.Bytes(), &h)
-	if h.Status != "degraded" || h.Subsystems["dag"].Serving || h.Subsystems["dag"].Breaker != "open" || !h.Subsystems["ledger"].Serving {
+	if h.Status != "degraded" || h.Subsystems["peers"].Serving || h.Subsystems["peers"].Breaker != "open" || !h.Subsystems["ledger"].Serving {
 		t.Fatalf("health with dag open: %+v", h)
 	}
 	rec = f.do(t, pub, call{method: "GET", path: "/ready"})
-	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "dag is stopped (breaker open)") {
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "peers is stopped (breaker open)") {
 		t.Fatalf("ready with dag open: %d %s", rec.Code, rec.Body)
 	}
 	// Repaired: the half-open probe is the next call and closes the breaker.
 	f.broken.Store(false)
 	waitFor(t, "dag half-open", func() bool {
-		n, _ := f.tree.Actor("/icn/dag")
+		n, _ := f.tree.Actor("/icn/peers")
 		return n.Breaker != "open"
 	})
 	waitFor(t, "dag serving again", func() bool {
-		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/dag", token: apiToken}).Code == 200
+		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken}).Code == 200
 	})
 	waitFor(t, "dag breaker closed", func() bool {
-		n, _ := f.tree.Actor("/icn/dag")
+		n, _ := f.tree.Actor("/icn/peers")
 		return n.Breaker == "closed"
 	})
 }

@@ -45,9 +45,15 @@ func (a *API) OpenAPI(version string) map[string]any {
 		if !rt.Public {
 			op["security"] = []any{map[string]any{"bearer": []string{}}}
 		}
-		if rt.Body != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}}}
+		content := map[string]any{}
+		if rt.Body != nil && !rt.RawOnly {
+			content["application/json"] = map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}
+		}
+		if rt.AlsoRaw || rt.RawOnly {
+			content["application/octet-stream"] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+		}
+		if len(content) > 0 {
+			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
 		responses := op["responses"].(map[string]any)
 		ok := map[string]any{"description": http.StatusText(rt.status())}

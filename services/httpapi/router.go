@@ -49,6 +49,8 @@ type Route struct {
 	Public      bool        // no token needed (health, readiness, metrics, the admin page shell)
 	Params      []Param     // query parameters; path parameters are derived from Path
 	Body        any         // zero value of the JSON request body, nil if none
+	AlsoRaw     bool        // the body may also be raw bytes (any content type)
+	RawOnly     bool        // the body is raw bytes only (Body is nil)
 	BodyLimit   int64       // bytes; 0 means defaultBodyLimit
 	Response    any         // zero value of the JSON success body, nil if none
 	Status      int         // success status; 0 means 200
@@ -156,7 +158,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "missing or wrong bearer token (Authorization: Bearer <token>)"})
 		return
 	}
-	if rt.Body != nil {
+	if rt.Body != nil && !rt.AlsoRaw {
 		if err := checkJSON(r); err != nil {
 			writeError(rec, err)
 			return

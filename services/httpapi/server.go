@@ -50,6 +50,8 @@ type Config struct {
 	PingTimeout time.Duration
 	// CallTimeout bounds a request from a handler into an actor.
 	CallTimeout time.Duration
+	// MaxBlockSize is the dag's block size limit (request body limits).
+	MaxBlockSize int
 }
 
 // Deps are the server's collaborators.
@@ -103,6 +105,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
+	if cfg.MaxBlockSize <= 0 {
+		cfg.MaxBlockSize = 4 << 20
+	}
 	m, err := newHTTPMetrics(deps.Registerer)
 	if err != nil {
 		return nil, err
@@ -118,6 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.publicRoutes()
+	s.dagRoutes()
 	s.adminRoutes()
 	return s, nil
 }
