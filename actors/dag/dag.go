@@ -180,30 +180,33 @@ func (a *Actor) stop() {
 func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 	began := time.Now()
 	sender := c.Sender()
-	batches, keys, fresh, freshBytes, err := a.prepare(m)
+	items, err := a.check(m)
 	if err != nil {
 		c.Respond(err)
 		return
 	}
-	for _, k := range keys {
-		a.inflight[k]++
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.key
+		it.first = a.inflight[it.key] == 0 // a put of the same block in flight counts it
+		a.inflight[it.key]++
 	}
-	n := len(m.Blocks)
+	now := a.Clock.Now()
+	ttl := m.TTL
+	if ttl <= 0 {
+		ttl = a.Config.GCGrace
+	}
 	a.commits.Add(1)
 	go func() {
 		defer a.commits.Done()
-		var err error
-		for _, b := range batches {
-			if err = a.Store.Commit(context.Background(), b); err != nil {
-				err = fmt.Errorf("dag: store %d blocks: %w", n, err)
-				break
-			}
-		}
+		// Off the actor: badger makes a read wait for the commits in
+		// flight, which must not stall the mailbox.
+		fresh, freshBytes, err := a.commit(items, m.Pin, now, now.Add(ttl))
 		if sender != nil {
 			if err != nil {
 				a.sys.Root.Send(sender, err)
 			} else {
-				a.sys.Root.Send(sender, &messages.PutBlocksReply{Stored: n, New: fresh, Bytes: freshBytes})
+				a.sys.Root.Send(sender, &messages.PutBlocksReply{Stored: len(m.Blocks), New: fresh, Bytes: freshBytes})
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
@@ -211,22 +214,24 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 	}()
 }
 
-// prepare checks a put and builds its store batches; it changes nothing.
-func (a *Actor) prepare(m *messages.PutBlocks) (batches []*store.Batch, keys []string, fresh int, freshBytes int64, err error) {
-	now := a.Clock.Now()
-	ttl := m.TTL
-	if ttl <= 0 {
-		ttl = a.Config.GCGrace
-	}
-	expires := now.Add(ttl)
-	cur := &store.Batch{}
+// item is one block of a put, checked by the actor.
+type item struct {
+	b     block.Block
+	key   string
+	links []cid.Cid
+	first bool // no other put of it was in flight
+}
+
+// check validates a put on the actor's goroutine; it reads nothing.
+func (a *Actor) check(m *messages.PutBlocks) ([]*item, error) {
 	seen := map[string]bool{}
+	items := make([]*item, 0, len(m.Blocks))
 	for i, b := range m.Blocks {
 		if !b.Defined() {
-			return nil, nil, 0, 0, fmt.Errorf("dag: block %d is empty", i)
+			return nil, fmt.Errorf("dag: block %d is empty", i)
 		}
 		if b.Size() > a.Config.MaxBlockSize {
-			return nil, nil, 0, 0, fmt.Errorf("%w: %s is %d bytes, the limit is %d (dag.max_block_size)",
+			return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d (dag.max_block_size)",
 				messages.ErrBlockTooLarge, b.CID(), b.Size(), a.Config.MaxBlockSize)
 		}
 		k := string(b.CID().Bytes())
@@ -236,11 +241,24 @@ func (a *Actor) prepare(m *messages.PutBlocks) (batches []*store.Batch, keys []s
 		seen[k] = true
 		links, err := block.Links(b)
 		if err != nil {
-			return nil, nil, 0, 0, fmt.Errorf("dag: %s: %w", b.CID(), err)
+			return nil, fmt.Errorf("dag: %s: %w", b.CID(), err)
 		}
-		md := meta{storedAt: now, expiresAt: expires, size: b.Size(), links: links}
-		mk := key(prefixMeta, b.CID())
-		switch old, err := a.Store.Get(context.Background(), mk); {
+		items = append(items, &item{b: b, key: k, links: links})
+	}
+	return items, nil
+}
+
+// commit writes a put's blocks (and pin) in as few batches as the store's
+// limits allow; it runs off the actor's goroutine and returns how many
+// blocks were new to the node.
+func (a *Actor) commit(items []*item, p *messages.PinBlock, now, expires time.Time) (fresh int, freshBytes int64, err error) {
+	ctx := context.Background()
+	var batches []*store.Batch
+	cur := &store.Batch{}
+	for _, it := range items {
+		md := meta{storedAt: now, expiresAt: expires, size: it.b.Size(), links: it.links}
+		mk := key(prefixMeta, it.b.CID())
+		switch old, err := a.Store.Get(ctx, mk); {
 		case err == nil:
 			if om, err := decodeMeta(old); err == nil {
 				md.storedAt = om.storedAt
@@ -249,33 +267,36 @@ func (a *Actor) prepare(m *messages.PutBlocks) (batches []*store.Batch, keys []s
 				}
 			}
 		case errors.Is(err, store.ErrNotFound):
-			if a.inflight[k] == 0 {
+			if it.first {
 				fresh++
-				freshBytes += int64(b.Size())
+				freshBytes += int64(it.b.Size())
 			}
 		default:
-			return nil, nil, 0, 0, fmt.Errorf("dag: %w", err)
+			return 0, 0, fmt.Errorf("dag: %w", err)
 		}
-		dk := key(prefixData, b.CID())
+		dk := key(prefixData, it.b.CID())
 		mv := md.encode()
-		w := len(dk) + store.Weight(b.Size()) + len(mk) + len(mv)
+		w := len(dk) + store.Weight(it.b.Size()) + len(mk) + len(mv)
 		if cur.Len() > 0 && (cur.Len()+2 > store.MaxBatchOps || cur.Size()+w > store.MaxBatchBytes ||
-			cur.Total()+len(dk)+b.Size()+len(mk)+len(mv) > store.MaxBatchTotal) {
+			cur.Total()+len(dk)+it.b.Size()+len(mk)+len(mv) > store.MaxBatchTotal) {
 			batches = append(batches, cur)
 			cur = &store.Batch{}
 		}
-		cur.Put(dk, b.Data())
+		cur.Put(dk, it.b.Data())
 		cur.Put(mk, mv)
-		keys = append(keys, k)
 	}
-	if m.Pin != nil {
-		p := pin{recursive: m.Pin.Recursive, pinnedAt: now}
-		cur.Put(key(prefixPin, m.Pin.CID), p.encode())
+	if p != nil {
+		cur.Put(key(prefixPin, p.CID), pin{recursive: p.Recursive, pinnedAt: now}.encode())
 	}
 	if cur.Len() > 0 {
 		batches = append(batches, cur)
 	}
-	return batches, keys, fresh, freshBytes, nil
+	for _, b := range batches {
+		if err := a.Store.Commit(ctx, b); err != nil {
+			return 0, 0, fmt.Errorf("dag: store %d blocks: %w", len(items), err)
+		}
+	}
+	return fresh, freshBytes, nil
 }
 
 func (a *Actor) putDone(m *putDone) {

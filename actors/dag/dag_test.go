@@ -46,7 +46,7 @@ type node struct {
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // start runs a tree with only the dag actor over s.
-func start(t *testing.T, s store.Store, cfg Config) *node {
+func start(t testing.TB, s store.Store, cfg Config) *node {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
