@@ -44,7 +44,7 @@ const maxReads = 64
 // New returns the producer the supervisor calls on every (re)start.
 func New(d Deps) func() actor.Actor {
 	return func() actor.Actor {
-		return &Actor{Deps: d, inflight: map[string]int{}, reads: make(chan struct{}, maxReads), log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]int{}, reads: make(chan struct{}, maxReads), log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -56,6 +56,12 @@ func New(d Deps) func() actor.Actor {
 // succeeded. Reads run off the actor's goroutine too, and verify every
 // block against its CID. Garbage collection, pins and walks run on the
 // actor's goroutine, so they never interleave with each other.
+//
+// The actor keeps one index in memory, rebuilt from the store on Started:
+// each stored block's size and retention. Puts consult it instead of the
+// store (badger makes a read wait for every commit in flight, which would
+// put each put behind the previous one's sync), and GC sweeps it instead of
+// scanning the store. It costs about 100 bytes a block.
 type Actor struct {
 	Deps
 	log      *slog.Logger
@@ -64,19 +70,24 @@ type Actor struct {
 	since    time.Time
 	blocks   int64
 	bytes    int64
-	inflight map[string]int // CIDs with a put in flight: GC keeps them
-	commits  sync.WaitGroup // put commits in flight: waited for before the actor stops
+	index    map[string]indexed // CID bytes -> what is stored
+	inflight map[string]int     // CIDs with a put in flight: GC keeps them
+	commits  sync.WaitGroup     // put commits in flight: waited for before the actor stops
 	reads    chan struct{}
 	gcTimer  clock.Timer
+}
+
+// indexed is what the actor keeps in memory of a stored block.
+type indexed struct {
+	expires int64 // unix nanoseconds
+	size    int32
 }
 
 // internal messages
 type (
 	putDone struct {
 		owner *Actor
-		keys  []string
-		new   int
-		bytes int64
+		items []*item
 		err   error
 	}
 	gcTick struct{ owner *Actor }
@@ -141,11 +152,12 @@ func (a *Actor) start(c actor.Context) {
 	a.since = a.Clock.Now()
 	ctx := context.Background()
 	var blocks, bytes int64
-	err := a.Store.Scan(ctx, prefixMeta, nil, func(_, v []byte) error {
+	err := a.Store.Scan(ctx, prefixMeta, nil, func(k, v []byte) error {
 		m, err := decodeMeta(v)
 		if err != nil {
 			return err
 		}
+		a.index[string(k[len(prefixMeta):])] = indexed{expires: m.expiresAt.UnixNano(), size: int32(m.size)}
 		blocks++
 		bytes += int64(m.size)
 		return nil
@@ -185,23 +197,28 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 		c.Respond(err)
 		return
 	}
-	keys := make([]string, len(items))
-	for i, it := range items {
-		keys[i] = it.key
-		it.first = a.inflight[it.key] == 0 // a put of the same block in flight counts it
-		a.inflight[it.key]++
-	}
 	now := a.Clock.Now()
 	ttl := m.TTL
 	if ttl <= 0 {
 		ttl = a.Config.GCGrace
 	}
+	expires := now.Add(ttl).UnixNano()
+	fresh, freshBytes := 0, int64(0)
+	for _, it := range items {
+		it.expires, it.storedAt = expires, now
+		if old, ok := a.index[it.key]; ok {
+			it.expires = max(it.expires, old.expires) // a re-put never shortens a retention
+		} else if a.inflight[it.key] == 0 {
+			it.fresh = true // counted once, by the first put in flight
+			fresh++
+			freshBytes += int64(it.b.Size())
+		}
+		a.inflight[it.key]++
+	}
 	a.commits.Add(1)
 	go func() {
 		defer a.commits.Done()
-		// Off the actor: badger makes a read wait for the commits in
-		// flight, which must not stall the mailbox.
-		fresh, freshBytes, err := a.commit(items, m.Pin, now, now.Add(ttl))
+		err := a.commit(items, m.Pin, now)
 		if sender != nil {
 			if err != nil {
 				a.sys.Root.Send(sender, err)
@@ -210,16 +227,18 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
-		a.sys.Root.Send(a.self, &putDone{owner: a, keys: keys, new: fresh, bytes: freshBytes, err: err})
+		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, err: err})
 	}()
 }
 
 // item is one block of a put, checked by the actor.
 type item struct {
-	b     block.Block
-	key   string
-	links []cid.Cid
-	first bool // no other put of it was in flight
+	b        block.Block
+	key      string
+	links    []cid.Cid
+	expires  int64
+	storedAt time.Time
+	fresh    bool
 }
 
 // check validates a put on the actor's goroutine; it reads nothing.
@@ -249,33 +268,13 @@ func (a *Actor) check(m *messages.PutBlocks) ([]*item, error) {
 }
 
 // commit writes a put's blocks (and pin) in as few batches as the store's
-// limits allow; it runs off the actor's goroutine and returns how many
-// blocks were new to the node.
-func (a *Actor) commit(items []*item, p *messages.PinBlock, now, expires time.Time) (fresh int, freshBytes int64, err error) {
-	ctx := context.Background()
+// limits allow; it runs off the actor's goroutine and reads nothing.
+func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) error {
 	var batches []*store.Batch
 	cur := &store.Batch{}
 	for _, it := range items {
-		md := meta{storedAt: now, expiresAt: expires, size: it.b.Size(), links: it.links}
-		mk := key(prefixMeta, it.b.CID())
-		switch old, err := a.Store.Get(ctx, mk); {
-		case err == nil:
-			if om, err := decodeMeta(old); err == nil {
-				md.storedAt = om.storedAt
-				if om.expiresAt.After(md.expiresAt) {
-					md.expiresAt = om.expiresAt
-				}
-			}
-		case errors.Is(err, store.ErrNotFound):
-			if it.first {
-				fresh++
-				freshBytes += int64(it.b.Size())
-			}
-		default:
-			return 0, 0, fmt.Errorf("dag: %w", err)
-		}
-		dk := key(prefixData, it.b.CID())
-		mv := md.encode()
+		md := meta{storedAt: it.storedAt, expiresAt: time.Unix(0, it.expires), size: it.b.Size(), links: it.links}
+		dk, mk, mv := key(prefixData, it.b.CID()), key(prefixMeta, it.b.CID()), md.encode()
 		w := len(dk) + store.Weight(it.b.Size()) + len(mk) + len(mv)
 		if cur.Len() > 0 && (cur.Len()+2 > store.MaxBatchOps || cur.Size()+w > store.MaxBatchBytes ||
 			cur.Total()+len(dk)+it.b.Size()+len(mk)+len(mv) > store.MaxBatchTotal) {
@@ -292,26 +291,32 @@ func (a *Actor) commit(items []*item, p *messages.PinBlock, now, expires time.Ti
 		batches = append(batches, cur)
 	}
 	for _, b := range batches {
-		if err := a.Store.Commit(ctx, b); err != nil {
-			return 0, 0, fmt.Errorf("dag: store %d blocks: %w", len(items), err)
+		if err := a.Store.Commit(context.Background(), b); err != nil {
+			return fmt.Errorf("dag: store %d blocks: %w", len(items), err)
 		}
 	}
-	return fresh, freshBytes, nil
+	return nil
 }
 
 func (a *Actor) putDone(m *putDone) {
-	for _, k := range m.keys {
-		if a.inflight[k]--; a.inflight[k] <= 0 {
-			delete(a.inflight, k)
+	for _, it := range m.items {
+		if a.inflight[it.key]--; a.inflight[it.key] <= 0 {
+			delete(a.inflight, it.key)
 		}
 	}
 	if m.err != nil {
 		a.log.Error("put failed", "err", m.err)
 		return
 	}
-	a.blocks += int64(m.new)
-	a.bytes += m.bytes
-	a.Metrics.puts.Add(float64(len(m.keys)))
+	for _, it := range m.items {
+		old, ok := a.index[it.key]
+		if !ok {
+			a.blocks++
+			a.bytes += int64(it.b.Size())
+		}
+		a.index[it.key] = indexed{expires: max(it.expires, old.expires), size: int32(it.b.Size())}
+	}
+	a.Metrics.puts.Add(float64(len(m.items)))
 	a.Metrics.blocks.Set(float64(a.blocks))
 	a.Metrics.bytes.Set(float64(a.bytes))
 }

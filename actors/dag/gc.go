@@ -3,58 +3,57 @@ package dag
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/store"
 )
 
 // collect removes every block that is not reachable from a pin, has no put
 // in flight, and whose retention has passed. It runs on the actor's
-// goroutine and commits its deletions before it returns, so no put that
-// arrives after it can be undone by it.
+// goroutine, sweeps the in-memory index, and commits its deletions before it
+// returns, so no put that arrives after it can be undone by it.
 func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 	began := time.Now()
-	now := a.Clock.Now()
+	now := a.Clock.Now().UnixNano()
 	ctx := context.Background()
 	reachable, err := a.reachable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	reply := &messages.CollectGarbageReply{}
+	reply := &messages.CollectGarbageReply{Removed: []cid.Cid{}}
+	var doomed []string
+	for id, ix := range a.index {
+		if reachable[id] || a.inflight[id] > 0 || ix.expires > now {
+			reply.Kept++
+			continue
+		}
+		doomed = append(doomed, id)
+	}
+	slices.Sort(doomed) // deterministic batches and listing
 	var batches []*store.Batch
 	cur := &store.Batch{}
-	err = a.Store.Scan(ctx, prefixMeta, nil, func(k, v []byte) error {
-		id := string(k[len(prefixMeta):])
-		m, err := decodeMeta(v)
+	for _, id := range doomed {
+		c, err := block.Cast([]byte(id))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if reachable[id] || a.inflight[id] > 0 || m.expiresAt.After(now) {
-			reply.Kept++
-			return nil
-		}
-		c, err := cidOf(prefixMeta, k)
-		if err != nil {
-			return err
-		}
-		if cur.Len()+2 > store.MaxBatchOps || cur.Size()+2*len(k) > store.MaxBatchBytes {
+		dk, mk := key(prefixData, c), key(prefixMeta, c)
+		if cur.Len()+2 > store.MaxBatchOps || cur.Size()+len(dk)+len(mk) > store.MaxBatchBytes {
 			batches = append(batches, cur)
 			cur = &store.Batch{}
 		}
-		cur.Delete(key(prefixData, c))
-		cur.Delete(k)
+		cur.Delete(dk)
+		cur.Delete(mk)
 		reply.RemovedCount++
-		reply.RemovedBytes += int64(m.size)
+		reply.RemovedBytes += int64(a.index[id].size)
 		if len(reply.Removed) < messages.MaxListedRemovals {
 			reply.Removed = append(reply.Removed, c)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dag: gc scan: %w", err)
 	}
 	if cur.Len() > 0 {
 		batches = append(batches, cur)
@@ -64,15 +63,15 @@ func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 			return nil, fmt.Errorf("dag: gc delete: %w", err)
 		}
 	}
+	for _, id := range doomed {
+		delete(a.index, id)
+	}
 	a.blocks -= int64(reply.RemovedCount)
 	a.bytes -= reply.RemovedBytes
 	a.Metrics.blocks.Set(float64(a.blocks))
 	a.Metrics.bytes.Set(float64(a.bytes))
 	a.Metrics.gcRemoved.Add(float64(reply.RemovedCount))
 	reply.Took = time.Since(began)
-	if reply.Removed == nil {
-		reply.Removed = []cid.Cid{}
-	}
 	return reply, nil
 }
 
