@@ -452,3 +452,29 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+func TestGCRunsOnSchedule(t *testing.T) {
+	n := start(t, memstore.New(), Config{MaxBlockSize: 1 << 20, GCGrace: time.Minute, GCInterval: time.Hour})
+	put(t, n, raw(t, "soon gone"))
+	n.clock.Advance(time.Hour) // past the grace: the scheduled collection removes it
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(n.metrics.gcRemoved) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("scheduled gc did not run")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := askErr(t, n, &messages.GetBlock{CID: raw(t, "soon gone").CID()}); !errors.Is(err, messages.ErrBlockNotFound) {
+		t.Fatalf("after scheduled gc: %v", err)
+	}
+	n.clock.Advance(time.Hour) // and it re-arms
+	put(t, n, raw(t, "later"))
+	n.clock.Advance(2 * time.Hour)
+	deadline = time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(n.metrics.gcRemoved) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("scheduled gc did not run again")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
