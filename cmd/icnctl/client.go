@@ -24,8 +24,8 @@ const maxBody = 32 << 20
 // client talks to one of icnd's listeners.
 type client struct {
 	t         target
-	http      *http.Client // every call but the event stream: bounded by --timeout
-	stream    *http.Client // the event stream: no overall timeout
+	http      *http.Client // short calls: bounded by --timeout
+	stream    *http.Client // streams (events, uploads, downloads): no overall timeout
 	timeout   time.Duration
 	userAgent string
 }
@@ -33,7 +33,7 @@ type client struct {
 func newClient(t target, timeout time.Duration, version string) *client {
 	base, _ := http.DefaultTransport.(*http.Transport)
 	tr := base.Clone()
-	tr.ResponseHeaderTimeout = timeout // a stream must at least answer its headers in time
+	tr.ResponseHeaderTimeout = timeout // a stream must at least answer its headers in time (after an upload's body)
 	return &client{
 		t:         t,
 		http:      &http.Client{Transport: tr, Timeout: timeout},
@@ -65,6 +65,39 @@ func (c *client) call(ctx context.Context, method, path string, body any, auth b
 	if err != nil {
 		return answer{}, c.connError(ctx, err)
 	}
+	return c.readAnswer(ctx, method, path, res, ok)
+}
+
+// send streams body to path as the request body, with the api token: size
+// bytes, or -1 when the size is unknown (a pipe). It uses the stream
+// client, so --timeout does not cut a long upload; it still bounds
+// connecting and, once the body is sent, the wait for the answer.
+// "Expect: 100-continue" lets the node refuse (a wrong token) before the
+// body goes out.
+func (c *client) send(ctx context.Context, method, path, contentType string, body io.Reader, size int64, ok ...int) (answer, error) {
+	if size == 0 {
+		body = http.NoBody
+	}
+	req, err := c.newRequest(ctx, method, path, body, true)
+	if err != nil {
+		return answer{}, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", contentType)
+	if size != 0 {
+		req.Header.Set("Expect", "100-continue")
+	}
+	res, err := c.stream.Do(req)
+	if err != nil {
+		return answer{}, c.connError(ctx, err)
+	}
+	return c.readAnswer(ctx, method, path, res, ok)
+}
+
+// readAnswer reads a response (at most maxBody bytes) and closes it; it
+// returns the answer when its status is one of ok (200 if none is given),
+// else the node's error.
+func (c *client) readAnswer(ctx context.Context, method, path string, res *http.Response, ok []int) (answer, error) {
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
@@ -94,6 +127,7 @@ func (c *client) getJSON(ctx context.Context, path string, auth bool, out any) (
 	return ans.Body, decodeAnswer(http.MethodGet, path, ans.Body, out)
 }
 
+// request builds a request with a JSON body (none for a nil body).
 func (c *client) request(ctx context.Context, method, path string, body any, auth bool) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
@@ -103,14 +137,24 @@ func (c *client) request(ctx context.Context, method, path string, body any, aut
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.t.base+path, rd)
+	req, err := c.newRequest(ctx, method, path, rd, auth)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// newRequest builds a request of body (nil for none), with icnctl's
+// User-Agent and, when auth is set, the listener's bearer token.
+func (c *client) newRequest(ctx context.Context, method, path string, body io.Reader, auth bool) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.t.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, c.t.base+path, err)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	if auth {
 		tok, err := readToken(c.t)
 		if err != nil {
@@ -123,11 +167,29 @@ func (c *client) request(ctx context.Context, method, path string, body any, aut
 
 // openStream GETs a Server-Sent Events endpoint; the caller closes the body.
 func (c *client) openStream(ctx context.Context, path string) (*http.Response, error) {
+	res, err := c.open(ctx, path, "text/event-stream")
+	if err != nil {
+		return nil, err
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		res.Body.Close()
+		return nil, fmt.Errorf("GET %s answered %q, not an event stream", path, ct)
+	}
+	return res, nil
+}
+
+// open GETs path with the api or admin token and the stream client (no
+// overall time limit: the answer may take long to read) and returns the 200
+// answer; the caller reads and closes its body. accept, if not empty, is
+// sent as Accept.
+func (c *client) open(ctx context.Context, path, accept string) (*http.Response, error) {
 	req, err := c.request(ctx, http.MethodGet, path, nil, true)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "text/event-stream")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	res, err := c.stream.Do(req)
 	if err != nil {
 		return nil, c.connError(ctx, err)
@@ -136,10 +198,6 @@ func (c *client) openStream(ctx context.Context, path string) (*http.Response, e
 		defer res.Body.Close()
 		raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 		return nil, newAPIError(http.MethodGet, path, res.StatusCode, res.Header, raw)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		res.Body.Close()
-		return nil, fmt.Errorf("GET %s answered %q, not an event stream", path, ct)
 	}
 	return res, nil
 }

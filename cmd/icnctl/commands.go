@@ -37,12 +37,15 @@ type app struct {
 	getenv     func(string) string
 	now        func() time.Time
 	isTerminal func(io.Writer) bool
+	stdin      io.Reader // what "-" reads (dag put -, dag import -)
 	version    string
 
 	// The live view's pacing; tests shorten it.
 	coalesce   time.Duration // gather a burst of events into one redraw
 	backoffMin time.Duration // first wait before reconnecting the event stream
 	backoffMax time.Duration
+	// How often an upload's progress line is redrawn on a terminal.
+	progressEvery time.Duration
 
 	api, admin     string
 	dataDir        string
@@ -57,8 +60,9 @@ type app struct {
 
 func newApp(getenv func(string) string, version string) *app {
 	return &app{
-		getenv: getenv, now: time.Now, isTerminal: isTerminal, version: version,
+		getenv: getenv, now: time.Now, isTerminal: isTerminal, stdin: os.Stdin, version: version,
 		coalesce: 150 * time.Millisecond, backoffMin: 250 * time.Millisecond, backoffMax: 5 * time.Second,
+		progressEvery: 250 * time.Millisecond,
 	}
 }
 
@@ -135,7 +139,7 @@ func (a *app) client(cmd *cobra.Command, l listener) (*client, error) {
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "icnctl",
-		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection",
+		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection, blocks",
 		Long: `icnctl talks to a running icnd over its public API and its admin API.
 
 It finds the node through the data directory icnd writes: api.addr and
@@ -168,11 +172,11 @@ Exit codes: 0 success; 1 error; 2 the node is degraded or not ready
 	pf.StringVar(&a.apiTokenFile, "api-token-file", "", "file holding the API bearer token (default <data-dir>/"+httpapi.APITokenFile+")")
 	pf.StringVar(&a.adminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default <data-dir>/"+httpapi.AdminTokenFile+")")
 	pf.StringVarP(&a.output, "output", "o", outputText, "output format: text, or json (the node's JSON, indented)")
-	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "time limit of each request")
+	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "time limit of each request (of a stream or transfer: of connecting and of the wait for the answer)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.healthCmd(), a.readyCmd(), a.subsystemsCmd(),
-		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd())
+		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd(), a.dagCmd())
 	return root
 }
 
@@ -553,16 +557,25 @@ The URL is a credential: do not paste it where others can read it.`,
 
 // show GETs path, then prints it as JSON or with render.
 func (a *app) show(cmd *cobra.Command, l listener, path string, auth bool, out any, render func(io.Writer)) error {
+	return a.ask(cmd, l, http.MethodGet, path, auth, out, render)
+}
+
+// ask sends method to path without a body and decodes the 200 answer into
+// out, then prints it as JSON or with render.
+func (a *app) ask(cmd *cobra.Command, l listener, method, path string, auth bool, out any, render func(io.Writer)) error {
 	c, err := a.client(cmd, l)
 	if err != nil {
 		return err
 	}
-	raw, err := c.getJSON(cmd.Context(), path, auth, out)
+	ans, err := c.call(cmd.Context(), method, path, nil, auth)
 	if err != nil {
 		return err
 	}
+	if err := decodeAnswer(method, path, ans.Body, out); err != nil {
+		return err
+	}
 	if a.json() {
-		return writeJSON(cmd.OutOrStdout(), raw)
+		return writeJSON(cmd.OutOrStdout(), ans.Body)
 	}
 	render(cmd.OutOrStdout())
 	return nil

@@ -1,8 +1,9 @@
 // Command icnctl is the operator's client of a running icnd: it reads the
 // public API (health, readiness, metrics, node identity, subsystem status)
 // and the admin API (the live supervision tree, fault injection, the stream
-// of supervision events) and shows them to a person or, with -o json, to a
-// script.
+// of supervision events), drives the block store (icnctl dag: put, get,
+// stat, pins, GC, CAR export and import), and shows what it got to a person
+// or, with -o json, to a script.
 //
 // # Finding the node
 //
@@ -21,7 +22,8 @@
 //	    token file is missing
 //	2   the command worked but the node is not well: status and health report
 //	    degraded, ready reports not ready
-//	64  usage: an unknown command or flag, a bad argument
+//	64  usage: an unknown command or flag, a bad argument (a malformed CID),
+//	    binary output refused on a terminal (dag get, dag export)
 //
 // # Files
 //
@@ -30,10 +32,14 @@
 // services/httpapi types, typed errors from httpapi.ErrorBody); target.go
 // resolves addresses and token paths; commands.go declares the commands;
 // render.go prints what they fetched; watch.go is the live view of the
-// supervision tree, fed by sse.go's reader of Server-Sent Events.
+// supervision tree, fed by sse.go's reader of Server-Sent Events; dag.go
+// declares the dag commands, which stream: files and stdin are sent as they
+// are read, blocks and archives written as they arrive, and --timeout bounds
+// only connecting and the wait for an answer, never a transfer.
 //
 // icnctl only talks HTTP to icnd: it must not import the daemon's wiring,
 // open its data (other than the address and token files) or share state with
-// it. It reuses the JSON types of services/httpapi and supervisors so the two
-// sides cannot disagree about a field.
+// it. It reuses the JSON types of services/httpapi and supervisors, and
+// messages/block's CID parser, so the two sides cannot disagree about a
+// field or a CID.
 package main

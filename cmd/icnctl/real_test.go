@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,8 +15,12 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/services/store/memstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -27,32 +33,36 @@ func (s *statusActor) Receive(c actor.Context) {
 	}
 }
 
-// TestAgainstTheRealServer runs icnctl against services/httpapi itself (on a
-// small supervision tree), so the fakes above cannot drift from it unseen:
-// the addr and token files it writes, the routes, the JSON, the event stream.
-func TestAgainstTheRealServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts an actor system")
-	}
+// startRealNode runs services/httpapi itself on a small supervision tree:
+// the real dag actor (on a memory store) and a ledger that only answers
+// status. It returns the data dir, where the server wrote its addresses and
+// tokens, as icnd does.
+func startRealNode(t *testing.T, maxBlockSize int) string {
+	t.Helper()
 	dataDir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	child := func(name string) supervisors.ChildSpec {
-		return supervisors.ChildSpec{Name: name, Restart: supervisors.Permanent,
-			New: func() actor.Actor { return &statusActor{name: name} }}
+	metrics, err := dag.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
 	}
+	dagActor := dag.New(dag.Deps{Store: memstore.New(), Clock: clock.Real{}, Metrics: metrics, Logger: log,
+		Config: dag.Config{MaxBlockSize: maxBlockSize, GCGrace: time.Hour}})
+	ledger := func() actor.Actor { return &statusActor{name: "ledger"} }
 	d := supervisors.ProductionDefaults()
 	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
 	d.Shutdown = time.Second
-	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{child("dag"), child("ledger")}},
-		log, reg, supervisors.WithDefaults(d))
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: dag.Name, Restart: supervisors.Permanent, New: dagActor},
+		{Name: "ledger", Restart: supervisors.Permanent, New: ledger},
+	}}, log, reg, supervisors.WithDefaults(d))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tree.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = tree.Stop(context.Background()) }()
+	t.Cleanup(func() { _ = tree.Stop(context.Background()) })
 
 	var toks [2][]byte
 	for i, name := range []string{httpapi.APITokenFile, httpapi.AdminTokenFile} {
@@ -60,7 +70,8 @@ func TestAgainstTheRealServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, err := httpapi.New(httpapi.Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: dataDir, Version: "real"}, httpapi.Deps{
+	srv, err := httpapi.New(httpapi.Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: dataDir, Version: "real",
+		MaxBlockSize: maxBlockSize}, httpapi.Deps{
 		Tree: tree, Gatherer: reg, Registerer: reg, Logger: log, APIToken: toks[0], AdminToken: toks[1],
 		Node: func() httpapi.NodeInfo {
 			return httpapi.NodeInfo{DID: "did:key:zReal", PeerID: "12D3KooWreal", Version: "real", Profile: "test", StartedAt: testNow.Add(-time.Hour)}
@@ -72,14 +83,25 @@ func TestAgainstTheRealServer(t *testing.T) {
 	if err := srv.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Stop(context.Background()) }()
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) }) // runs before the tree stops
+	return dataDir
+}
+
+// TestAgainstTheRealServer runs icnctl against services/httpapi itself (on a
+// small supervision tree), so the fakes above cannot drift from it unseen:
+// the addr and token files it writes, the routes, the JSON, the event stream.
+func TestAgainstTheRealServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an actor system")
+	}
+	dataDir := startRealNode(t, 4<<20)
 
 	icnctl := func(args ...string) result {
 		t.Helper()
 		return runCmd(t, append([]string{"--data-dir", dataDir}, args...)...)
 	}
 	r := icnctl("status")
-	for _, w := range []string{"DID      did:key:zReal", "Uptime   1h0m0s", "Health: ok (2 of 2 subsystems serving)", "ledger     running  closed   yes", "things  3"} {
+	for _, w := range []string{"DID      did:key:zReal", "Uptime   1h0m0s", "Health: ok (2 of 2 subsystems serving)", "ledger     running  closed   yes", "things  3", "max_block_size  4194304"} {
 		if r.code != exitOK || !strings.Contains(r.stdout, w) {
 			t.Fatalf("status: exit %d, lacks %q:\n%s%s", r.code, w, r.stdout, r.stderr)
 		}
@@ -122,5 +144,158 @@ func TestAgainstTheRealServer(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if !strings.HasPrefix(lines[0], "ACTOR ") || !strings.Contains(lines[len(lines)-1], "  /icn/dag  ") {
 		t.Fatalf("watched:\n%s", out.String())
+	}
+}
+
+// TestDAGAgainstTheRealServer runs the dag commands against the real
+// handlers and the real dag actor: put, get, stat, pin, export, import, gc,
+// and the node's own refusals.
+func TestDAGAgainstTheRealServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an actor system")
+	}
+	const maxBlock = 64 << 10
+	first, second := startRealNode(t, maxBlock), startRealNode(t, maxBlock)
+	dir := t.TempDir()
+	icnctl := func(dataDir string, stdin io.Reader, args ...string) result {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := runIO(t, testApp(nil), stdin, &out, &errOut, append([]string{"--data-dir", dataDir}, args...)...)
+		return result{code: code, stdout: out.String(), stderr: errOut.String()}
+	}
+	ok := func(r result, what string) string {
+		t.Helper()
+		if r.code != exitOK || r.stderr != "" {
+			t.Fatalf("%s: exit %d: %s%s", what, r.code, r.stderr, r.stdout)
+		}
+		return r.stdout
+	}
+
+	// Put a binary file and, from stdin, a node that links to it.
+	leafFile := filepath.Join(dir, "leaf.bin")
+	writeFile(t, leafFile, string(binaryData))
+	leaf := strings.TrimSuffix(ok(icnctl(first, nil, "dag", "put", leafFile), "put"), "\n")
+	if leaf != cidOf(binaryData) {
+		t.Fatalf("put printed %q, want %s", leaf, cidOf(binaryData))
+	}
+	root := strings.TrimSuffix(ok(icnctl(first, strings.NewReader(`{"data": {"title": "minutes"}, "links": {"leaf": "`+leaf+`"}}`),
+		"dag", "put", "--json", "--pin=false", "--ttl", "1h", "-"), "put --json"), "\n")
+	if got := ok(icnctl(first, nil, "dag", "get", leaf), "get"); got != string(binaryData) {
+		t.Fatalf("get: %q, want %q", got, binaryData)
+	}
+	if got, want := ok(icnctl(first, nil, "dag", "get", "--json", root), "get --json"),
+		"{\n  \"data\": {\n    \"title\": \"minutes\"\n  },\n  \"links\": {\n    \"leaf\": {\n      \"/\": \""+leaf+"\"\n    }\n  }\n}\n"; got != want {
+		t.Fatalf("get --json:\n%s\nwant\n%s", got, want)
+	}
+	st := ok(icnctl(first, nil, "dag", "stat", root), "stat")
+	for _, w := range []string{"CID      " + root + "\n", "Codec    dag-cbor\n", "Pin      -\n", " left)\n", "Links    " + leaf + "\n"} {
+		if !strings.Contains(st, w) {
+			t.Fatalf("stat lacks %q:\n%s", w, st)
+		}
+	}
+	if got := ok(icnctl(first, nil, "dag", "pin", root), "pin"); got != "pinned "+root+" (recursive)\n" {
+		t.Fatalf("pin: %q", got)
+	}
+	if pins := ok(icnctl(first, nil, "dag", "pins"), "pins"); !strings.Contains(pins, root+"  recursive  ") || !strings.Contains(pins, leaf+"  recursive  ") {
+		t.Fatalf("pins:\n%s", pins)
+	}
+
+	// Export, and import the archive into the second node.
+	car := ok(icnctl(first, nil, "dag", "export", root), "export")
+	cr, err := block.NewCARReader(strings.NewReader(car), maxBlock)
+	if err != nil || len(cr.Roots) != 1 || cr.Roots[0].String() != root {
+		t.Fatalf("export: %v, roots %v", err, cr)
+	}
+	var got []string
+	for {
+		b, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b.CID().String())
+	}
+	if strings.Join(got, " ") != root+" "+leaf {
+		t.Fatalf("exported %v", got)
+	}
+	carPath := filepath.Join(dir, "dag.car")
+	writeFile(t, carPath, car)
+	imported := ok(icnctl(second, nil, "dag", "import", carPath), "import")
+	if !strings.HasPrefix(imported, "Roots   "+root+"\nBlocks  2 (2 new)\nBytes   ") || !strings.HasSuffix(imported, "\nPinned  yes\n") {
+		t.Fatalf("import:\n%s", imported)
+	}
+	if got := ok(icnctl(second, nil, "dag", "get", leaf), "get from the second node"); got != string(binaryData) {
+		t.Fatalf("the import lost the leaf: %q", got)
+	}
+	if st := ok(icnctl(second, nil, "dag", "stat", root), "stat"); !strings.Contains(st, "Pin      recursive\n") {
+		t.Fatalf("the import did not pin the root:\n%s", st)
+	}
+
+	// Unpinned, within their retention: GC keeps both.
+	ok(icnctl(first, nil, "dag", "unpin", root), "unpin")
+	ok(icnctl(first, nil, "dag", "unpin", leaf), "unpin")
+	if got := ok(icnctl(first, nil, "dag", "gc"), "gc"); !strings.HasPrefix(got, "removed 0 blocks (0 B), kept 2, in ") {
+		t.Fatalf("gc: %q", got)
+	}
+
+	// A node that has the root but not the leaf cannot export the DAG.
+	rootCID, err := block.Parse(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootBlock, err := block.Verified(rootCID, []byte(ok(icnctl(first, nil, "dag", "get", root), "get root")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pbuf bytes.Buffer
+	cw, err := block.NewCARWriter(&pbuf, rootCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Write(rootBlock); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(dir, "partial.car")
+	writeFile(t, partial, pbuf.String())
+	third := startRealNode(t, maxBlock)
+	ok(icnctl(third, nil, "dag", "import", "--pin=false", partial), "import of the root alone")
+
+	// The node's refusals, as icnctl shows them.
+	big := filepath.Join(dir, "big.bin")
+	writeFile(t, big, strings.Repeat("x", maxBlock+1))
+	huge := filepath.Join(dir, "huge.bin")
+	writeFile(t, huge, strings.Repeat("y", 8<<20))
+	tests := []struct {
+		name    string
+		dataDir string
+		args    []string
+		prefix  string
+		suffix  string
+	}{
+		{"a block over dag.max_block_size", first, []string{"dag", "put", big}, "icnctl: dag: block too large: ",
+			"(block_too_large)\n  " + big + " (64.0 KiB) is larger than one block may be on this node (its dag.max_block_size).\n" +
+				"  Store large data as several blocks linked by a dag-cbor node, or as a CAR archive (icnctl dag import).\n"},
+		{"a body over the limit", first, []string{"dag", "put", huge}, "icnctl: request body larger than 1114112 bytes (payload_too_large)\n  " + huge + " (8.0 MiB) is larger",
+			"(icnctl dag import).\n"},
+		{"an incomplete DAG", third, []string{"dag", "export", root}, "icnctl: this node lacks 1 blocks of the DAG under " + root + " (incomplete_dag)\n  1 block missing:\n    " + leaf + "\n",
+			"then export again.\n"},
+		{"a wrong token, before the upload", first, []string{"--api-token-file", filepath.Join(first, httpapi.AdminTokenFile), "dag", "import", huge},
+			"icnctl: missing or wrong bearer token", "(unauthorized)\n"},
+		{"not a CAR", first, []string{"dag", "import", leafFile}, "icnctl: block: invalid CAR", "(invalid_car)\n"},
+		{"not pinned", first, []string{"dag", "unpin", root}, "icnctl: dag: not pinned", "(not_pinned)\n"},
+		{"a raw block as JSON", first, []string{"dag", "get", "--json", leaf}, "icnctl: block: invalid dag-cbor node: ", "(invalid_node)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := icnctl(tt.dataDir, nil, tt.args...)
+			if r.code != exitError || r.stdout != "" || !strings.HasPrefix(r.stderr, tt.prefix) || !strings.HasSuffix(r.stderr, tt.suffix) {
+				t.Fatalf("exit %d, stdout %q\nstderr %q\nwant   %q ... %q", r.code, r.stdout, r.stderr, tt.prefix, tt.suffix)
+			}
+		})
 	}
 }

@@ -54,16 +54,7 @@ func renderNode(w io.Writer, n httpapi.NodeInfo, now time.Time) {
 	fmt.Fprintf(tw, "Version\t%s\n", clean(n.Version))
 	fmt.Fprintf(tw, "Profile\t%s\n", clean(n.Profile))
 	fmt.Fprintf(tw, "Uptime\t%s\n", uptime(n.StartedAt, now))
-	if len(n.Addrs) == 0 {
-		fmt.Fprintf(tw, "Addrs\t-\n")
-	}
-	for i, a := range n.Addrs {
-		label := ""
-		if i == 0 {
-			label = "Addrs"
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", label, clean(a))
-	}
+	renderList(tw, "Addrs", n.Addrs)
 	tw.Flush()
 }
 
@@ -343,4 +334,125 @@ func countLabel(n uint64, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.FormatUint(n, 10) + " " + noun + "s"
+}
+
+// humanBytes is n in B, KiB, MiB, GiB or TiB.
+func humanBytes(n int64) string {
+	if n < 1024 && n > -1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/1024, "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB"} {
+		if v < 1024 && v > -1024 {
+			break
+		}
+		v, unit = v/1024, u
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}
+
+// stamp shows one of the node's RFC 3339 times to the second, in UTC.
+func stamp(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return dash(clean(s))
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// renderBlockStat prints what the node knows of a block.
+func renderBlockStat(w io.Writer, st httpapi.BlockStat) {
+	retention := "passed"
+	if st.TTLSeconds > 0 {
+		retention = (time.Duration(st.TTLSeconds) * time.Second).String() + " left"
+	}
+	switch {
+	case st.Pinned:
+		retention += "; kept while pinned"
+	case st.TTLSeconds <= 0:
+		retention += "; the next GC removes it unless a pin reaches it"
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "CID\t%s\n", clean(st.CID))
+	fmt.Fprintf(tw, "Codec\t%s\n", clean(st.Codec))
+	fmt.Fprintf(tw, "Size\t%d bytes\n", st.Size)
+	fmt.Fprintf(tw, "Pin\t%s\n", dash(clean(st.Pin)))
+	fmt.Fprintf(tw, "Stored\t%s\n", stamp(st.StoredAt))
+	fmt.Fprintf(tw, "Expires\t%s (%s)\n", stamp(st.ExpiresAt), retention)
+	renderList(tw, "Links", st.Links)
+	tw.Flush()
+}
+
+// renderList prints a labelled list, one item a line, "-" when empty.
+func renderList(tw io.Writer, label string, items []string) {
+	if len(items) == 0 {
+		fmt.Fprintf(tw, "%s\t-\n", label)
+	}
+	for i, s := range items {
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, clean(s))
+	}
+}
+
+func pinKind(recursive bool) string {
+	if recursive {
+		return "recursive"
+	}
+	return "direct"
+}
+
+// renderPinned says what was pinned, and what of it the node lacks.
+func renderPinned(w io.Writer, p httpapi.PinResult) {
+	fmt.Fprintf(w, "pinned %s (%s)\n", clean(p.CID), pinKind(p.Recursive))
+	if p.Missing > 0 {
+		fmt.Fprintf(w, "this node lacks %s under it; they are kept once they arrive (icnctl dag import)\n",
+			countLabel(uint64(p.Missing), "block"))
+	}
+}
+
+// renderUnpinned says which pin was removed.
+func renderUnpinned(w io.Writer, p httpapi.PinResult) {
+	fmt.Fprintf(w, "unpinned %s (%s, pinned since %s); it is kept until its retention passes, or while another pin reaches it\n",
+		clean(p.CID), pinKind(p.Recursive), stamp(p.PinnedAt))
+}
+
+// renderPins prints one line per pin.
+func renderPins(w io.Writer, l httpapi.PinList) {
+	if len(l.Pins) == 0 {
+		fmt.Fprintln(w, "no pins")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "CID\tPIN\tPINNED AT")
+	for _, p := range l.Pins {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", clean(p.CID), pinKind(p.Recursive), stamp(p.PinnedAt))
+	}
+	tw.Flush()
+}
+
+// renderGC prints what a collection removed and kept, listing the first
+// shownRemoved removed CIDs.
+func renderGC(w io.Writer, r httpapi.GCResult) {
+	took := time.Duration(r.TookMS * float64(time.Millisecond)).Round(time.Microsecond)
+	fmt.Fprintf(w, "removed %s (%s), kept %d, in %s\n", countLabel(uint64(max(r.RemovedCount, 0)), "block"),
+		humanBytes(r.RemovedBytes), r.Kept, took)
+	shown := r.Removed[:min(len(r.Removed), shownRemoved)]
+	for _, c := range shown {
+		fmt.Fprintf(w, "  %s\n", clean(c))
+	}
+	if more := max(r.RemovedCount, len(r.Removed)) - len(shown); more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
+	}
+}
+
+// renderImport prints what an import stored.
+func renderImport(w io.Writer, r httpapi.ImportResult) {
+	tw := newTable(w)
+	renderList(tw, "Roots", r.Roots)
+	fmt.Fprintf(tw, "Blocks\t%d (%d new)\n", r.Blocks, r.New)
+	fmt.Fprintf(tw, "Bytes\t%s\n", humanBytes(r.Bytes))
+	fmt.Fprintf(tw, "Pinned\t%s\n", yesNo(r.Pinned))
+	tw.Flush()
 }

@@ -141,8 +141,14 @@ func dagCall[R any](s *Server, r *http.Request, msg any) (R, error) {
 	return out, nil
 }
 
+// pathCID reads a CID from the path; one this node can never store (not
+// CIDv1, raw or dag-cbor, sha2-256) is a bad request, not a missing block.
 func pathCID(r *http.Request, name string) (cid.Cid, error) {
-	return block.Parse(r.PathValue(name))
+	c, err := block.Parse(r.PathValue(name))
+	if err != nil {
+		return cid.Undef, err
+	}
+	return c, block.Supported(c)
 }
 
 func boolParam(r *http.Request, name string, def bool) (bool, error) {
