@@ -3,6 +3,7 @@ package supervisors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -369,5 +370,47 @@ func TestRequestHonoursContextCancellation(t *testing.T) {
 			t.Fatalf("cancelled request: %v", err)
 		}
 		close(release)
+	})
+}
+
+// blocker holds its mailbox's goroutine until released.
+type blocker struct{ release chan struct{} }
+
+func (b *blocker) Receive(c actor.Context) {
+	switch c.Message().(type) {
+	case *explode:
+		<-b.release
+	case *whoAreYou:
+		c.Respond(&iAm{Name: "blocker"})
+	}
+}
+
+// TestABlockedActorDoesNotHoldUpTheOthers: the dispatcher reuses
+// goroutines, but never makes one actor wait for another's.
+func TestABlockedActorDoesNotHoldUpTheOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var children []ChildSpec
+		for i := range 80 { // more than the dispatcher keeps idle
+			children = append(children, ChildSpec{Name: fmt.Sprintf("b%d", i), Restart: Permanent,
+				New: func() actor.Actor { return &blocker{release: release} }})
+		}
+		l := &lab{}
+		children = append(children, workers(l, Permanent, "free")...)
+		r := start(t, Spec{Name: "icn", Children: children}, l)
+		for i := range 80 {
+			if err := r.tree.Send(t.Context(), fmt.Sprintf("b%d", i), &explode{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if got := r.who(t, "free"); got.Name != "free" {
+			t.Fatalf("%+v", got)
+		}
+		close(release)
+		synctest.Wait()
+		for i := range 80 {
+			r.who(t, fmt.Sprintf("b%d", i))
+		}
 	})
 }

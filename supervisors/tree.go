@@ -80,6 +80,8 @@ type Tree struct {
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{}
 	stopCh   chan struct{}
+
+	dispatcher *dispatcher
 }
 
 // New validates spec (after filling its zero policy fields with the
@@ -97,6 +99,7 @@ func New(spec Spec, logger *slog.Logger, reg prometheus.Registerer, opts ...Opti
 		spec: spec, reg: newRegistry(), log: logger.With("component", "supervisors"),
 		clock: o.clock, rand: o.rand, timeout: o.timeout, defaults: o.defaults,
 		watchers: map[*watcher]struct{}{}, stopCh: make(chan struct{}),
+		dispatcher: newDispatcher(300, 64),
 	}
 	m, err := newMetrics(t, reg)
 	if err != nil {
@@ -172,6 +175,7 @@ func (t *Tree) Stop(ctx context.Context) error {
 func (t *Tree) stop(ctx context.Context) error {
 	t.stopped.Store(true)
 	defer t.closeWatchers()
+	defer t.dispatcher.stop()
 	if !t.started.Load() {
 		return nil
 	}
@@ -205,6 +209,7 @@ func (t *Tree) props(e *entry, cs ChildSpec, root bool) *actor.Props {
 	t.metrics.touch(e.class)
 	proc := &process{system: t.system, onDead: t.metrics.deadLetters.Inc}
 	return actor.PropsFromProducer(producer,
+		actor.WithDispatcher(t.dispatcher),
 		actor.WithReceiverMiddleware(t.middleware(e, proc)),
 		actor.WithMailbox(func() actor.Mailbox {
 			proc.mailbox = actor.Unbounded()()
