@@ -234,6 +234,22 @@ func TestDaemonWithIcnctl(t *testing.T) {
 	d2.signal(t, syscall.SIGINT, 10*time.Second)
 }
 
+// TestSIGTERMRightAfterReadyStopsInOrder: a signal that arrives as soon as
+// the node answers must still get the orderly stop (exit 0), never the
+// default action of a signal nobody handles yet.
+func TestSIGTERMRightAfterReadyStopsInOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bins := build(t)
+	for i := range 5 {
+		dataDir := filepath.Join(t.TempDir(), fmt.Sprint(i))
+		d := startDaemon(t, bins.icnd, dataDir)
+		d.waitReady(t, dataDir, 30*time.Second)
+		d.signal(t, syscall.SIGTERM, 10*time.Second)
+	}
+}
+
 func TestBadConfigIsRefusedWithTheKeyName(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")

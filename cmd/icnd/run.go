@@ -72,6 +72,9 @@ func run(cmd *cobra.Command, cfg wiring.Config) error {
 	if err != nil {
 		return err
 	}
+	// Catch SIGINT/SIGTERM before anything listens: a signal that arrives
+	// while the node starts must still get an orderly stop.
+	signals := node.Done()
 	startCtx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 	defer cancel()
 	began := time.Now()
@@ -82,7 +85,7 @@ func run(cmd *cobra.Command, cfg wiring.Config) error {
 		"components", node.Describe(), "took", time.Since(began))
 	printBanner(cmd, cfg, node)
 
-	sig := <-node.Done()
+	sig := <-signals
 	log.Info("stopping", "signal", sig.String())
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), stopBudget)
 	defer cancelStop()
