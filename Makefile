@@ -16,8 +16,8 @@ RACE_PKGS := ./supervisors/... ./services/httpapi/... ./services/store/...
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/icnd ./cmd/icnd
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/icnctl ./cmd/icnctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/icnd ./cmd/icnd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/icnctl ./cmd/icnctl
 
 ## run: one node, production profile, embedded badger under $(DATA_DIR).
 run: build
