@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 # Extra flags for `make run`, e.g. RUN_FLAGS="--log-format text".
 RUN_FLAGS ?=
 # Packages whose tests also run under the race detector.
-RACE_PKGS := ./supervisors/... ./services/httpapi/... ./services/store/...
+RACE_PKGS := ./supervisors/... ./actors/... ./services/httpapi/... ./services/store/... ./services/wasm/...
 
 .PHONY: all build run test test-deps vet fmt-check unit race bench lint clean
 
@@ -27,8 +27,9 @@ run: build
 test: test-deps fmt-check vet unit race
 
 ## test-deps: tools the tests call, from Debian's packages: promtool (checks
-## metrics and alert rules) and headless chromium (drives the admin page).
-TEST_TOOLS := promtool:prometheus chromium:chromium
+## metrics and alert rules), headless chromium (drives the admin page) and
+## wat2wasm (checks the committed WASM test modules against their sources).
+TEST_TOOLS := promtool:prometheus chromium:chromium wat2wasm:wabt
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,7 +38,7 @@ test-deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@promtool --version 2>&1 | head -1; chromium --version 2>/dev/null | head -1
+	@promtool --version 2>&1 | head -1; chromium --version 2>/dev/null | head -1; echo "wat2wasm $$(wat2wasm --version)"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

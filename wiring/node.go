@@ -33,6 +33,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
+	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -103,6 +104,7 @@ type Node struct {
 	Network  network.Network
 	Store    store.Store
 	Registry *prometheus.Registry
+	WASM     *wasm.Engine
 }
 
 // New assembles a node of cfg.Profile: its services, the supervision tree of
@@ -175,6 +177,7 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			func(c Config) keystore.Config { return keystore.Config{DataDir: c.DataDir, Passphrase: passphrase} },
 			func(c Config) libp2pnet.Options { return libp2pnet.Options{Listen: c.P2P.Listen} },
 			func(c Config) executors.Config { return executors.Config{Workers: c.Workers} },
+			func(c Config) wasm.Config { return wasm.Config{CacheDir: filepath.Join(c.DataDir, "wasm-cache")} },
 			func(c Config) dag.Config {
 				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace}
 			},
@@ -201,10 +204,10 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 				}, nil
 			},
 		),
-		clock.Module, metrics.Module,
+		clock.Module, metrics.Module, wasm.Module,
 		dag.Module, ledger.Module, peers.Module, jobs.Module, executors.Module, governance.Module,
 		supervisors.Module, httpapi.Module,
-		fx.Populate(&n.Tree, &n.Server, &n.Identity, &n.Network, &n.Store, &n.Registry),
+		fx.Populate(&n.Tree, &n.Server, &n.Identity, &n.Network, &n.Store, &n.Registry, &n.WASM),
 	}
 	for _, c := range comps {
 		opts = append(opts, c.Module)

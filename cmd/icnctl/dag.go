@@ -442,11 +442,11 @@ func (in *input) Read(p []byte) (int, error) {
 
 // Close closes the file, if any; never stdin (the HTTP client closes the
 // request body it was given).
-func (in *input) Close() error {
-	if in.c == nil {
-		return nil
+// Close releases the file; it was only read, so there is no error to act on.
+func (in *input) Close() {
+	if in.c != nil {
+		_ = in.c.Close()
 	}
-	return in.c.Close()
 }
 
 // openInput opens FILE, or stdin for "-". Only a regular file has a known

@@ -428,7 +428,7 @@ func TestDAGExportStreams(t *testing.T) {
 		rc := http.NewResponseController(w)
 		for i := 0; i < len(car); i += chunk {
 			w.Write(car[i:min(i+chunk, len(car))])
-			rc.Flush()
+			_ = rc.Flush()
 			if i == 0 {
 				// The rest only once the first chunk reached stdout: an
 				// icnctl that buffered the archive would never see it.
@@ -517,7 +517,7 @@ func TestDAGExportInterrupted(t *testing.T) {
 	n := newNode(t, false)
 	n.api.mux.HandleFunc("GET /api/v1/dag/car/{root}", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("the first blocks"))
-		http.NewResponseController(w).Flush()
+		_ = http.NewResponseController(w).Flush()
 		select { // then nothing, until the client or the test goes away
 		case <-r.Context().Done():
 		case <-n.api.done:
@@ -547,7 +547,7 @@ func TestDAGExportCutShort(t *testing.T) {
 	n.api.mux.HandleFunc("GET /api/v1/dag/car/{root}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", ctCAR)
 		w.Write([]byte("the first blocks"))
-		http.NewResponseController(w).Flush()
+		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler) // as the node does when a block cannot be read mid-stream
 	})
 	r := runCmd(t, n.flags("dag", "export", root)...)

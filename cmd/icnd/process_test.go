@@ -370,7 +370,9 @@ func TestSIGKILLDuringPutsLosesNoAcknowledgedBlock(t *testing.T) {
 	if err := d.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	<-d.done
+	if err := <-d.done; err == nil {
+		t.Fatal("icnd exited cleanly after SIGKILL")
+	}
 	wg.Wait()
 	mu.Lock()
 	acks := append([]acked(nil), done...)

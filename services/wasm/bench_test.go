@@ -1,0 +1,235 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
+	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
+)
+
+// cpuWorkloads are the CPU-bound jobs of the metering benchmark.
+func cpuWorkloads(b *testing.B) []struct {
+	name string
+	job  Job
+} {
+	goCorpus := wasmtest.Corpus(b)
+	return []struct {
+		name string
+		job  Job
+	}{
+		{"loop-1e8", Job{Module: wasmtest.WAT(b, "loop"), Stdin: le64(100_000_000)}},
+		{"sieve-1e7", Job{Module: wasmtest.WAT(b, "sieve"), Stdin: le64(10_000_000)}},
+		{"go-sieve-1e7", Job{Module: goCorpus, Args: []string{"sieve", "10000000"}}},
+		{"go-sha256-64MiB", Job{Module: goCorpus, Args: []string{"sha256", "64"}}},
+		{"fib-30", Job{Module: wasmtest.WAT(b, "fib"), Stdin: le64(30)}}, // call-bound
+	}
+}
+
+// plainRuntime runs an uninstrumented module on wazero in compiler mode,
+// with or without WithCloseOnContextDone.
+type plainRuntime struct {
+	rt       wazero.Runtime
+	compiled map[string]wazero.CompiledModule
+}
+
+func newPlainRuntime(b *testing.B, closeOnDone bool) *plainRuntime {
+	ctx := context.Background()
+	cache, err := wazero.NewCompilationCacheWithDir(wasmtest.CacheDir(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache).WithCloseOnContextDone(closeOnDone)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	b.Cleanup(func() {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+	})
+	return &plainRuntime{rt: rt, compiled: map[string]wazero.CompiledModule{}}
+}
+
+func (p *plainRuntime) run(b *testing.B, ctx context.Context, j Job) []byte {
+	cm, ok := p.compiled[string(j.Module)]
+	if !ok {
+		var err error
+		if cm, err = p.rt.CompileModule(ctx, j.Module); err != nil {
+			b.Fatal(err)
+		}
+		p.compiled[string(j.Module)] = cm
+	}
+	var out bytes.Buffer
+	// The engine's virtual clock: Go's runtime reads the clock often, and
+	// wazero's default fake clock (1 ms per reading) changes what it does.
+	clk := &virtualClock{done: make(chan struct{})}
+	cfg := wazero.NewModuleConfig().WithName("").WithStdin(bytes.NewReader(j.Stdin)).WithStdout(&out).
+		WithArgs(append([]string{"job"}, j.Args...)...).
+		WithWalltime(clk.walltime, 1).WithNanotime(clk.nanotime, 1).WithNanosleep(clk.sleep)
+	// The engine's memory allocator, without a limit, so that the variants
+	// differ in metering only (wazero's own allocator grows memory by
+	// append, which makes the WAT sieve's single 20 MB grow much slower).
+	mem := &linearMemory{limit: 1 << 32, onLimit: func() {}}
+	ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(mem.allocate))
+	mod, err := p.rt.InstantiateModule(ictx, cm, cfg.WithStartFunctions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if exit, ok := errors.AsType[*sys.ExitError](err); ok && exit.ExitCode() == 0 {
+		err = nil
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = mod.Close(ctx)
+	return out.Bytes()
+}
+
+// BenchmarkCPU compares each CPU-bound job metered by this package
+// (Engine.Run with plentiful fuel) with the same job on bare wazero
+// without any limit. The two alternate within each iteration, so that a
+// machine shared with other work slows both alike (in alternating order,
+// each after a forced garbage collection); the metrics are the median
+// time of each and their ratio. Each run is whole: instantiation
+// included, the same memory allocator and clock for both.
+//
+//	go test -run '^$' -bench BenchmarkCPU -benchtime 20x ./services/wasm/
+func BenchmarkCPU(b *testing.B) {
+	ctx := context.Background()
+	e := newEngine(b)
+	bare := newPlainRuntime(b, false)
+	for _, w := range cpuWorkloads(b) {
+		want := bare.run(b, ctx, w.job)
+		j := w.job
+		j.Limits = Limits{Fuel: fuel.MaxFuel, Timeout: time.Hour}
+		r, err := e.Run(ctx, j)
+		if err != nil || !bytes.Equal(r.Stdout, want) {
+			b.Fatalf("%s: metered %v %q, bare %q", w.name, err, r.Stdout, want)
+		}
+		b.Run(w.name, func(b *testing.B) {
+			var tb, tm []time.Duration
+			timeBare := func() {
+				runtime.GC() // the previous run's garbage is collected off the clock
+				t0 := time.Now()
+				bare.run(b, ctx, w.job)
+				tb = append(tb, time.Since(t0))
+			}
+			timeMetered := func() {
+				runtime.GC()
+				t0 := time.Now()
+				if _, err := e.Run(ctx, j); err != nil {
+					b.Fatal(err)
+				}
+				tm = append(tm, time.Since(t0))
+			}
+			for i := 0; b.Loop(); i++ {
+				if i%2 == 0 {
+					timeBare()
+					timeMetered()
+				} else {
+					timeMetered()
+					timeBare()
+				}
+			}
+			mb, mm := median(tb), median(tm)
+			b.ReportMetric(float64(mb.Nanoseconds()), "bare-ns")
+			b.ReportMetric(float64(mm.Nanoseconds()), "metered-ns")
+			b.ReportMetric(float64(mm)/float64(mb), "x-bare")
+			b.ReportMetric(float64(r.FuelUsed), "fuel")
+		})
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkCloseOnContextDone is the naive way to bound a run, for
+// comparison with BenchmarkCPU: bare wazero with WithCloseOnContextDone
+// and a deadline.
+//
+//	go test -run '^$' -bench BenchmarkCloseOnContextDone -benchtime 3x ./services/wasm/
+func BenchmarkCloseOnContextDone(b *testing.B) {
+	ctx := context.Background()
+	naive := newPlainRuntime(b, true)
+	for _, w := range cpuWorkloads(b) {
+		b.Run(w.name, func(b *testing.B) {
+			for b.Loop() {
+				dctx, cancel := context.WithTimeout(ctx, time.Hour)
+				naive.run(b, dctx, w.job)
+				cancel()
+			}
+		})
+	}
+}
+
+// BenchmarkCompile measures getting a module ready to run: instrumenting
+// and compiling the Go corpus (a 3.8 MB module) with an empty compilation
+// cache directory (cold), with a warm one (a restarted node), and the
+// in-memory cache hit of every later run.
+//
+//	go test -run '^$' -bench BenchmarkCompile -benchtime 5x ./services/wasm/
+func BenchmarkCompile(b *testing.B) {
+	ctx := context.Background()
+	src := wasmtest.Corpus(b)
+	compileOnce := func(b *testing.B, dir string) {
+		b.StopTimer()
+		e, err := New(WithCacheDir(dir))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		en, err := e.module(ctx, "", src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		e.release(en)
+		if err := e.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			dir := b.TempDir()
+			b.StartTimer()
+			compileOnce(b, dir)
+		}
+	})
+	b.Run("warm-cache-dir", func(b *testing.B) {
+		dir := b.TempDir()
+		compileOnce(b, dir)
+		for b.Loop() {
+			compileOnce(b, dir)
+		}
+	})
+	b.Run("memory-hit", func(b *testing.B) {
+		e := newEngine(b)
+		en, err := e.module(ctx, "corpus", src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.release(en)
+		for b.Loop() {
+			en, err := e.module(ctx, "corpus", src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.release(en)
+		}
+	})
+}

@@ -1,0 +1,353 @@
+package wasm
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
+)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	cacheDir  string
+	log       *slog.Logger
+	cacheSize int
+	defaults  Limits
+	hosts     []hostModule
+}
+
+type hostModule struct {
+	name   string
+	export func(wazero.HostModuleBuilder) wazero.HostModuleBuilder
+}
+
+// WithCacheDir keeps wazero's compiled code in dir (created if needed), so
+// a module compiles once per machine, not once per process.
+func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithCacheSize bounds the in-memory cache of instrumented, compiled
+// modules (default 64 modules).
+func WithCacheSize(n int) Option { return func(o *options) { o.cacheSize = n } }
+
+// WithHostModule links a host module for Call (the CCL policy runtime's
+// host functions, for instance): export adds its functions to the builder
+// and returns it. Host functions get the ctx given to Call. Run never
+// links host modules: a job imports WASI only.
+func WithHostModule(name string, export func(wazero.HostModuleBuilder) wazero.HostModuleBuilder) Option {
+	return func(o *options) { o.hosts = append(o.hosts, hostModule{name, export}) }
+}
+
+// WithDefaultLimits sets the limits used for the zero fields of a Job's
+// Limits (default DefaultLimits()).
+func WithDefaultLimits(l Limits) Option { return func(o *options) { o.defaults = l } }
+
+// Engine runs WASM jobs under fuel metering. It is safe for concurrent use.
+type Engine struct {
+	rt       wazero.Runtime
+	ccache   wazero.CompilationCache
+	wasi     map[string]api.FunctionDefinition
+	hosts    map[string]map[string]api.FunctionDefinition // WithHostModule
+	log      *slog.Logger
+	defaults Limits
+
+	mu      sync.Mutex
+	closed  bool
+	max     int
+	lru     *list.List // of *entry, most recently used first
+	entries map[cacheKey]*entry
+	active  map[*stopper]struct{}
+	runs    sync.WaitGroup
+
+	compiles atomic.Int64 // instrumentations (cache misses), for tests
+}
+
+type cacheKey struct {
+	key     string
+	version int
+}
+
+// entry is one instrumented, compiled module.
+type entry struct {
+	key      cacheKey
+	elem     *list.Element
+	ready    chan struct{} // closed once compiled or failed
+	compiled wazero.CompiledModule
+	mod      *fuel.Module
+	err      error
+	refs     int
+	evicted  bool
+}
+
+// New makes an engine: a wazero runtime in compiler mode with WASI preview
+// 1 linked and, with WithCacheDir, a compilation cache on disk.
+func New(opts ...Option) (*Engine, error) {
+	o := options{cacheSize: 64, defaults: DefaultLimits()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.cacheSize < 1 {
+		o.cacheSize = 1
+	}
+	o.defaults = o.defaults.withDefaults(DefaultLimits())
+	cfg := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2)
+	var ccache wazero.CompilationCache
+	if o.cacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(o.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: compilation cache %s: %w", o.cacheDir, err)
+		}
+		ccache = c
+		cfg = cfg.WithCompilationCache(c)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("wasm: link WASI: %w", err)
+	}
+	hosts := map[string]map[string]api.FunctionDefinition{}
+	for _, h := range o.hosts {
+		if _, dup := hosts[h.name]; dup || h.name == wasi_snapshot_preview1.ModuleName {
+			_ = rt.Close(ctx)
+			return nil, fmt.Errorf("wasm: host module %q linked twice", h.name)
+		}
+		if _, err := h.export(rt.NewHostModuleBuilder(h.name)).Instantiate(ctx); err != nil {
+			_ = rt.Close(ctx)
+			return nil, fmt.Errorf("wasm: host module %q: %w", h.name, err)
+		}
+		hosts[h.name] = rt.Module(h.name).ExportedFunctionDefinitions()
+	}
+	e := &Engine{
+		rt:       rt,
+		ccache:   ccache,
+		hosts:    hosts,
+		wasi:     rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
+		log:      o.log,
+		defaults: o.defaults,
+		max:      o.cacheSize,
+		lru:      list.New(),
+		entries:  map[cacheKey]*entry{},
+		active:   map[*stopper]struct{}{},
+	}
+	return e, nil
+}
+
+// Close stops the runs in flight (they end with ErrClosed), waits for
+// them, and releases the compiled modules and the runtime. A second Close
+// returns nil.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	for st := range e.active {
+		st.stop(reasonClosed)
+	}
+	e.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { e.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("wasm: close: %w", ctx.Err())
+	}
+	e.mu.Lock()
+	for _, en := range e.entries {
+		if en.compiled != nil {
+			_ = en.compiled.Close(ctx)
+		}
+	}
+	e.entries = map[cacheKey]*entry{}
+	e.lru.Init()
+	e.mu.Unlock()
+	err := e.rt.Close(ctx)
+	if e.ccache != nil {
+		err = errors.Join(err, e.ccache.Close(ctx))
+	}
+	return err
+}
+
+// begin registers a run; it fails once the engine is closed.
+func (e *Engine) begin(st *stopper) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.runs.Add(1)
+	e.active[st] = struct{}{}
+	return nil
+}
+
+func (e *Engine) end(st *stopper) {
+	e.mu.Lock()
+	delete(e.active, st)
+	e.mu.Unlock()
+	e.runs.Done()
+}
+
+// module returns the instrumented, compiled module for key, compiling it
+// on a miss. Concurrent callers of one key wait for a single compilation.
+// The caller must release the entry.
+func (e *Engine) module(ctx context.Context, key string, src []byte) (*entry, error) {
+	if key == "" {
+		sum := sha256.Sum256(src)
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	k := cacheKey{key: key, version: fuel.CostTableVersion}
+	e.mu.Lock()
+	if en, ok := e.entries[k]; ok {
+		en.refs++
+		e.lru.MoveToFront(en.elem)
+		e.mu.Unlock()
+		select {
+		case <-en.ready:
+		case <-ctx.Done():
+			e.release(en)
+			return nil, ctx.Err()
+		}
+		if en.err != nil {
+			e.release(en)
+			return nil, en.err
+		}
+		return en, nil
+	}
+	en := &entry{key: k, ready: make(chan struct{}), refs: 1}
+	en.elem = e.lru.PushFront(en)
+	e.entries[k] = en
+	e.evictLocked()
+	e.mu.Unlock()
+
+	en.mod, en.compiled, en.err = e.compile(ctx, key, src)
+	if en.err != nil && !errors.Is(en.err, ErrInvalidModule) {
+		e.mu.Lock() // not a property of the module: do not cache
+		e.dropLocked(en)
+		e.mu.Unlock()
+	}
+	close(en.ready)
+	if en.err != nil {
+		e.release(en)
+		return nil, en.err
+	}
+	return en, nil
+}
+
+func (e *Engine) release(en *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en.refs--
+	if en.refs == 0 && en.evicted && en.compiled != nil {
+		_ = en.compiled.Close(context.Background())
+		en.compiled = nil
+	}
+}
+
+func (e *Engine) evictLocked() {
+	for e.lru.Len() > e.max {
+		en := e.lru.Back().Value.(*entry)
+		e.dropLocked(en)
+		if en.refs == 0 && en.compiled != nil {
+			_ = en.compiled.Close(context.Background())
+			en.compiled = nil
+		}
+	}
+}
+
+func (e *Engine) dropLocked(en *entry) {
+	if en.evicted {
+		return
+	}
+	en.evicted = true
+	e.lru.Remove(en.elem)
+	if e.entries[en.key] == en {
+		delete(e.entries, en.key)
+	}
+}
+
+// compile instruments and compiles.
+func (e *Engine) compile(ctx context.Context, key string, src []byte) (*fuel.Module, wazero.CompiledModule, error) {
+	e.compiles.Add(1)
+	t0 := time.Now()
+	m, err := fuel.Instrument(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	t1 := time.Now()
+	cm, err := e.rt.CompileModule(ctx, m.Binary)
+	if err != nil {
+		// Either the input was invalid (the instrumenter checks structure,
+		// not types) or the instrumentation broke it: compile the original
+		// to tell which.
+		orig, oerr := e.rt.CompileModule(ctx, src)
+		if oerr != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrInvalidModule, oerr)
+		}
+		_ = orig.Close(ctx)
+		e.log.Error("instrumented module does not validate", "key", key, "err", err)
+		return nil, nil, fmt.Errorf("wasm: instrumented module does not validate (a bug in package fuel): %w", err)
+	}
+	e.log.Debug("module compiled", "key", key, "bytes", len(src),
+		"instrument", t1.Sub(t0), "compile", time.Since(t1))
+	return m, cm, nil
+}
+
+// checkImports refuses, before anything is instantiated, an import that
+// would not link: anything but a WASI preview 1 function with its WASI
+// signature, or, with hosts, a function of a WithHostModule module.
+func (e *Engine) checkImports(imports []fuel.Import, hosts bool) error {
+	for _, im := range imports {
+		defs, ok := e.wasi, im.Module == wasi_snapshot_preview1.ModuleName
+		if !ok && hosts {
+			defs, ok = e.hosts[im.Module]
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s.%s: module %q is not linked", ErrForbiddenImport, im.Module, im.Name, im.Module)
+		}
+		if im.Kind != fuel.KindFunc {
+			return fmt.Errorf("%w: %s.%s: a %s; only functions are linked", ErrForbiddenImport, im.Module, im.Name, im.Kind)
+		}
+		def, ok := defs[im.Name]
+		if !ok {
+			return fmt.Errorf("%w: %s.%s: no such function", ErrForbiddenImport, im.Module, im.Name)
+		}
+		if !sameTypes(im.Type.Params, def.ParamTypes()) || !sameTypes(im.Type.Results, def.ResultTypes()) {
+			return fmt.Errorf("%w: %s.%s: wrong signature", ErrForbiddenImport, im.Module, im.Name)
+		}
+	}
+	return nil
+}
+
+func sameTypes(a []fuel.ValueType, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if byte(a[i]) != b[i] {
+			return false
+		}
+	}
+	return true
+}

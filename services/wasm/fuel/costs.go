@@ -1,0 +1,99 @@
+package fuel
+
+// CostTableVersion identifies the cost table below and the way it is
+// charged. A change to any cost, to the chunk size or stack budget, or to
+// where charges are placed changes the fuel a run uses, so it bumps this
+// number; caches of rewritten modules are keyed by it, and a receipt's
+// fuel_used is only comparable between executors that use the same version.
+const CostTableVersion = 1
+
+// The cost table, version 1. One unit of fuel is about one simple
+// instruction. Each instruction belongs to exactly one class.
+const (
+	// CostFree: nop, block, loop, else, end, drop. They compile to nothing.
+	CostFree = 0
+	// CostBasic: everything not listed below: constants, locals and
+	// globals, integer and float arithmetic (except division), comparisons,
+	// conversions (including the 0xFC 0–7 saturating truncations and the
+	// sign extensions), select, the reference instructions, unreachable,
+	// if, br, br_if, return, memory.size, table.get, table.set, table.size,
+	// data.drop and elem.drop.
+	CostBasic = 1
+	// CostMemoryAccess: loads and stores (0x28–0x3E).
+	CostMemoryAccess = 2
+	// CostBrTable: br_table (an indirect jump).
+	CostBrTable = 2
+	// CostDivide: integer div and rem, float div and sqrt.
+	CostDivide = 4
+	// CostCall: call.
+	CostCall = 10
+	// CostCallIndirect: call_indirect (table lookup and signature check).
+	CostCallIndirect = 15
+	// CostBulk: the static part of memory.copy, memory.fill, memory.init,
+	// table.copy, table.fill, table.init and table.grow.
+	CostBulk = 20
+	// CostMemoryGrow: the static part of memory.grow.
+	CostMemoryGrow = 100
+
+	// BulkByteShift: memory.copy, memory.fill and memory.init also cost
+	// one unit per 2^BulkByteShift bytes of their length operand (rounded
+	// down), charged before they run.
+	BulkByteShift = 6
+	// GrowPageShift: memory.grow also costs 2^GrowPageShift units per page
+	// (64 KiB) of its delta operand, charged before it runs.
+	GrowPageShift = 12
+
+	// MinCheckCost is the least a function entry or a loop header costs,
+	// so that an empty loop or an empty recursive function still burns fuel.
+	MinCheckCost = 1
+
+	// Chunk is the most fuel a running function holds in its local
+	// counter between two refills (see the package doc). It bounds how long
+	// call-free code runs before the module looks at the interrupt flag.
+	Chunk = 1 << 20
+
+	// StackBudget bounds the call depth deterministically. Each function
+	// entry takes FrameBase + (parameters + locals) units from it and the
+	// caller gives them back when the call returns; a call that would take
+	// the budget below zero traps. The budget is far below what wazero's
+	// native stack allows for frames of that size (see the package doc).
+	StackBudget = 1 << 22
+	// FrameBase is the fixed part of a frame's weight in StackBudget units.
+	FrameBase = 4
+
+	// MaxFuel is the largest fuel a run can be given.
+	MaxFuel = 1 << 62
+)
+
+// cost returns the static cost class of a one-byte opcode.
+func cost(op byte) int64 {
+	switch {
+	case op == 0x01, op == 0x02, op == 0x03, op == 0x05, op == 0x0B, op == 0x1A:
+		return CostFree
+	case op >= 0x28 && op <= 0x3E:
+		return CostMemoryAccess
+	case op == 0x0E:
+		return CostBrTable
+	case op == 0x10:
+		return CostCall
+	case op == 0x11:
+		return CostCallIndirect
+	case op == 0x40:
+		return CostMemoryGrow
+	case op == 0x6D, op == 0x6E, op == 0x6F, op == 0x70, // i32 div_s div_u rem_s rem_u
+		op == 0x7F, op == 0x80, op == 0x81, op == 0x82, // i64 div_s div_u rem_s rem_u
+		op == 0x91, op == 0x95, // f32 sqrt, div
+		op == 0x9F, op == 0xA3: // f64 sqrt, div
+		return CostDivide
+	}
+	return CostBasic
+}
+
+// costFC returns the static cost of a 0xFC-prefixed instruction.
+func costFC(sub uint32) int64 {
+	switch sub {
+	case 8, 10, 11, 12, 14, 15, 17: // memory.init, memory.copy, memory.fill, table.init, table.copy, table.grow, table.fill
+		return CostBulk
+	}
+	return CostBasic
+}

@@ -1,0 +1,111 @@
+package fuel_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
+)
+
+// FuzzInstrument checks that Instrument never panics, rejects only with a
+// *ModuleError inside the input, and that what it accepts still validates
+// in wazero whenever the input did (it checks structure, not types, so an
+// ill-typed input may come out ill-typed). Seed corpus:
+// testdata/fuzz/FuzzInstrument (the WAT corpus and small edge cases).
+func FuzzInstrument(f *testing.F) {
+	ctx := context.Background()
+	// Validation is the same in both engines; the interpreter compiles
+	// faster.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { _ = rt.Close(ctx) })
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := fuel.Instrument(in)
+		if err != nil {
+			me, ok := errors.AsType[*fuel.ModuleError](err)
+			if !ok || !errors.Is(err, fuel.ErrInvalidModule) {
+				t.Fatalf("error %v (%T) is not a *ModuleError", err, err)
+			}
+			if me.Offset < 0 || me.Offset > len(in) || me.Reason == "" {
+				t.Fatalf("error %v: offset outside the input of %d bytes", err, len(in))
+			}
+			return
+		}
+		if _, err := fuel.Instrument(m.Binary); err == nil || !strings.Contains(err.Error(), "reserved prefix") {
+			t.Fatalf("instrumenting twice: %v", err)
+		}
+		cm, err := rt.CompileModule(ctx, m.Binary)
+		if err == nil {
+			_ = cm.Close(ctx)
+			return
+		}
+		orig, oerr := rt.CompileModule(ctx, in)
+		if oerr == nil {
+			_ = orig.Close(ctx)
+			t.Fatalf("the input validates but its instrumented form does not: %v", err)
+		}
+	})
+}
+
+// bodyModule wraps a function body (locals declaration, instructions and
+// the final end) in a module that gives it something to work with: types
+// () -> (), (i32) -> (i32) and (i32 i32) -> (i32), a memory, a funcref
+// table holding both functions, a mutable i32 global, and a second
+// function (i32) -> (i32) to call.
+func bodyModule(body []byte) []byte {
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	b = append(b, 1, 15, 3, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f) // types
+	b = append(b, 3, 3, 2, 0, 1)                                                              // functions
+	b = append(b, 4, 4, 1, 0x70, 0, 2)                                                        // table
+	b = append(b, 5, 3, 1, 0, 1)                                                              // memory
+	b = append(b, 6, 6, 1, 0x7f, 1, 0x41, 0, 0x0b)                                            // global
+	b = append(b, 9, 8, 1, 0, 0x41, 0, 0x0b, 2, 0, 1)                                         // elements
+	code := appendU32(nil, 2)
+	code = appendU32(code, uint32(len(body)))
+	code = append(code, body...)
+	code = append(code, 4, 0, 0x20, 0, 0x0b)
+	b = append(b, 10)
+	b = appendU32(b, uint32(len(code)))
+	return append(b, code...)
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// FuzzInstrumentBody is FuzzInstrument with the fuzzer's bytes as the body
+// of a function in a valid module, so that most inputs decode and many
+// validate: it exercises the rewriting of control flow. Seed corpus:
+// testdata/fuzz/FuzzInstrumentBody.
+func FuzzInstrumentBody(f *testing.F) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { _ = rt.Close(ctx) })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in := bodyModule(body)
+		m, err := fuel.Instrument(in)
+		if err != nil {
+			if _, ok := errors.AsType[*fuel.ModuleError](err); !ok {
+				t.Fatalf("error %v (%T) is not a *ModuleError", err, err)
+			}
+			return
+		}
+		cm, err := rt.CompileModule(ctx, m.Binary)
+		if err == nil {
+			_ = cm.Close(ctx)
+			return
+		}
+		orig, oerr := rt.CompileModule(ctx, in)
+		if oerr == nil {
+			_ = orig.Close(ctx)
+			t.Fatalf("the input validates but its instrumented form does not: %v", err)
+		}
+	})
+}
