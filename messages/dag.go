@@ -23,6 +23,8 @@ var (
 	ErrNotPinned = errors.New("dag: not pinned")
 	// ErrIncompleteDAG: the DAG under a root has blocks this node lacks.
 	ErrIncompleteDAG = errors.New("dag: the DAG is incomplete on this node")
+	// ErrBusy: too much work in flight; retry shortly.
+	ErrBusy = errors.New("dag: busy")
 )
 
 // PutBlocks stores blocks. Up to one store batch (a few thousand small

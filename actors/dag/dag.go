@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -37,14 +38,10 @@ type Deps struct {
 	Logger  *slog.Logger
 }
 
-// maxReads bounds the block reads in flight; past it the actor waits
-// (backpressure on its callers).
-const maxReads = 64
-
 // New returns the producer the supervisor calls on every (re)start.
 func New(d Deps) func() actor.Actor {
 	return func() actor.Actor {
-		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]int{}, reads: make(chan struct{}, maxReads), log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]*flight{}, log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -71,11 +68,39 @@ type Actor struct {
 	blocks   int64
 	bytes    int64
 	index    map[string]indexed // CID bytes -> what is stored
-	inflight map[string]int     // CIDs with a put in flight: GC keeps them
+	inflight map[string]*flight // CIDs with a put in flight: GC keeps them
 	commits  sync.WaitGroup     // put commits in flight: waited for before the actor stops
-	reads    chan struct{}
+	readq    chan read          // reads for the reader goroutines
+	readers  sync.WaitGroup
 	gcTimer  clock.Timer
 }
+
+// flight tracks the puts of one block that are in flight. Their commits
+// land in the order the actor took them (each waits for the previous one),
+// and each carries the largest expiry any of them promised, so the last
+// meta written is never shorter than a retention already acknowledged.
+type flight struct {
+	count   int
+	expires int64
+	last    chan struct{} // closed when the latest put of the block has committed or failed
+}
+
+// read is one block read handed to the reader goroutines.
+type read struct {
+	cid    cid.Cid
+	sender *actor.PID
+	began  time.Time
+}
+
+// Reads in flight are bounded; past the bound a read is refused at once
+// (ErrBusy) rather than stalling the actor.
+const readQueue = 1024
+
+// readerCount is how many goroutines serve reads: enough to keep a disk busy.
+func readerCount() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// readTimeout bounds one read from the store (a stalled disk).
+const readTimeout = 30 * time.Second
 
 // indexed is what the actor keeps in memory of a stored block.
 type indexed struct {
@@ -86,9 +111,10 @@ type indexed struct {
 // internal messages
 type (
 	putDone struct {
-		owner *Actor
-		items []*item
-		err   error
+		owner     *Actor
+		items     []*item
+		committed int // items[:committed] are durable
+		err       error
 	}
 	gcTick struct{ owner *Actor }
 )
@@ -172,6 +198,10 @@ func (a *Actor) start(c actor.Context) {
 	if a.Config.GCInterval > 0 {
 		a.armGC()
 	}
+	a.readq = make(chan read, readQueue)
+	for range readerCount() {
+		a.readers.Go(a.reader)
+	}
 	a.log.Debug("dag started", "blocks", blocks, "bytes", bytes)
 }
 
@@ -187,6 +217,11 @@ func (a *Actor) stop() {
 		a.gcTimer.Stop()
 	}
 	a.commits.Wait()
+	if a.readq != nil {
+		close(a.readq) // the actor sends no more: it is stopping
+		a.readers.Wait()
+		a.readq = nil
+	}
 }
 
 func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
@@ -204,21 +239,36 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 	}
 	expires := now.Add(ttl).UnixNano()
 	fresh, freshBytes := 0, int64(0)
+	done := make(chan struct{})
+	var after []chan struct{}
 	for _, it := range items {
-		it.expires, it.storedAt = expires, now
-		if old, ok := a.index[it.key]; ok {
-			it.expires = max(it.expires, old.expires) // a re-put never shortens a retention
-		} else if a.inflight[it.key] == 0 {
+		it.storedAt = now
+		f := a.inflight[it.key]
+		if f == nil {
+			f = &flight{}
+			a.inflight[it.key] = f
+		}
+		old, stored := a.index[it.key]
+		it.expires = max(expires, old.expires, f.expires) // a re-put never shortens a retention
+		if !stored && f.count == 0 {
 			it.fresh = true // counted once, by the first put in flight
 			fresh++
 			freshBytes += int64(it.b.Size())
 		}
-		a.inflight[it.key]++
+		if f.last != nil {
+			after = append(after, f.last)
+		}
+		f.count++
+		f.expires, f.last = it.expires, done
 	}
 	a.commits.Add(1)
 	go func() {
 		defer a.commits.Done()
-		err := a.commit(items, m.Pin, now)
+		for _, prev := range after {
+			<-prev
+		}
+		committed, err := a.commit(items, m.Pin, now)
+		close(done)
 		if sender != nil {
 			if err != nil {
 				a.sys.Root.Send(sender, err)
@@ -227,7 +277,7 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
-		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, err: err})
+		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, committed: committed, err: err})
 	}()
 }
 
@@ -264,51 +314,88 @@ func (a *Actor) check(m *messages.PutBlocks) ([]*item, error) {
 		}
 		items = append(items, &item{b: b, key: k, links: links})
 	}
+	if p := m.Pin; p != nil {
+		if err := block.Supported(p.CID); err != nil {
+			return nil, fmt.Errorf("dag: pin: %w", err)
+		}
+		k := string(p.CID.Bytes())
+		if _, stored := a.index[k]; !stored && !seen[k] && a.inflight[k] == nil {
+			return nil, fmt.Errorf("%w: pin of %s, which is neither in the put nor stored", messages.ErrBlockNotFound, p.CID)
+		}
+	}
 	return items, nil
 }
 
 // commit writes a put's blocks (and pin) in as few batches as the store's
-// limits allow; it runs off the actor's goroutine and reads nothing.
-func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) error {
-	var batches []*store.Batch
-	cur := &store.Batch{}
+// limits allow; it runs off the actor's goroutine. It returns how many of
+// the items are durable (all of them, unless a batch failed).
+func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) (committed int, err error) {
+	ctx := context.Background()
+	type batch struct {
+		b     *store.Batch
+		items int
+	}
+	var batches []batch
+	cur := batch{b: &store.Batch{}}
+	fits := func(ops, weight, total int) bool {
+		return cur.b.Len()+ops <= store.MaxBatchOps && cur.b.Size()+weight <= store.MaxBatchBytes &&
+			cur.b.Total()+total <= store.MaxBatchTotal
+	}
 	for _, it := range items {
 		md := meta{storedAt: it.storedAt, expiresAt: time.Unix(0, it.expires), size: it.b.Size(), links: it.links}
 		dk, mk, mv := key(prefixData, it.b.CID()), key(prefixMeta, it.b.CID()), md.encode()
-		w := len(dk) + store.Weight(it.b.Size()) + len(mk) + len(mv)
-		if cur.Len() > 0 && (cur.Len()+2 > store.MaxBatchOps || cur.Size()+w > store.MaxBatchBytes ||
-			cur.Total()+len(dk)+it.b.Size()+len(mk)+len(mv) > store.MaxBatchTotal) {
+		if cur.b.Len() > 0 && !fits(2, len(dk)+store.Weight(it.b.Size())+len(mk)+len(mv), len(dk)+it.b.Size()+len(mk)+len(mv)) {
 			batches = append(batches, cur)
-			cur = &store.Batch{}
+			cur = batch{b: &store.Batch{}}
 		}
-		cur.Put(dk, it.b.Data())
-		cur.Put(mk, mv)
+		cur.b.Put(dk, it.b.Data())
+		cur.b.Put(mk, mv)
+		cur.items++
 	}
 	if p != nil {
-		cur.Put(key(prefixPin, p.CID), pin{recursive: p.Recursive, pinnedAt: now}.encode())
+		pk := key(prefixPin, p.CID)
+		pv := pin{recursive: p.Recursive, pinnedAt: now}.encode()
+		keep := false
+		if !p.Recursive {
+			// Never weaken a recursive pin to a direct one.
+			if v, err := a.Store.Get(ctx, pk); err == nil {
+				if old, err := decodePin(v); err == nil && old.recursive {
+					keep = true
+				}
+			}
+		}
+		if !keep {
+			if cur.b.Len() > 0 && !fits(1, len(pk)+len(pv), len(pk)+len(pv)) {
+				batches = append(batches, cur)
+				cur = batch{b: &store.Batch{}}
+			}
+			cur.b.Put(pk, pv) // with the last blocks: the root is pinned once all is stored
+		}
 	}
-	if cur.Len() > 0 {
+	if cur.b.Len() > 0 {
 		batches = append(batches, cur)
 	}
 	for _, b := range batches {
-		if err := a.Store.Commit(context.Background(), b); err != nil {
-			return fmt.Errorf("dag: store %d blocks: %w", len(items), err)
+		if err := a.Store.Commit(ctx, b.b); err != nil {
+			return committed, fmt.Errorf("dag: store %d blocks: %w", len(items), err)
 		}
+		committed += b.items
 	}
-	return nil
+	return committed, nil
 }
 
 func (a *Actor) putDone(m *putDone) {
 	for _, it := range m.items {
-		if a.inflight[it.key]--; a.inflight[it.key] <= 0 {
-			delete(a.inflight, it.key)
+		if f := a.inflight[it.key]; f != nil {
+			if f.count--; f.count <= 0 {
+				delete(a.inflight, it.key)
+			}
 		}
 	}
 	if m.err != nil {
-		a.log.Error("put failed", "err", m.err)
-		return
+		a.log.Error("put failed", "err", m.err, "durable", m.committed, "blocks", len(m.items))
 	}
-	for _, it := range m.items {
+	for _, it := range m.items[:m.committed] { // what did land is in the store: index it
 		old, ok := a.index[it.key]
 		if !ok {
 			a.blocks++
@@ -321,30 +408,38 @@ func (a *Actor) putDone(m *putDone) {
 	a.Metrics.bytes.Set(float64(a.bytes))
 }
 
-// get reads and verifies a block off the actor's goroutine.
+// get hands a read to the reader goroutines; the actor never waits for it.
 func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
 	sender := c.Sender()
 	if sender == nil {
 		return
 	}
-	a.reads <- struct{}{}
-	go func() {
-		defer func() { <-a.reads }()
-		began := time.Now()
-		b, err := a.read(m.CID)
+	select {
+	case a.readq <- read{cid: m.CID, sender: sender, began: time.Now()}:
+	default:
+		c.Respond(fmt.Errorf("%w: %d reads in flight", messages.ErrBusy, readQueue))
+	}
+}
+
+// reader serves reads until the queue is closed.
+func (a *Actor) reader() {
+	for r := range a.readq {
+		b, err := a.read(r.cid)
 		a.Metrics.gets.Inc()
-		a.Metrics.ops.WithLabelValues("get").Observe(time.Since(began).Seconds())
+		a.Metrics.ops.WithLabelValues("get").Observe(time.Since(r.began).Seconds())
 		if err != nil {
-			a.sys.Root.Send(sender, err)
-			return
+			a.sys.Root.Send(r.sender, err)
+			continue
 		}
-		a.sys.Root.Send(sender, &messages.GetBlockReply{Block: b})
-	}()
+		a.sys.Root.Send(r.sender, &messages.GetBlockReply{Block: b})
+	}
 }
 
 // read returns a stored block after checking it still hashes to its CID.
 func (a *Actor) read(c cid.Cid) (block.Block, error) {
-	data, err := a.Store.Get(context.Background(), key(prefixData, c))
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	data, err := a.Store.Get(ctx, key(prefixData, c))
 	if errors.Is(err, store.ErrNotFound) {
 		return block.Block{}, fmt.Errorf("%w: %s", messages.ErrBlockNotFound, c)
 	}
@@ -405,8 +500,17 @@ func pinKind(recursive bool) string {
 }
 
 func (a *Actor) pin(m *messages.PinBlock) (*messages.PinBlockReply, error) {
+	if err := block.Supported(m.CID); err != nil {
+		return nil, err
+	}
 	if _, err := a.metaOf(m.CID); err != nil {
 		return nil, err
+	}
+	if old, ok, err := a.pinOf(m.CID); err != nil {
+		return nil, err
+	} else if ok && old.recursive && !m.Recursive {
+		// Never weaken a recursive pin: the DAG under it would become collectable.
+		return &messages.PinBlockReply{Pin: messages.PinInfo{CID: m.CID, Recursive: true, PinnedAt: old.pinnedAt}}, nil
 	}
 	missing := 0
 	if m.Recursive {

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -28,43 +29,50 @@ func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 	reply := &messages.CollectGarbageReply{Removed: []cid.Cid{}}
 	var doomed []string
 	for id, ix := range a.index {
-		if reachable[id] || a.inflight[id] > 0 || ix.expires > now {
+		if reachable[id] || a.inflight[id] != nil || ix.expires > now {
 			reply.Kept++
 			continue
 		}
 		doomed = append(doomed, id)
 	}
 	slices.Sort(doomed) // deterministic batches and listing
-	var batches []*store.Batch
-	cur := &store.Batch{}
+	type batch struct {
+		b   *store.Batch
+		ids []string
+	}
+	var batches []batch
+	cur := batch{b: &store.Batch{}}
 	for _, id := range doomed {
 		c, err := block.Cast([]byte(id))
 		if err != nil {
 			return nil, err
 		}
 		dk, mk := key(prefixData, c), key(prefixMeta, c)
-		if cur.Len()+2 > store.MaxBatchOps || cur.Size()+len(dk)+len(mk) > store.MaxBatchBytes {
+		if cur.b.Len()+2 > store.MaxBatchOps || cur.b.Size()+len(dk)+len(mk) > store.MaxBatchBytes {
 			batches = append(batches, cur)
-			cur = &store.Batch{}
+			cur = batch{b: &store.Batch{}}
 		}
-		cur.Delete(dk)
-		cur.Delete(mk)
-		reply.RemovedCount++
-		reply.RemovedBytes += int64(a.index[id].size)
+		cur.b.Delete(dk)
+		cur.b.Delete(mk)
+		cur.ids = append(cur.ids, id)
 		if len(reply.Removed) < messages.MaxListedRemovals {
 			reply.Removed = append(reply.Removed, c)
 		}
 	}
-	if cur.Len() > 0 {
+	if cur.b.Len() > 0 {
 		batches = append(batches, cur)
 	}
+	var gcErr error
 	for _, b := range batches {
-		if err := a.Store.Commit(ctx, b); err != nil {
-			return nil, fmt.Errorf("dag: gc delete: %w", err)
+		if err := a.Store.Commit(ctx, b.b); err != nil {
+			gcErr = fmt.Errorf("dag: gc delete: %w", err)
+			break
 		}
-	}
-	for _, id := range doomed {
-		delete(a.index, id)
+		for _, id := range b.ids { // gone from the store: gone from the index
+			reply.RemovedCount++
+			reply.RemovedBytes += int64(a.index[id].size)
+			delete(a.index, id)
+		}
 	}
 	a.blocks -= int64(reply.RemovedCount)
 	a.bytes -= reply.RemovedBytes
@@ -72,6 +80,9 @@ func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 	a.Metrics.bytes.Set(float64(a.bytes))
 	a.Metrics.gcRemoved.Add(float64(reply.RemovedCount))
 	reply.Took = time.Since(began)
+	if gcErr != nil {
+		return nil, gcErr
+	}
 	return reply, nil
 }
 
@@ -107,8 +118,12 @@ func (a *Actor) reachable(ctx context.Context) (map[string]bool, error) {
 			}
 			marked[id] = true
 			v, err := a.Store.Get(ctx, append(append([]byte(nil), prefixMeta...), id...))
-			if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
 				continue // not stored here: nothing below it to keep
+			}
+			if err != nil {
+				// Unknown reach: collecting now could delete what a pin keeps.
+				return nil, fmt.Errorf("dag: gc mark %x: %w", id, err)
 			}
 			m, err := decodeMeta(v)
 			if err != nil {

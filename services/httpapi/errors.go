@@ -22,14 +22,12 @@ const (
 	CodeUnauthorized    = "unauthorized"
 	CodeNotFound        = "not_found"
 	CodeMethod          = "method_not_allowed"
-	CodeConflict        = "conflict"
 	CodeTooLarge        = "payload_too_large"
 	CodeUnsupported     = "unsupported_media_type"
 	CodeUnavailable     = "unavailable"
 	CodeTimeout         = "timeout"
 	CodeActorFailed     = "actor_failed"
 	CodeInternal        = "internal"
-	CodeNotReady        = "not_ready"
 	CodeShuttingDown    = "shutting_down"
 	CodeRootKill        = "root_kill"
 	CodeBadKillMode     = "bad_kill_mode"
@@ -46,6 +44,7 @@ const (
 	CodeHashMismatch    = "hash_mismatch"
 	CodeInvalidNode     = "invalid_node"
 	CodeInvalidCAR      = "invalid_car"
+	CodeBusy            = "busy"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -95,6 +94,9 @@ func statusOf(err error) *Error {
 	if errors.As(err, &af) {
 		return &Error{Status: http.StatusInternalServerError, Code: CodeActorFailed, Message: err.Error(),
 			Details: map[string]any{"actor": af.Path}, Err: err}
+	}
+	if errors.Is(err, messages.ErrBusy) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: err.Error(), RetryAfter: time.Second, Err: err}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

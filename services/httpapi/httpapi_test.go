@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -546,6 +549,38 @@ func TestAPIDocListsEveryRoute(t *testing.T) {
 				t.Errorf("docs/api.md does not list %s", entry[1:])
 			}
 		}
+	}
+}
+
+// TestAPIDocListsEveryErrorCode keeps the error table in docs/api.md
+// complete: clients branch on these codes.
+func TestAPIDocListsEveryErrorCode(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := 0
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || !strings.HasPrefix(vs.Names[0].Name, "Code") || len(vs.Values) != 1 {
+			return true
+		}
+		lit, ok := vs.Values[0].(*ast.BasicLit)
+		if !ok {
+			return true
+		}
+		codes++
+		if row := "| `" + strings.Trim(lit.Value, `"`) + "` |"; !bytes.Contains(doc, []byte(row)) {
+			t.Errorf("docs/api.md has no row for error code %s", lit.Value)
+		}
+		return true
+	})
+	if codes < 20 {
+		t.Fatalf("found only %d codes in errors.go", codes)
 	}
 }
 
