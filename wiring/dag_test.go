@@ -155,6 +155,10 @@ func TestDAGOverHTTP(t *testing.T) {
 func TestDAGRejectsBadInputAndStoresNothing(t *testing.T) {
 	a := newAPI(t, startDAGNode(t, func(c *Config) { c.DAG.MaxBlockSize = 1024 }))
 	unknown := block.Sum(block.Raw, []byte("nobody stored this")).String()
+	tagged, err := block.Verified(block.Sum(block.DagCBOR, []byte{0xc1, 0x01}), []byte{0xc1, 0x01}) // tag 1 (a date)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, method, path, ct, body string
 		status                       int
@@ -173,6 +177,10 @@ func TestDAGRejectsBadInputAndStoresNothing(t *testing.T) {
 		{"bad pin flag", "POST", "/api/v1/dag/blocks?pin=maybe", "application/octet-stream", "x", 400, httpapi.CodeBadRequest},
 		{"json of a raw block", "GET", "/api/v1/dag/blocks/" + unknown + "?format=xml", "", "", 400, httpapi.CodeBadRequest},
 		{"bad car", "POST", "/api/v1/dag/car", "application/vnd.ipld.car", "definitely not a car", 400, httpapi.CodeInvalidCAR},
+		{"car with a non-link tag", "POST", "/api/v1/dag/car", "application/vnd.ipld.car", string(carOf(t, tagged)), 400, httpapi.CodeInvalidNode},
+		{"trailing bracket", "POST", "/api/v1/dag/blocks", "application/json", `{"data": 1}]`, 400, httpapi.CodeBadRequest},
+		{"lossy integer", "POST", "/api/v1/dag/blocks", "application/json", `{"data": 123456789012345678901234}`, 400, httpapi.CodeInvalidNode},
+		{"underflowing float", "POST", "/api/v1/dag/blocks", "application/json", `{"data": 1e-400}`, 400, httpapi.CodeInvalidNode},
 		{"car of unknown root", "GET", "/api/v1/dag/car/" + unknown, "", "", 404, httpapi.CodeBlockNotFound},
 	}
 	for _, tt := range tests {
@@ -189,6 +197,25 @@ func TestDAGRejectsBadInputAndStoresNothing(t *testing.T) {
 	if gc.Kept != 0 || len(pins.Pins) != 0 {
 		t.Fatalf("bad input stored something: %d blocks, %d pins", gc.Kept, len(pins.Pins))
 	}
+}
+
+// carOf is a CARv1 of blocks whose root is the first.
+func carOf(t *testing.T, blocks ...block.Block) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := block.NewCARWriter(&buf, blocks[0].CID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // sampleBlocks is a root linking two nodes that share a raw leaf.
@@ -272,43 +299,54 @@ func TestCARExportIsReadByGoCARAndGoCARImports(t *testing.T) {
 func TestCARImportVerifiesEveryBlockAndPinsNothingOnError(t *testing.T) {
 	a := newAPI(t, startDAGNode(t, nil))
 	root, blocks := sampleBlocks(t)
-	var buf bytes.Buffer
-	w, err := block.NewCARWriter(&buf, root.CID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range blocks {
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	bad := bytes.Clone(buf.Bytes())
+	car := carOf(t, blocks...)
+	bad := bytes.Clone(car)
 	bad[len(bad)-1] ^= 0xff
 	if code := a.errorCode("POST", "/api/v1/dag/car", "application/vnd.ipld.car", bad, 400); code != httpapi.CodeHashMismatch {
 		t.Fatalf("tampered car: %s", code)
+	}
+	if code := a.errorCode("POST", "/api/v1/dag/car", "application/vnd.ipld.car", car[:len(car)-len(blocks[3].Data())-40], 400); code != httpapi.CodeInvalidCAR {
+		t.Fatalf("truncated car: %s", code)
+	}
+	// A CAR that lacks part of its root's DAG stores what it has but pins
+	// nothing, and says what is missing.
+	partial := carOf(t, blocks[0], blocks[1])
+	status, _, body := a.do("POST", "/api/v1/dag/car", "application/vnd.ipld.car", partial)
+	var e httpapi.ErrorBody
+	if err := json.Unmarshal(body, &e); err != nil || status != 409 || e.Code != httpapi.CodeIncompleteDAG {
+		t.Fatalf("import of an incomplete DAG: %d %s", status, body)
+	}
+	if e.Details["missing_count"] != 2.0 || e.Details["blocks"] != 2.0 {
+		t.Fatalf("details: %v", e.Details)
 	}
 	var pins httpapi.PinList
 	a.json("GET", "/api/v1/dag/pins", "", nil, 200, &pins)
 	if len(pins.Pins) != 0 {
 		t.Fatalf("a failed import pinned %v", pins.Pins)
 	}
-	// An incomplete DAG cannot be exported.
-	var imp httpapi.ImportResult
-	a.json("POST", "/api/v1/dag/car", "application/vnd.ipld.car", buf.Bytes()[:len(buf.Bytes())-len(blocks[3].Data())-40], 400, nil)
-	_ = imp
-	partial := []block.Block{blocks[0], blocks[1]}
-	var pbuf bytes.Buffer
-	pw, _ := block.NewCARWriter(&pbuf, root.CID())
-	for _, b := range partial {
-		_ = pw.Write(b)
+	// Imported blocks are kept a day unpinned, so a long import is never
+	// collected from under itself.
+	var st httpapi.BlockStat
+	a.json("GET", "/api/v1/dag/blocks/"+blocks[1].CID().String()+"/stat", "", nil, 200, &st)
+	if st.TTLSeconds < 23*3600 {
+		t.Fatalf("imported block kept only %ds", st.TTLSeconds)
 	}
-	_ = pw.Flush()
-	a.json("POST", "/api/v1/dag/car?pin=false", "application/vnd.ipld.car", pbuf.Bytes(), 201, &imp)
+	// An incomplete DAG cannot be exported; HEAD says so without a body.
 	if code := a.errorCode("GET", "/api/v1/dag/car/"+root.CID().String(), "", nil, 409); code != httpapi.CodeIncompleteDAG {
 		t.Fatalf("export of an incomplete DAG: %s", code)
+	}
+	if status, _, _ := a.do("HEAD", "/api/v1/dag/car/"+root.CID().String(), "", nil); status != 409 {
+		t.Fatalf("HEAD of an incomplete DAG: %d", status)
+	}
+	// The rest arrives: the import completes and pins.
+	var imp httpapi.ImportResult
+	a.json("POST", "/api/v1/dag/car?ttl=1h", "application/vnd.ipld.car", carOf(t, blocks[0], blocks[2], blocks[3]), 201, &imp)
+	if !imp.Pinned || imp.New != 2 {
+		t.Fatalf("import: %+v", imp)
+	}
+	status, h, body := a.do("HEAD", "/api/v1/dag/car/"+root.CID().String(), "", nil)
+	if status != 200 || len(body) != 0 || !strings.HasPrefix(h.Get("Content-Type"), "application/vnd.ipld.car") {
+		t.Fatalf("HEAD of a whole DAG: %d %q %v", status, body, h)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -446,4 +447,89 @@ func mustHeader(t *testing.T, version uint64) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestJSONNumbersAreExactOrRefused(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want any // nil: refused
+	}{
+		{"1", int64(1)},
+		{"-9223372036854775808", int64(-9223372036854775808)},
+		{"18446744073709551615", uint64(18446744073709551615)},
+		{"18446744073709551616", nil},
+		{"-9223372036854775809", nil},
+		{"1.5", 1.5},
+		{"1e3", 1000.0},
+		{"0.0", 0.0},
+		{"0e10", 0.0},
+		{"1e400", nil},
+		{"1e-400", nil},
+		{"-2.5E-400", nil},
+	} {
+		v, err := jsonValue([]byte(tc.in))
+		switch {
+		case tc.want == nil && !errors.Is(err, ErrInvalidNode):
+			t.Errorf("%s: got %v (%T), want refusal", tc.in, v, v)
+		case tc.want != nil && (err != nil || v != tc.want):
+			t.Errorf("%s: got %v (%T), %v; want %v (%T)", tc.in, v, v, err, tc.want, tc.want)
+		}
+	}
+}
+
+func TestToJSONRefusesNodesOfTooManyValues(t *testing.T) {
+	list := make([]any, MaxJSONValues)
+	b, err := Encode(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ToJSON(b); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("ToJSON of %d values: %v", MaxJSONValues+1, err)
+	}
+}
+
+func TestCARReadErrorsKeepTheirCause(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewCARWriter(&buf, Sum(Raw, []byte("big")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := NewRaw(bytes.Repeat([]byte("big"), 1000))
+	if err := w.Write(big); err != nil || w.Flush() != nil {
+		t.Fatal(err)
+	}
+	// A body limit cut mid-block is both a broken CAR and the limit's error,
+	// so the API can answer 413 rather than 400.
+	body := http.MaxBytesReader(nil, io.NopCloser(&buf), int64(buf.Len()-100))
+	cr, err := NewCARReader(body, MaxSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cr.Next()
+	var mbe *http.MaxBytesError
+	if !errors.Is(err, ErrInvalidCAR) || !errors.As(err, &mbe) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLinksRefusesWhatDAGCBORForbids(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"tag 1":         {0xc1, 0x01},
+		"float16":       {0xf9, 0x3c, 0x00},
+		"undefined":     {0xf7},
+		"duplicate key": {0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02},
+		"integer key":   {0xa1, 0x01, 0x01},
+		"indefinite":    {0x9f, 0x01, 0xff},
+		"trailing":      {0x01, 0x02},
+		"huge array":    {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"-2^64":         {0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+	} {
+		b, err := Verified(Sum(DagCBOR, data), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Links(b); !errors.Is(err, ErrInvalidNode) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

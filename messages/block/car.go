@@ -112,14 +112,14 @@ func NewCARReader(r io.Reader, maxBlock int) (*CARReader, error) {
 func (cr *CARReader) header() (carHeader, error) {
 	n, err := cr.uvarint()
 	if err != nil {
-		return carHeader{}, fmt.Errorf("%w: header length: %v", ErrInvalidCAR, eofIsUnexpected(err))
+		return carHeader{}, fmt.Errorf("%w: header length: %w", ErrInvalidCAR, eofIsUnexpected(err))
 	}
 	if n == 0 || n > maxCARHeader {
 		return carHeader{}, fmt.Errorf("%w: header of %d bytes", ErrInvalidCAR, n)
 	}
 	buf := make([]byte, n)
 	if err := cr.full(buf); err != nil {
-		return carHeader{}, fmt.Errorf("%w: header: %v", ErrInvalidCAR, err)
+		return carHeader{}, fmt.Errorf("%w: header: %w", ErrInvalidCAR, err)
 	}
 	var h carHeader
 	if err := dagCBOR.dec.Unmarshal(buf, &h); err != nil {
@@ -133,7 +133,7 @@ func (cr *CARReader) header() (carHeader, error) {
 func (cr *CARReader) enterV2() error {
 	var h [40]byte // characteristics (16), data offset, data size, index offset (8 each, little endian)
 	if err := cr.full(h[:]); err != nil {
-		return fmt.Errorf("%w: v2 header: %v", ErrInvalidCAR, err)
+		return fmt.Errorf("%w: v2 header: %w", ErrInvalidCAR, err)
 	}
 	offset := binary.LittleEndian.Uint64(h[16:24])
 	size := binary.LittleEndian.Uint64(h[24:32])
@@ -142,7 +142,7 @@ func (cr *CARReader) enterV2() error {
 		return fmt.Errorf("%w: v2 payload at %d, %d bytes", ErrInvalidCAR, offset, size)
 	}
 	if _, err := cr.r.Discard(int(offset - read)); err != nil {
-		return fmt.Errorf("%w: v2 payload offset: %v", ErrInvalidCAR, err)
+		return fmt.Errorf("%w: v2 payload offset: %w", ErrInvalidCAR, err)
 	}
 	cr.limit = int64(size)
 	return nil
@@ -161,14 +161,14 @@ func (cr *CARReader) Next() (Block, error) {
 		return Block{}, io.EOF
 	}
 	if err != nil {
-		return Block{}, fmt.Errorf("%w: section length: %v", ErrInvalidCAR, err)
+		return Block{}, fmt.Errorf("%w: section length: %w", ErrInvalidCAR, err)
 	}
 	if n == 0 || n > uint64(cr.maxBlock)+128 {
 		return Block{}, fmt.Errorf("%w: section of %d bytes (blocks are at most %d)", ErrTooLarge, n, cr.maxBlock)
 	}
 	buf := make([]byte, n)
 	if err := cr.full(buf); err != nil {
-		return Block{}, fmt.Errorf("%w: section: %v", ErrInvalidCAR, err)
+		return Block{}, fmt.Errorf("%w: section: %w", ErrInvalidCAR, err)
 	}
 	read, c, err := cid.CidFromBytes(buf)
 	if err != nil {

@@ -2,11 +2,7 @@ package block
 
 import (
 	"fmt"
-	"math"
 	"reflect"
-	"slices"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
@@ -71,8 +67,8 @@ func mustCodec() codec {
 		IndefLength:      cbor.IndefLengthForbidden,
 		TagsMd:           cbor.TagsAllowed,
 		MaxNestedLevels:  64,
-		MaxArrayElements: 1 << 17,
-		MaxMapPairs:      1 << 17,
+		MaxArrayElements: MaxSize, // what a block can hold: scan and MaxJSONValues bound the cost
+		MaxMapPairs:      MaxSize / 2,
 		DefaultMapType:   reflect.TypeFor[map[string]any](),
 		UTF8:             cbor.UTF8RejectInvalid,
 	}.DecModeWithTags(tags)
@@ -122,82 +118,23 @@ func decodeAny(data []byte) (any, error) {
 	return v, nil
 }
 
-// checkDataModel walks encoded bytes for what the IPLD data model has no
-// place for: NaN and infinities, invalid UTF-8, non-string map keys, and
-// tags other than 42.
+// checkDataModel checks that encoded bytes hold only what the IPLD data
+// model has a place for (see scan).
 func checkDataModel(data []byte) error {
-	v, err := decodeAny(data)
-	if err != nil {
-		return err
-	}
-	return walk(v, func(x any) error {
-		switch x := x.(type) {
-		case float64:
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("%w: NaN and infinities are not in the IPLD data model", ErrInvalidNode)
-			}
-		case string:
-			if !utf8.ValidString(x) {
-				return fmt.Errorf("%w: invalid UTF-8 string", ErrInvalidNode)
-			}
-		case cbor.Tag:
-			return fmt.Errorf("%w: CBOR tag %d (only 42, links, is allowed)", ErrInvalidNode, x.Number)
-		case map[any]any:
-			return fmt.Errorf("%w: map keys must be strings", ErrInvalidNode)
-		}
-		return nil
-	})
+	_, err := scan(data, nil)
+	return err
 }
 
-// walk calls fn on v and every value inside it, depth first, map entries
-// in DAG-CBOR order (keys by length, then bytes), as they are encoded.
-func walk(v any, fn func(any) error) error {
-	if err := fn(v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b string) int {
-			if len(a) != len(b) {
-				return len(a) - len(b)
-			}
-			return strings.Compare(a, b)
-		})
-		for _, k := range keys {
-			if err := walk(x[k], fn); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := walk(e, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Links returns the CIDs a block links to, in the order they appear in the
-// node (maps in key order); a raw block links to nothing.
+// Links returns the CIDs a block links to, in the order they are encoded
+// (maps in DAG-CBOR key order); a raw block links to nothing. It checks
+// that a dag-cbor block is well-formed without decoding it into values.
 func Links(b Block) ([]cid.Cid, error) {
 	if b.Codec() == Raw {
 		return nil, nil
 	}
-	v, err := decodeAny(b.data)
-	if err != nil {
+	var links []cid.Cid
+	if _, err := scan(b.data, func(c cid.Cid) { links = append(links, c) }); err != nil {
 		return nil, err
 	}
-	var links []cid.Cid
-	err = walk(v, func(x any) error {
-		if l, ok := x.(Link); ok {
-			links = append(links, l.Cid)
-		}
-		return nil
-	})
-	return links, err
+	return links, nil
 }

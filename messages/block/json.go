@@ -74,10 +74,14 @@ func numbers(v any) (any, error) {
 			if u, err := strconv.ParseUint(s, 10, 64); err == nil {
 				return u, nil
 			}
+			return nil, fmt.Errorf("%w: integer %s does not fit 64 bits", ErrInvalidNode, truncate(s))
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%w: number %s does not fit a 64-bit float", ErrInvalidNode, s)
+			return nil, fmt.Errorf("%w: number %s does not fit a 64-bit float", ErrInvalidNode, truncate(s))
+		}
+		if f == 0 && strings.ContainsAny(strings.ToLower(s)[:strings.IndexAny(strings.ToLower(s)+"e", "e")], "123456789") {
+			return nil, fmt.Errorf("%w: number %s is too small for a 64-bit float", ErrInvalidNode, truncate(s))
 		}
 		return f, nil
 	case map[string]any:
@@ -100,11 +104,22 @@ func numbers(v any) (any, error) {
 	return v, nil
 }
 
+// MaxJSONValues bounds the data-model values of a node ToJSON renders:
+// decoded values take many times the bytes they were encoded in.
+const MaxJSONValues = 1 << 20
+
 // ToJSON renders a dag-cbor block as DAG-JSON: links as {"/": "<cid>"},
 // bytes as {"/": {"bytes": "<base64>"}}, map keys sorted.
 func ToJSON(b Block) ([]byte, error) {
 	if b.Codec() != DagCBOR {
 		return nil, fmt.Errorf("%w: %s is a %s block: it has no JSON form", ErrInvalidNode, b.cid, CodecName(b.Codec()))
+	}
+	values, err := scan(b.data, nil)
+	if err != nil {
+		return nil, err
+	}
+	if values > MaxJSONValues {
+		return nil, fmt.Errorf("%w: node of %d values has no JSON form here (at most %d); fetch it as dag-cbor", ErrTooLarge, values, MaxJSONValues)
 	}
 	v, err := decodeAny(b.data)
 	if err != nil {

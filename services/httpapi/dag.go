@@ -118,11 +118,14 @@ func (s *Server) dagRoutes() {
 		Description: "409 incomplete_dag, with the missing CIDs, if this node lacks blocks of the DAG.",
 		Produces:    ctCAR, Errors: []int{400, 404, 409, 503}, Handle: s.getCAR})
 	a.handle(Route{Method: "POST", Path: "/api/v1/dag/car", Tag: "dag",
-		Summary:     "Import a CAR (v1 or v2); every block is verified against its CID; roots are pinned unless ?pin=false",
-		Description: "Blocks are stored in batches as they arrive; a broken archive stops the import with 400 and pins nothing.",
-		Params:      []Param{{Name: "pin", In: "query", Type: "boolean", Description: "pin the roots recursively (default true)"}},
-		AlsoRaw:     true, RawOnly: true, BodyLimit: maxImportBytes,
-		Response: ImportResult{}, Status: http.StatusCreated, Errors: []int{400, 413, 503}, Handle: s.postCAR})
+		Summary: "Import a CAR (v1 or v2); every block is verified against its CID; roots are pinned unless ?pin=false",
+		Description: "Blocks are stored in batches as they arrive and kept at least ?ttl= (default 24h) unpinned; " +
+			"a broken archive stops the import with 400 and pins nothing; with ?pin=true (the default) a root whose DAG " +
+			"this node does not hold whole is 409 incomplete_dag and nothing is pinned.",
+		Params: []Param{{Name: "pin", In: "query", Type: "boolean", Description: "pin the roots recursively (default true)"},
+			{Name: "ttl", In: "query", Description: "keep the imported blocks at least this long unpinned (default 24h)"}},
+		AlsoRaw: true, RawOnly: true, BodyLimit: maxImportBytes,
+		Response: ImportResult{}, Status: http.StatusCreated, Errors: []int{400, 409, 413, 503}, Handle: s.postCAR})
 }
 
 // dagCall sends msg to the dag actor and checks the reply's type.
@@ -151,6 +154,30 @@ func pathCID(r *http.Request, name string) (cid.Cid, error) {
 	return c, block.Supported(c)
 }
 
+// ttlParam reads ?ttl=, a positive Go duration; def when absent.
+func ttlParam(r *http.Request, def time.Duration) (time.Duration, error) {
+	v := r.URL.Query().Get("ttl")
+	if v == "" {
+		return def, nil
+	}
+	ttl, err := time.ParseDuration(v)
+	if err != nil || ttl <= 0 {
+		return 0, BadRequest("?ttl=%q: want a positive duration such as 90s or 24h", v)
+	}
+	return ttl, nil
+}
+
+// withJSONSlot runs a JSON conversion of a node once a slot is free.
+func (s *Server) withJSONSlot(r *http.Request, convert func() error) error {
+	select {
+	case s.jsonSlots <- struct{}{}:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	defer func() { <-s.jsonSlots }()
+	return convert()
+}
+
 func boolParam(r *http.Request, name string, def bool) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -168,11 +195,9 @@ func (s *Server) postBlock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ttl time.Duration
-	if v := r.URL.Query().Get("ttl"); v != "" {
-		if ttl, err = time.ParseDuration(v); err != nil || ttl <= 0 {
-			return BadRequest("?ttl=%q: want a positive duration such as 90s or 24h", v)
-		}
+	ttl, err := ttlParam(r, 0)
+	if err != nil {
+		return err
 	}
 	var b block.Block
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
@@ -180,7 +205,7 @@ func (s *Server) postBlock(w http.ResponseWriter, r *http.Request) error {
 		if err := decodeJSON(r, &n); err != nil {
 			return err
 		}
-		if b, err = block.FromJSON(n); err != nil {
+		if err := s.withJSONSlot(r, func() (err error) { b, err = block.FromJSON(n); return err }); err != nil {
 			return err
 		}
 	} else {
@@ -227,7 +252,7 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 		ct = ctDagCBOR
 	}
 	if format == "json" {
-		if body, err = block.ToJSON(b); err != nil {
+		if err := s.withJSONSlot(r, func() (err error) { body, err = block.ToJSON(b); return err }); err != nil {
 			return err
 		}
 		ct = "application/json"
@@ -328,6 +353,40 @@ func (s *Server) postGC(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// wholeDAG answers 409 incomplete_dag unless this node holds every block
+// under root.
+func (s *Server) wholeDAG(r *http.Request, root cid.Cid, imported ImportResult) error {
+	var missing []cid.Cid
+	walk, err := dagCall[*messages.WalkDAGReply](s, r, &messages.WalkDAG{Root: root})
+	switch {
+	case errors.Is(err, messages.ErrBlockNotFound):
+		missing = []cid.Cid{root}
+	case err != nil:
+		return err
+	default:
+		missing = walk.Missing
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	e := incompleteDAG(root, missing)
+	e.Message += fmt.Sprintf(": nothing pinned (the %d blocks imported expire unpinned)", imported.Blocks)
+	e.Details["blocks"], e.Details["new"] = imported.Blocks, imported.New
+	return e
+}
+
+// incompleteDAG is the 409 for a DAG this node does not hold whole; it
+// lists the first 100 missing CIDs.
+func incompleteDAG(root cid.Cid, missing []cid.Cid) *Error {
+	listed := make([]string, 0, min(len(missing), 100))
+	for _, c := range missing[:min(len(missing), 100)] {
+		listed = append(listed, c.String())
+	}
+	return &Error{Status: http.StatusConflict, Code: CodeIncompleteDAG, Err: messages.ErrIncompleteDAG,
+		Message: fmt.Sprintf("this node lacks %d blocks of the DAG under %s", len(missing), root),
+		Details: map[string]any{"root": root.String(), "missing": listed, "missing_count": len(missing)}}
+}
+
 func (s *Server) getCAR(w http.ResponseWriter, r *http.Request) error {
 	root, err := pathCID(r, "root")
 	if err != nil {
@@ -338,18 +397,15 @@ func (s *Server) getCAR(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(walk.Missing) > 0 {
-		missing := make([]string, 0, min(len(walk.Missing), 100))
-		for _, c := range walk.Missing[:min(len(walk.Missing), 100)] {
-			missing = append(missing, c.String())
-		}
-		return &Error{Status: http.StatusConflict, Code: CodeIncompleteDAG, Err: messages.ErrIncompleteDAG,
-			Message: fmt.Sprintf("this node lacks %d blocks of the DAG under %s", len(walk.Missing), root),
-			Details: map[string]any{"missing": missing, "missing_count": len(walk.Missing)}}
+		return incompleteDAG(root, walk.Missing)
 	}
 	w.Header().Set("Content-Type", ctCAR+"; version=1")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.car"`, root))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil // the DAG is complete: that is all a HEAD asks
+	}
 	cw, err := block.NewCARWriter(w, root)
 	if err != nil {
 		return err
@@ -375,8 +431,17 @@ const (
 	importBatchBytes  = 8 << 20
 )
 
+// importTTL is how long imported blocks are kept before anything pins
+// them: long enough for the largest import to finish and pin its roots,
+// so the collector never takes the first blocks of an import in progress.
+const importTTL = 24 * time.Hour
+
 func (s *Server) postCAR(w http.ResponseWriter, r *http.Request) error {
 	pin, err := boolParam(r, "pin", true)
+	if err != nil {
+		return err
+	}
+	ttl, err := ttlParam(r, importTTL)
 	if err != nil {
 		return err
 	}
@@ -391,7 +456,7 @@ func (s *Server) postCAR(w http.ResponseWriter, r *http.Request) error {
 		if len(pending) == 0 {
 			return nil
 		}
-		reply, err := dagCall[*messages.PutBlocksReply](s, r, &messages.PutBlocks{Blocks: pending})
+		reply, err := dagCall[*messages.PutBlocksReply](s, r, &messages.PutBlocks{Blocks: pending, TTL: ttl})
 		if err != nil {
 			return err
 		}
@@ -422,7 +487,16 @@ func (s *Server) postCAR(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, root := range cr.Roots {
 		res.Roots = append(res.Roots, root.String())
-		if pin {
+	}
+	if pin {
+		// Every root's DAG must be whole before any is pinned: a pin must
+		// not claim to keep what this node does not hold.
+		for _, root := range cr.Roots {
+			if err := s.wholeDAG(r, root, res); err != nil {
+				return err
+			}
+		}
+		for _, root := range cr.Roots {
 			if _, err := dagCall[*messages.PinBlockReply](s, r, &messages.PinBlock{CID: root, Recursive: true}); err != nil {
 				return fmt.Errorf("pin root %s: %w", root, err)
 			}

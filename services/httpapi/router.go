@@ -230,7 +230,7 @@ func decodeJSON(r *http.Request, v any) error {
 			return BadRequest("bad JSON body: %v", err)
 		}
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return BadRequest("trailing data after the JSON body")
 	}
 	return nil

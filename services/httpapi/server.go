@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,10 @@ type Server struct {
 	// requests in flight are left to finish within the stop budget.
 	streams    context.Context
 	endStreams context.CancelFunc
+
+	// jsonSlots bounds JSON conversions of nodes in flight: a decoded node
+	// takes many times its encoded size.
+	jsonSlots chan struct{}
 }
 
 // AddrFile names the file under the data dir that holds a listener's bound address.
@@ -113,7 +118,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	log := deps.Logger.With("component", "httpapi")
-	s := &Server{cfg: cfg, deps: deps, log: log, addrs: map[string]string{}}
+	s := &Server{cfg: cfg, deps: deps, log: log, addrs: map[string]string{}, jsonSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.public = newAPI("api", "ICN node API", deps.APIToken, log, m, &s.inflight)
 	s.admin = newAPI("admin", "ICN node admin API", deps.AdminToken, log, m, &s.inflight)

@@ -24,6 +24,7 @@ type Store struct {
 	// Per-transaction budget used to pack batches into transactions,
 	// below badger's own limits (DB.MaxBatchSize, DB.MaxBatchCount).
 	txnBytes, txnOps int64
+	txnTotal         int64 // bytes of keys and values in one transaction, large values included
 
 	mu       sync.Mutex
 	closed   bool
@@ -61,6 +62,10 @@ const perOpOverhead = 12
 // DB.sendToWriteCh checks again with the transaction's commit marker added.
 const txnSlackBytes = 4 << 10
 
+// maxTxnTotal bounds the bytes, large values included, of one group
+// transaction: four of the largest batches.
+const maxTxnTotal = 4 * store.MaxBatchTotal
+
 // Open opens (creating if needed) the badger database in dir and starts its
 // committer. logger receives badger's own logging and the store's; nil
 // discards it. Close the store to stop the committer and close badger.
@@ -84,6 +89,7 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 		cfg:          cfg,
 		txnBytes:     db.MaxBatchSize() - txnSlackBytes,
 		txnOps:       db.MaxBatchCount() - 2, // room for the commit marker
+		txnTotal:     maxTxnTotal,
 		wake:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -263,6 +266,59 @@ const (
 	bigValues   = 31
 	bigValueLen = store.LargeValue - 1024
 )
+
+func TestGroupOfLargeValuesIsSplitByTotalBytes(t *testing.T) {
+	g := newGate()
+	t.Cleanup(g.release)
+	s := openAt(t, t.TempDir(), withBeforeGroup(g.hook))
+	const valueLen = 4 * store.LargeValue // to the value log: a pointer to badger's limits
+	s.txnTotal = 2*valueLen + 1024        // read by the committer after the channel send in Commit
+	first := commitAsync(t.Context(), s, batchOf("first", "1"))
+	g.nextGroup(t)
+	var results []<-chan error
+	for i := range 4 {
+		var b store.Batch
+		b.Put(fmt.Appendf(nil, "large/%d", i), bytes.Repeat([]byte{byte('a' + i)}, valueLen))
+		results = append(results, commitAsync(t.Context(), s, &b))
+	}
+	waitFor(t, "4 queued commits", func() bool { return s.queueLen() == 4 })
+	g.release()
+	if n := g.nextGroup(t); n != 4 {
+		t.Fatalf("group of %d, want 4", n)
+	}
+	for _, ch := range append(results, first) {
+		if err := result(t, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// [first] then [large0 large1] [large2 large3].
+	if n := s.txns.Load(); n != 3 {
+		t.Errorf("%d transactions, want 3", n)
+	}
+	for i := range 4 {
+		if v, err := s.Get(t.Context(), fmt.Appendf(nil, "large/%d", i)); err != nil || len(v) != valueLen || v[0] != byte('a'+i) {
+			t.Fatalf("large/%d: %d bytes, %v", i, len(v), err)
+		}
+	}
+}
+
+// TestBadgerStillLogsFailedValueLogSyncs guards ErrSyncFailed: badger
+// reports a failed value-log sync only through its logger, with this
+// message, which the store watches for. A badger upgrade that rewords it
+// must fail here, not silently disable the check.
+func TestBadgerStillLogsFailedValueLogSyncs(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/dgraph-io/badger/v4").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "value.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte(valueLogSyncFailure)) {
+		t.Fatalf("badger's value.go no longer logs %q: update logger.go", valueLogSyncFailure)
+	}
+}
 
 func TestGroupTooBigForOneTransactionIsSplitBetweenBatches(t *testing.T) {
 	for _, tc := range []struct {

@@ -24,6 +24,7 @@ type request struct {
 	batch *store.Batch
 	est   int64 // badger's size estimate for the batch, an upper bound
 	ops   int64
+	total int64 // every key and value byte, large values included
 	state atomic.Int32
 	done  chan error // buffered: the committer never blocks on a caller
 }
@@ -48,6 +49,7 @@ func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
 		batch: b,
 		est:   int64(b.Size() + perOpOverhead*b.Len()),
 		ops:   int64(b.Len()),
+		total: int64(b.Total()),
 		done:  make(chan error, 1),
 	}
 	s.mu.Lock()
@@ -116,16 +118,21 @@ func (s *Store) run() {
 // transaction, hence one write request and one sync. A group too big for
 // one transaction is cut between batches, never inside one, into several
 // transactions committed one after the other; each is atomic on its own.
+// Besides badger's own limits (which count a large value as a pointer), a
+// transaction carries at most txnTotal bytes in all, so one write to the
+// value log stays far below its 4 GiB offsets and a burst of large puts is
+// written (and its memory released) in steps.
 func (s *Store) commitGroup(group []*request) {
 	first := 0
-	var size, ops int64
+	var size, ops, total int64
 	for i, r := range group {
-		if i > first && (size+r.est > s.txnBytes || ops+r.ops > s.txnOps) {
+		if i > first && (size+r.est > s.txnBytes || ops+r.ops > s.txnOps || total+r.total > s.txnTotal) {
 			s.commitTxns(group[first:i])
-			first, size, ops = i, 0, 0
+			first, size, ops, total = i, 0, 0, 0
 		}
 		size += r.est
 		ops += r.ops
+		total += r.total
 	}
 	s.commitTxns(group[first:])
 }
