@@ -352,7 +352,7 @@ and icnctl lists the first missing CIDs. If the transfer breaks, icnctl exits
 			ctx := cmd.Context()
 			res, err := c.open(ctx, dagCARPath+"/"+root.String(), ctCAR)
 			if err != nil {
-				return explainIncomplete(err)
+				return explainIncomplete(err, "Import them (icnctl dag import FILE.car from a node that has them), then export again.")
 			}
 			defer res.Body.Close()
 			return download(ctx, c, "export", root, out, res.Body)
@@ -363,14 +363,20 @@ and icnctl lists the first missing CIDs. If the transfer breaks, icnctl exits
 }
 
 func (a *app) dagImportCmd() *cobra.Command {
-	var pin bool
+	var (
+		pin bool
+		ttl time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "import FILE|-",
 		Short: "Store every block of a CAR archive (v1 or v2) from FILE or stdin; pin its roots",
 		Long: `import streams a CAR archive ("-" reads stdin) to the node, which checks every
 block against its CID and stores them in batches as they arrive; a broken
 archive stops the import (400) and pins nothing. The archive's roots are
-pinned recursively unless --pin=false.
+pinned recursively unless --pin=false; a root whose DAG the node then does not
+hold whole is refused (409 incomplete_dag, the first missing CIDs listed) and
+nothing is pinned. Imported blocks are kept at least --ttl unpinned (default
+24h), so a long import is never collected before its roots are pinned.
 
 On a terminal, the progress (bytes sent, of the file's size) is shown on
 stderr. Then it prints the roots, the blocks read and how many were new, and
@@ -386,9 +392,15 @@ the bytes stored.`,
 				return err
 			}
 			defer in.Close()
+			if cmd.Flags().Changed("ttl") && ttl <= 0 {
+				return usageErrorf("--ttl %s: want a positive duration such as 90s or 24h", ttl)
+			}
 			q := url.Values{}
 			if !pin {
 				q.Set("pin", "false")
+			}
+			if ttl > 0 {
+				q.Set("ttl", ttl.String())
 			}
 			var stop func()
 			if errOut := cmd.ErrOrStderr(); a.isTerminal(errOut) {
@@ -399,7 +411,8 @@ the bytes stored.`,
 				stop()
 			}
 			if err != nil {
-				return err
+				return explainIncomplete(err, "The blocks that came are kept until --ttl passes. Import an archive with the rest "+
+					"(or the whole DAG) to pin it, or --pin=false to store without pinning.")
 			}
 			if a.json() {
 				return writeJSON(cmd.OutOrStdout(), ans.Body)
@@ -413,6 +426,7 @@ the bytes stored.`,
 		},
 	}
 	cmd.Flags().BoolVar(&pin, "pin", true, "pin the archive's roots recursively")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "keep the imported blocks at least this long unpinned (default: 24h)")
 	return cmd
 }
 
@@ -573,7 +587,7 @@ func explainTooLarge(err error, in *input) error {
 }
 
 // explainIncomplete lists the missing blocks of a 409 incomplete_dag.
-func explainIncomplete(err error) error {
+func explainIncomplete(err error, advice string) error {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Body.Code != httpapi.CodeIncompleteDAG {
 		return err
@@ -602,6 +616,6 @@ func explainIncomplete(err error) error {
 	for _, s := range shown {
 		lines = append(lines, "  "+s)
 	}
-	lines = append(lines, "Import them (icnctl dag import FILE.car from a node that has them), then export again.")
+	lines = append(lines, advice)
 	return &detailedError{err: err, lines: lines}
 }

@@ -698,6 +698,7 @@ func TestDAGBadInput(t *testing.T) {
 		{[]string{"put"}, exitUsage, "accepts 1 arg(s), received 0"},
 		{[]string{"put", "--ttl", "0s", "-"}, exitUsage, "--ttl 0s: want a positive duration such as 90s or 24h"},
 		{[]string{"put", "--ttl", "-1h", "-"}, exitUsage, "--ttl -1h0m0s: want a positive duration"},
+		{[]string{"import", "--ttl", "0s", "-"}, exitUsage, "--ttl 0s: want a positive duration such as 90s or 24h"},
 		{[]string{"pins", "extra"}, exitUsage, `unknown command "extra" for "icnctl dag pins"`},
 		{[]string{"bogus"}, exitUsage, `unknown command "bogus" for "icnctl dag"`},
 		{[]string{"put", missing}, exitError, "icnctl: open " + missing + ": no such file or directory\n"},

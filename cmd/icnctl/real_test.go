@@ -284,6 +284,8 @@ func TestDAGAgainstTheRealServer(t *testing.T) {
 			"(icnctl dag import).\n"},
 		{"an incomplete DAG", third, []string{"dag", "export", root}, "icnctl: this node lacks 1 blocks of the DAG under " + root + " (incomplete_dag)\n  1 block missing:\n    " + leaf + "\n",
 			"then export again.\n"},
+		{"an incomplete import", third, []string{"dag", "import", partial}, "icnctl: this node lacks 1 blocks of the DAG under " + root +
+			": nothing pinned (the 1 blocks imported expire unpinned) (incomplete_dag)\n  1 block missing:\n    " + leaf + "\n", "to store without pinning.\n"},
 		{"a wrong token, before the upload", first, []string{"--api-token-file", filepath.Join(first, httpapi.AdminTokenFile), "dag", "import", huge},
 			"icnctl: missing or wrong bearer token", "(unauthorized)\n"},
 		{"not a CAR", first, []string{"dag", "import", leafFile}, "icnctl: block: invalid CAR", "(invalid_car)\n"},
