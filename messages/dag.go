@@ -2,6 +2,7 @@ package messages
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -25,7 +26,75 @@ var (
 	ErrIncompleteDAG = errors.New("dag: the DAG is incomplete on this node")
 	// ErrBusy: too much work in flight; retry shortly.
 	ErrBusy = errors.New("dag: busy")
+	// ErrRefConflict: a ref update's Old is not the ref's current value
+	// (someone else moved it first), or an earlier update it builds on failed.
+	ErrRefConflict = errors.New("dag: ref conflict")
+	// ErrRefNotFound: no ref by that name.
+	ErrRefNotFound = errors.New("dag: ref not found")
+	// ErrInvalidRef: a ref name or update that cannot be.
+	ErrInvalidRef = errors.New("dag: invalid ref")
 )
+
+// Refs are named roots in the DAG, for the subsystems that keep chains of
+// blocks (ledger account heads, job records): each names one CID and keeps
+// everything under it like a recursive pin. They move only with a put, by
+// compare-and-swap, atomically with the put's last batch, so a subsystem
+// can move several refs at once or not at all.
+
+// Ref limits.
+const (
+	MaxRefName    = 256
+	MaxRefsPerPut = 64
+)
+
+// RefUpdate moves the ref Name from Old to New. Old cid.Undef means the
+// ref must not exist yet; New cid.Undef deletes it.
+type RefUpdate struct {
+	Name string
+	Old  cid.Cid
+	New  cid.Cid
+}
+
+// CheckRefName validates a ref name: 1 to MaxRefName printable ASCII
+// bytes, no spaces; by convention "<subsystem>/<kind>/<id>".
+func CheckRefName(name string) error {
+	if name == "" || len(name) > MaxRefName {
+		return fmt.Errorf("%w: name of %d bytes (1 to %d)", ErrInvalidRef, len(name), MaxRefName)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: name %q: byte %d is not printable ASCII", ErrInvalidRef, name, i)
+		}
+	}
+	return nil
+}
+
+// GetRef asks for one ref (ErrRefNotFound if there is none).
+type GetRef struct{ Name string }
+
+// Ref is a ref's current value.
+type Ref struct {
+	Name      string
+	CID       cid.Cid
+	UpdatedAt time.Time
+}
+
+// ListRefs lists refs whose names start with Prefix, in name order, after
+// the name After, at most Limit (0: MaxListedRefs).
+type ListRefs struct {
+	Prefix string
+	After  string
+	Limit  int
+}
+
+// ListRefsReply is one page of refs; More says whether another follows.
+type ListRefsReply struct {
+	Refs []Ref
+	More bool
+}
+
+// MaxListedRefs bounds one ListRefs page.
+const MaxListedRefs = 10_000
 
 // PutBlocks stores blocks. Up to one store batch (a few thousand small
 // blocks, or a few large ones) they are stored all or none; a bigger put is
@@ -38,6 +107,10 @@ type PutBlocks struct {
 	// TTL keeps unpinned blocks at least this long; 0 means the node's
 	// grace period (dag.gc_grace).
 	TTL time.Duration
+	// Refs move with the last batch, all or none; each new value must be
+	// in the put or stored. Updates of one ref are applied in the order the
+	// dag receives them, and one whose predecessor failed fails too.
+	Refs []RefUpdate
 }
 
 // PutBlocksReply says how many blocks were new to the node.

@@ -414,3 +414,35 @@ func TestABlockedActorDoesNotHoldUpTheOthers(t *testing.T) {
 		}
 	})
 }
+
+// counter answers each number with how many it saw before it.
+type counter struct{ seen int }
+
+func (c *counter) Receive(ctx actor.Context) {
+	if n, ok := ctx.Message().(int); ok {
+		ctx.Respond(n - c.seen) // 0 when messages arrive in the order begun
+		c.seen++
+	}
+}
+
+func TestCallsBegunInOrderArriveInOrder(t *testing.T) {
+	spec := Spec{Name: "icn", Children: []ChildSpec{{Name: "counter", Restart: Permanent, New: func() actor.Actor { return &counter{} }}}}
+	r := start(t, spec, &lab{})
+	var calls []*Call
+	for i := range 200 {
+		c, err := r.tree.Begin(t.Context(), "counter", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	for i, c := range calls {
+		res, err := c.Wait(t.Context())
+		if err != nil || res != 0 {
+			t.Fatalf("call %d: %v, %v (out of order)", i, res, err)
+		}
+	}
+	if _, err := r.tree.Begin(t.Context(), "nobody", 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("begin to an unknown actor: %v", err)
+	}
+}

@@ -343,16 +343,76 @@ func (t *Tree) Lookup(name string) (*actor.PID, error) {
 // deadline (or the tree's request timeout). The correlation id in ctx rides
 // in the message header. A reply that is an error is returned as the error.
 func (t *Tree) Request(ctx context.Context, name string, msg any) (any, error) {
+	call, err := t.Begin(ctx, name, msg)
+	if err != nil {
+		return nil, err
+	}
+	return call.Wait(ctx)
+}
+
+// Call is a request that has been sent and not yet answered.
+type Call struct {
+	t       *Tree
+	name    string
+	pid     *actor.PID
+	f       *actor.Future
+	timeout time.Duration
+}
+
+// Begin sends msg to the named actor now and returns the call to wait on.
+// Requests begun one after the other from one goroutine reach the actor in
+// that order, so an actor can pipeline dependent requests to another.
+func (t *Tree) Begin(ctx context.Context, name string, msg any) (*Call, error) {
 	pid, err := t.Lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.ask(ctx, pid, msg)
+	return t.begin(ctx, pid, name, msg)
+}
+
+func (t *Tree) begin(ctx context.Context, pid *actor.PID, name string, msg any) (*Call, error) {
+	timeout := t.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	f := actor.NewFuture(t.system, timeout)
+	env := &actor.MessageEnvelope{Message: msg, Sender: f.PID()}
+	if id := correlation.From(ctx); id != "" {
+		env.SetHeader(correlation.Header, id)
+	}
+	t.system.Root.Send(pid, env)
+	return &Call{t: t, name: name, pid: pid, f: f, timeout: timeout}, nil
+}
+
+// Wait returns the reply (an error reply as the error), or ctx's error if
+// it ends first.
+func (c *Call) Wait(ctx context.Context) (any, error) {
+	res, err := c.wait(ctx)
 	if errors.Is(err, actor.ErrDeadLetter) {
 		// The process ended between lookup and delivery: it is being restarted.
-		return nil, &UnavailableError{Path: name, State: Restarting.String(), RetryAfter: 100 * time.Millisecond}
+		return nil, &UnavailableError{Path: c.name, State: Restarting.String(), RetryAfter: 100 * time.Millisecond}
 	}
 	return res, err
+}
+
+func (c *Call) wait(ctx context.Context) (any, error) {
+	res, err := c.t.wait(ctx, c.f)
+	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, c.pid.Id, c.timeout.Round(time.Millisecond))
+	case err != nil:
+		return nil, err
+	}
+	if rerr, ok := res.(error); ok {
+		return nil, rerr
+	}
+	return res, nil
 }
 
 // Send delivers msg to the named actor without waiting.
@@ -383,34 +443,13 @@ func Ask[R any](ctx context.Context, t *Tree, name string, msg any) (R, error) {
 	return r, nil
 }
 
+// ask is a request to a PID, for the tree's own messages.
 func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
-	timeout := t.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if err := ctx.Err(); err != nil {
+	c, err := t.begin(ctx, pid, pid.Id, msg)
+	if err != nil {
 		return nil, err
 	}
-	if timeout <= 0 {
-		return nil, context.DeadlineExceeded
-	}
-	f := actor.NewFuture(t.system, timeout)
-	env := &actor.MessageEnvelope{Message: msg, Sender: f.PID()}
-	if id := correlation.From(ctx); id != "" {
-		env.SetHeader(correlation.Header, id)
-	}
-	t.system.Root.Send(pid, env)
-	res, err := t.wait(ctx, f)
-	switch {
-	case errors.Is(err, actor.ErrTimeout):
-		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, pid.Id, timeout.Round(time.Millisecond))
-	case err != nil:
-		return nil, err
-	}
-	if rerr, ok := res.(error); ok {
-		return nil, rerr
-	}
-	return res, nil
+	return c.wait(ctx)
 }
 
 // wait returns the future's outcome, or the context's error if it ends

@@ -17,6 +17,7 @@ import (
 	carv2 "github.com/ipld/go-car/v2"
 	"github.com/ipld/go-car/v2/storage"
 
+	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
 )
@@ -368,5 +369,37 @@ func TestDAGGarbageCollectsExpiredUnpinnedBlocks(t *testing.T) {
 	}
 	if code := a.errorCode("GET", "/api/v1/dag/blocks/"+p.CID, "", nil, 404); code != httpapi.CodeBlockNotFound {
 		t.Fatal(code)
+	}
+}
+
+func TestRefsAreListedOverHTTP(t *testing.T) {
+	n := startDAGNode(t, nil)
+	a := newAPI(t, n)
+	head, _ := block.NewRaw([]byte("head"))
+	var updates []messages.RefUpdate
+	for _, name := range []string{"ledger/head/a", "ledger/head/b", "ledger/head/c", "jobs/x"} {
+		updates = append(updates, messages.RefUpdate{Name: name, New: head.CID()})
+	}
+	if _, err := n.Tree.Request(t.Context(), "dag", &messages.PutBlocks{Blocks: []block.Block{head}, Refs: updates}); err != nil {
+		t.Fatal(err)
+	}
+	var page httpapi.RefList
+	a.json("GET", "/api/v1/dag/refs?prefix=ledger/&limit=2", "", nil, 200, &page)
+	if len(page.Refs) != 2 || page.Refs[0].Name != "ledger/head/a" || page.Refs[1].CID != head.CID().String() || page.Next != "ledger/head/b" {
+		t.Fatalf("first page: %+v", page)
+	}
+	var last httpapi.RefList
+	a.json("GET", "/api/v1/dag/refs?prefix=ledger/&limit=2&after="+page.Next, "", nil, 200, &last)
+	if len(last.Refs) != 1 || last.Refs[0].Name != "ledger/head/c" || last.Next != "" {
+		t.Fatalf("second page: %+v", last)
+	}
+	if code := a.errorCode("GET", "/api/v1/dag/refs?limit=0", "", nil, 400); code != httpapi.CodeBadRequest {
+		t.Fatal(code)
+	}
+	// The ref keeps its block through garbage collection.
+	var gc httpapi.GCResult
+	a.json("POST", "/api/v1/dag/gc", "", nil, 200, &gc)
+	if gc.RemovedCount != 0 {
+		t.Fatalf("gc removed a block under a ref: %+v", gc)
 	}
 }

@@ -41,7 +41,8 @@ type Deps struct {
 // New returns the producer the supervisor calls on every (re)start.
 func New(d Deps) func() actor.Actor {
 	return func() actor.Actor {
-		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]*flight{}, log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]*flight{}, refs: map[string]*refFlight{}, rooted: map[string]int{},
+			log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -61,18 +62,21 @@ func New(d Deps) func() actor.Actor {
 // scanning the store. It costs about 100 bytes a block.
 type Actor struct {
 	Deps
-	log      *slog.Logger
-	self     *actor.PID
-	sys      *actor.ActorSystem
-	since    time.Time
-	blocks   int64
-	bytes    int64
-	index    map[string]indexed // CID bytes -> what is stored
-	inflight map[string]*flight // CIDs with a put in flight: GC keeps them
-	commits  sync.WaitGroup     // put commits in flight: waited for before the actor stops
-	readq    chan read          // reads for the reader goroutines
-	readers  sync.WaitGroup
-	gcTimer  clock.Timer
+	log          *slog.Logger
+	self         *actor.PID
+	sys          *actor.ActorSystem
+	since        time.Time
+	blocks       int64
+	bytes        int64
+	index        map[string]indexed    // CID bytes -> what is stored
+	inflight     map[string]*flight    // CIDs with a put in flight: GC keeps them
+	refs         map[string]*refFlight // refs with an update in flight
+	rooted       map[string]int        // CIDs a put in flight pins or points a ref at: GC keeps what is under them
+	putsInFlight int
+	commits      sync.WaitGroup // put commits in flight: waited for before the actor stops
+	readq        chan read      // reads for the reader goroutines
+	readers      sync.WaitGroup
+	gcTimer      clock.Timer
 }
 
 // flight tracks the puts of one block that are in flight. Their commits
@@ -82,7 +86,21 @@ type Actor struct {
 type flight struct {
 	count   int
 	expires int64
-	last    chan struct{} // closed when the latest put of the block has committed or failed
+	last    *outcome // the latest put of the block
+}
+
+// refFlight tracks the updates of one ref that are in flight: the value
+// the latest of them leaves, which the next update must name as its Old.
+type refFlight struct {
+	count int
+	value cid.Cid // cid.Undef: deleted
+	last  *outcome
+}
+
+// outcome is how a put ended, for the puts ordered after it.
+type outcome struct {
+	done chan struct{} // closed once err is set
+	err  error
 }
 
 // read is one block read handed to the reader goroutines.
@@ -113,6 +131,8 @@ type (
 	putDone struct {
 		owner     *Actor
 		items     []*item
+		refs      []messages.RefUpdate
+		roots     []string
 		committed int // items[:committed] are durable
 		err       error
 	}
@@ -150,10 +170,15 @@ func (a *Actor) Receive(c actor.Context) {
 		a.timed("gc", func() { c.Respond(orError(a.collect())) })
 	case *messages.WalkDAG:
 		a.timed("walk", func() { c.Respond(orError(a.walk(m.Root))) })
+	case *messages.GetRef:
+		c.Respond(orError(a.getRef(m.Name)))
+	case *messages.ListRefs:
+		c.Respond(orError(a.listRefs(m)))
 	case *messages.StatusRequest:
 		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: true, Since: a.since, Details: map[string]string{
 			"blocks": strconv.FormatInt(a.blocks, 10), "bytes": strconv.FormatInt(a.bytes, 10),
 			"max_block_size": strconv.Itoa(a.Config.MaxBlockSize),
+			"puts_in_flight": strconv.Itoa(a.putsInFlight), "refs_in_flight": strconv.Itoa(len(a.refs)),
 		}})
 	}
 }
@@ -239,8 +264,8 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 	}
 	expires := now.Add(ttl).UnixNano()
 	fresh, freshBytes := 0, int64(0)
-	done := make(chan struct{})
-	var after []chan struct{}
+	this := &outcome{done: make(chan struct{})}
+	var after, refAfter []*outcome
 	for _, it := range items {
 		it.storedAt = now
 		f := a.inflight[it.key]
@@ -259,16 +284,42 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			after = append(after, f.last)
 		}
 		f.count++
-		f.expires, f.last = it.expires, done
+		f.expires, f.last = it.expires, this
+	}
+	for _, r := range roots(m) {
+		a.rooted[r]++
+	}
+	for _, u := range m.Refs {
+		f := a.refs[u.Name]
+		if f == nil {
+			f = &refFlight{}
+			a.refs[u.Name] = f
+		}
+		if f.last != nil {
+			refAfter = append(refAfter, f.last)
+		}
+		f.count++
+		f.value, f.last = u.New, this
 	}
 	a.commits.Add(1)
+	a.putsInFlight++
 	go func() {
 		defer a.commits.Done()
 		for _, prev := range after {
-			<-prev
+			<-prev.done
 		}
-		committed, err := a.commit(items, m.Pin, now)
-		close(done)
+		var committed int
+		var err error
+		for _, prev := range refAfter {
+			if <-prev.done; prev.err != nil {
+				err = fmt.Errorf("%w: an earlier update of the same ref failed: %w", messages.ErrRefConflict, prev.err)
+			}
+		}
+		if err == nil {
+			committed, err = a.commit(items, m.Pin, m.Refs, now)
+		}
+		this.err = err
+		close(this.done)
 		if sender != nil {
 			if err != nil {
 				a.sys.Root.Send(sender, err)
@@ -277,7 +328,7 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
-		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, committed: committed, err: err})
+		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, refs: m.Refs, roots: roots(m), committed: committed, err: err})
 	}()
 }
 
@@ -323,13 +374,122 @@ func (a *Actor) check(m *messages.PutBlocks) ([]*item, error) {
 			return nil, fmt.Errorf("%w: pin of %s, which is neither in the put nor stored", messages.ErrBlockNotFound, p.CID)
 		}
 	}
+	if err := a.checkRefs(m.Refs, seen); err != nil {
+		return nil, err
+	}
 	return items, nil
+}
+
+// checkRefs validates a put's ref updates against the refs' current values
+// (the latest update in flight, else the store).
+func (a *Actor) checkRefs(updates []messages.RefUpdate, inPut map[string]bool) error {
+	if len(updates) > messages.MaxRefsPerPut {
+		return fmt.Errorf("%w: %d ref updates in one put (at most %d)", messages.ErrInvalidRef, len(updates), messages.MaxRefsPerPut)
+	}
+	names := make(map[string]bool, len(updates))
+	for _, u := range updates {
+		if err := messages.CheckRefName(u.Name); err != nil {
+			return err
+		}
+		if names[u.Name] {
+			return fmt.Errorf("%w: ref %q updated twice in one put", messages.ErrInvalidRef, u.Name)
+		}
+		names[u.Name] = true
+		if u.New.Defined() {
+			if err := block.Supported(u.New); err != nil {
+				return fmt.Errorf("dag: ref %q: %w", u.Name, err)
+			}
+			k := string(u.New.Bytes())
+			if _, stored := a.index[k]; !stored && !inPut[k] && a.inflight[k] == nil {
+				return fmt.Errorf("%w: ref %q to %s, which is neither in the put nor stored", messages.ErrBlockNotFound, u.Name, u.New)
+			}
+		}
+		cur, err := a.refValue(u.Name)
+		if err != nil {
+			return err
+		}
+		if !cur.Equals(u.Old) {
+			return fmt.Errorf("%w: ref %q is %s, not %s", messages.ErrRefConflict, u.Name, cidOrNone(cur), cidOrNone(u.Old))
+		}
+	}
+	return nil
+}
+
+// refValue is a ref's value as the next update must see it.
+func (a *Actor) refValue(name string) (cid.Cid, error) {
+	if f := a.refs[name]; f != nil {
+		return f.value, nil
+	}
+	r, err := a.storedRef(name)
+	if errors.Is(err, messages.ErrRefNotFound) {
+		return cid.Undef, nil
+	}
+	return r.cid, err
+}
+
+func (a *Actor) storedRef(name string) (ref, error) {
+	v, err := a.Store.Get(context.Background(), refKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return ref{}, fmt.Errorf("%w: %q", messages.ErrRefNotFound, name)
+	}
+	if err != nil {
+		return ref{}, fmt.Errorf("dag: ref %q: %w", name, err)
+	}
+	return decodeRef(v)
+}
+
+func cidOrNone(c cid.Cid) string {
+	if !c.Defined() {
+		return "unset"
+	}
+	return c.String()
+}
+
+func (a *Actor) getRef(name string) (*messages.Ref, error) {
+	if err := messages.CheckRefName(name); err != nil {
+		return nil, err
+	}
+	r, err := a.storedRef(name)
+	if err != nil {
+		return nil, err
+	}
+	return &messages.Ref{Name: name, CID: r.cid, UpdatedAt: r.updatedAt}, nil
+}
+
+func (a *Actor) listRefs(m *messages.ListRefs) (*messages.ListRefsReply, error) {
+	limit := m.Limit
+	if limit <= 0 || limit > messages.MaxListedRefs {
+		limit = messages.MaxListedRefs
+	}
+	prefix := refKey(m.Prefix)
+	var start []byte
+	if m.After != "" {
+		start = append(refKey(m.After), 0) // the first name after it
+	}
+	reply := &messages.ListRefsReply{Refs: []messages.Ref{}}
+	errFull := errors.New("page full")
+	err := a.Store.Scan(context.Background(), prefix, start, func(k, v []byte) error {
+		if len(reply.Refs) == limit {
+			reply.More = true
+			return errFull
+		}
+		r, err := decodeRef(v)
+		if err != nil {
+			return err
+		}
+		reply.Refs = append(reply.Refs, messages.Ref{Name: string(k[len(prefixRef):]), CID: r.cid, UpdatedAt: r.updatedAt})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return nil, fmt.Errorf("dag: list refs: %w", err)
+	}
+	return reply, nil
 }
 
 // commit writes a put's blocks (and pin) in as few batches as the store's
 // limits allow; it runs off the actor's goroutine. It returns how many of
 // the items are durable (all of them, unless a batch failed).
-func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) (committed int, err error) {
+func (a *Actor) commit(items []*item, p *messages.PinBlock, refs []messages.RefUpdate, now time.Time) (committed int, err error) {
 	ctx := context.Background()
 	type batch struct {
 		b     *store.Batch
@@ -372,6 +532,25 @@ func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) (comm
 			cur.b.Put(pk, pv) // with the last blocks: the root is pinned once all is stored
 		}
 	}
+	if len(refs) > 0 {
+		// Every ref moves in one batch (all or none), the last one.
+		var ops, weight int
+		for _, u := range refs {
+			ops++
+			weight += len(prefixRef) + len(u.Name) + 9 + len(u.New.Bytes())
+		}
+		if cur.b.Len() > 0 && !fits(ops, weight, weight) {
+			batches = append(batches, cur)
+			cur = batch{b: &store.Batch{}}
+		}
+		for _, u := range refs {
+			if u.New.Defined() {
+				cur.b.Put(refKey(u.Name), ref{cid: u.New, updatedAt: now}.encode())
+			} else {
+				cur.b.Delete(refKey(u.Name))
+			}
+		}
+	}
 	if cur.b.Len() > 0 {
 		batches = append(batches, cur)
 	}
@@ -384,7 +563,34 @@ func (a *Actor) commit(items []*item, p *messages.PinBlock, now time.Time) (comm
 	return committed, nil
 }
 
+// roots are the CIDs a put pins or points refs at.
+func roots(m *messages.PutBlocks) []string {
+	var out []string
+	if m.Pin != nil {
+		out = append(out, string(m.Pin.CID.Bytes()))
+	}
+	for _, u := range m.Refs {
+		if u.New.Defined() {
+			out = append(out, string(u.New.Bytes()))
+		}
+	}
+	return out
+}
+
 func (a *Actor) putDone(m *putDone) {
+	a.putsInFlight--
+	for _, r := range m.roots {
+		if a.rooted[r]--; a.rooted[r] <= 0 {
+			delete(a.rooted, r)
+		}
+	}
+	for _, u := range m.refs {
+		if f := a.refs[u.Name]; f != nil {
+			if f.count--; f.count <= 0 {
+				delete(a.refs, u.Name)
+			}
+		}
+	}
 	for _, it := range m.items {
 		if f := a.inflight[it.key]; f != nil {
 			if f.count--; f.count <= 0 {

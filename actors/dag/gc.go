@@ -108,6 +108,20 @@ func (a *Actor) reachable(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dag: gc pins: %w", err)
 	}
+	err = a.Store.Scan(ctx, prefixRef, nil, func(_, v []byte) error {
+		r, err := decodeRef(v)
+		if err != nil {
+			return err
+		}
+		roots = append(roots, string(r.cid.Bytes()))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dag: gc refs: %w", err)
+	}
+	for id := range a.rooted { // pins and refs still in flight
+		roots = append(roots, id)
+	}
 	for _, root := range roots {
 		stack := []string{root}
 		for len(stack) > 0 {

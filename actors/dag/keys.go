@@ -16,6 +16,7 @@ import (
 //	dag/b/<cid bytes>  block data
 //	dag/m/<cid bytes>  meta: stored-at, expires-at, size, links
 //	dag/p/<cid bytes>  pin: recursive flag, pinned-at
+//	dag/r/<name>       ref: updated-at, CID (a named recursive root)
 //
 // A block's data and meta are written in the same batch, so either both
 // exist or neither does. Links live in the meta so that GC and walks never
@@ -24,7 +25,12 @@ var (
 	prefixData = []byte("dag/b/")
 	prefixMeta = []byte("dag/m/")
 	prefixPin  = []byte("dag/p/")
+	prefixRef  = []byte("dag/r/")
 )
+
+func refKey(name string) []byte {
+	return append(append(make([]byte, 0, len(prefixRef)+len(name)), prefixRef...), name...)
+}
 
 func key(prefix []byte, c cid.Cid) []byte {
 	return append(append(make([]byte, 0, len(prefix)+40), prefix...), c.Bytes()...)
@@ -113,4 +119,26 @@ func decodePin(b []byte) (pin, error) {
 		return pin{}, fmt.Errorf("%w: pin of %d bytes", errBadRecord, len(b))
 	}
 	return pin{recursive: b[1] == 1, pinnedAt: time.Unix(0, int64(binary.BigEndian.Uint64(b[2:])))}, nil
+}
+
+// ref is a ref record.
+type ref struct {
+	cid       cid.Cid
+	updatedAt time.Time
+}
+
+func (r ref) encode() []byte {
+	b := binary.BigEndian.AppendUint64([]byte{metaVersion}, uint64(r.updatedAt.UnixNano()))
+	return append(b, r.cid.Bytes()...)
+}
+
+func decodeRef(b []byte) (ref, error) {
+	if len(b) < 10 || b[0] != metaVersion {
+		return ref{}, fmt.Errorf("%w: ref of %d bytes", errBadRecord, len(b))
+	}
+	c, err := block.Cast(b[9:])
+	if err != nil {
+		return ref{}, fmt.Errorf("%w: ref: %v", errBadRecord, err)
+	}
+	return ref{cid: c, updatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9])))}, nil
 }

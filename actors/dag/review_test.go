@@ -26,6 +26,17 @@ type faultyStore struct {
 	getErr  func(key []byte) error // non-nil error: Get fails with it
 	stall   chan struct{}          // non-nil: Gets of block data wait for it to close
 	stalled atomic.Int64
+	// commitErr, when set, fails the commits it returns an error for.
+	commitErr atomic.Pointer[func(*store.Batch) error]
+}
+
+func (f *faultyStore) Commit(ctx context.Context, b *store.Batch) error {
+	if fn := f.commitErr.Load(); fn != nil {
+		if err := (*fn)(b); err != nil {
+			return err
+		}
+	}
+	return f.Store.Commit(ctx, b)
 }
 
 func (f *faultyStore) Get(ctx context.Context, k []byte) ([]byte, error) {

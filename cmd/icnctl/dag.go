@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ const (
 	dagBlocksPath = "/api/v1/dag/blocks"
 	dagPinsPath   = "/api/v1/dag/pins"
 	dagGCPath     = "/api/v1/dag/gc"
+	dagRefsPath   = "/api/v1/dag/refs"
 	dagCARPath    = "/api/v1/dag/car"
 
 	ctRaw  = "application/octet-stream"
@@ -58,7 +60,7 @@ and the wait for the node's answer, not the transfer.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.dagPutCmd(), a.dagGetCmd(), a.dagStatCmd(), a.dagPinCmd(), a.dagUnpinCmd(),
-		a.dagPinsCmd(), a.dagGCCmd(), a.dagExportCmd(), a.dagImportCmd())
+		a.dagPinsCmd(), a.dagRefsCmd(), a.dagGCCmd(), a.dagExportCmd(), a.dagImportCmd())
 	return cmd
 }
 
@@ -291,6 +293,43 @@ func (a *app) dagUnpinCmd() *cobra.Command {
 func (a *app) pinCall(cmd *cobra.Command, method, path string, render func(io.Writer, httpapi.PinResult)) error {
 	var p httpapi.PinResult
 	return a.ask(cmd, apiListener(), method, path, true, &p, func(w io.Writer) { render(w, p) })
+}
+
+func (a *app) dagRefsCmd() *cobra.Command {
+	var after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "refs [PREFIX]",
+		Short: "Refs: the named roots the node's subsystems keep (ledger account heads...), in name order",
+		Long: `refs lists the node's refs: names such as ledger/head/<did> that the node's
+subsystems point at the latest block of a chain they keep. Everything under a
+ref is kept by garbage collection, like a recursive pin. Refs move only with
+the subsystem's own writes; this command reads them.
+
+A page holds at most --limit refs; when more follow, the last line says how
+to ask for the next page (--after NAME).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 || limit > 10000 {
+				return usageErrorf("--limit %d: want 1 to 10000 (0: the node's maximum)", limit)
+			}
+			q := url.Values{}
+			if len(args) == 1 {
+				q.Set("prefix", args[0])
+			}
+			if after != "" {
+				q.Set("after", after)
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			var l httpapi.RefList
+			return a.show(cmd, apiListener(), withQuery(dagRefsPath, q), true, &l, func(w io.Writer) { renderRefs(w, l) })
+		},
+	}
+	cmd.Flags().StringVar(&after, "after", "", "list the refs after this name (the next page)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many refs (default: the node's maximum, 10000)")
+	return cmd
 }
 
 func (a *app) dagPinsCmd() *cobra.Command {

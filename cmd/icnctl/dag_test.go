@@ -756,3 +756,27 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestDAGRefs(t *testing.T) {
+	head := cidOf(textData)
+	n := newNode(t, false)
+	var uri string
+	n.api.mux.HandleFunc("GET /api/v1/dag/refs", func(w http.ResponseWriter, r *http.Request) {
+		uri = r.URL.RequestURI()
+		reply(http.StatusOK, httpapi.RefList{Refs: []httpapi.RefInfo{
+			{Name: "ledger/head/a", CID: head, UpdatedAt: "2026-11-27T12:00:00Z"},
+		}, Next: "ledger/head/a"})(w, r)
+	})
+	r := runCmd(t, n.flags("dag", "refs", "ledger/", "--limit", "1", "--after", "ledger/head/0")...)
+	want := "NAME           CID" + strings.Repeat(" ", len(head)-3) + "  UPDATED AT\nledger/head/a  " + head + "  2026-11-27T12:00:00Z\n" +
+		"more: icnctl dag refs --after ledger/head/a\n"
+	if r.code != exitOK || r.stdout != want || r.stderr != "" {
+		t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %q", r.code, r.stdout, want, r.stderr)
+	}
+	if uri != "/api/v1/dag/refs?after=ledger%2Fhead%2F0&limit=1&prefix=ledger%2F" {
+		t.Fatalf("request %s", uri)
+	}
+	if r := runCmd(t, n.flags("dag", "refs", "--limit", "20000")...); r.code != exitUsage {
+		t.Fatalf("--limit 20000: exit %d", r.code)
+	}
+}

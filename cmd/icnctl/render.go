@@ -432,6 +432,22 @@ func renderPins(w io.Writer, l httpapi.PinList) {
 	tw.Flush()
 }
 
+func renderRefs(w io.Writer, l httpapi.RefList) {
+	if len(l.Refs) == 0 {
+		fmt.Fprintln(w, "no refs")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tCID\tUPDATED AT")
+	for _, r := range l.Refs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", clean(r.Name), clean(r.CID), stamp(r.UpdatedAt))
+	}
+	tw.Flush()
+	if l.Next != "" {
+		fmt.Fprintf(w, "more: icnctl dag refs --after %s\n", clean(l.Next))
+	}
+}
+
 // renderGC prints what a collection removed and kept, listing the first
 // shownRemoved removed CIDs.
 func renderGC(w io.Writer, r httpapi.GCResult) {

@@ -66,6 +66,21 @@ type PinList struct {
 	Pins []PinResult `json:"pins"`
 }
 
+// RefList is GET /api/v1/dag/refs: refs are named roots the node's
+// subsystems keep (ledger account heads, job records), read-only here.
+type RefList struct {
+	Refs []RefInfo `json:"refs"`
+	// Next, when set, is the after= of the next page.
+	Next string `json:"next,omitempty"`
+}
+
+// RefInfo is one ref.
+type RefInfo struct {
+	Name      string `json:"name"`
+	CID       string `json:"cid"`
+	UpdatedAt string `json:"updated_at"`
+}
+
 // GCResult is POST /api/v1/dag/gc.
 type GCResult struct {
 	Removed      []string `json:"removed"` // at most 10,000 listed
@@ -110,6 +125,12 @@ func (s *Server) dagRoutes() {
 		Summary: "Remove a pin", Response: PinResult{}, Errors: []int{400, 404, 503}, Handle: s.deletePin})
 	a.handle(Route{Method: "GET", Path: "/api/v1/dag/pins", Tag: "dag",
 		Summary: "Every pin", Response: PinList{}, Errors: []int{503}, Handle: s.getPins})
+	a.handle(Route{Method: "GET", Path: "/api/v1/dag/refs", Tag: "dag",
+		Summary: "Refs: the named roots the node's subsystems keep (e.g. ledger/head/<did>), in name order; GC keeps everything under them",
+		Params: []Param{{Name: "prefix", In: "query", Description: "only names starting with this"},
+			{Name: "after", In: "query", Description: "the name to list after (the previous page's next)"},
+			{Name: "limit", In: "query", Type: "integer", Description: "at most this many (default and maximum 10000)"}},
+		Response: RefList{}, Errors: []int{400, 503}, Handle: s.getRefs})
 	a.handle(Route{Method: "POST", Path: "/api/v1/dag/gc", Tag: "dag",
 		Summary:  "Collect garbage now: remove every block no pin reaches whose retention has passed",
 		Response: GCResult{}, Errors: []int{503}, Handle: s.postGC})
@@ -334,6 +355,31 @@ func (s *Server) getPins(w http.ResponseWriter, r *http.Request) error {
 	out := PinList{Pins: make([]PinResult, 0, len(reply.Pins))}
 	for _, p := range reply.Pins {
 		out.Pins = append(out.Pins, pinResult(p, 0))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getRefs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > messages.MaxListedRefs {
+			return BadRequest("?limit=%q: want 1 to %d", v, messages.MaxListedRefs)
+		}
+		limit = n
+	}
+	reply, err := dagCall[*messages.ListRefsReply](s, r, &messages.ListRefs{Prefix: q.Get("prefix"), After: q.Get("after"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := RefList{Refs: make([]RefInfo, 0, len(reply.Refs))}
+	for _, ref := range reply.Refs {
+		out.Refs = append(out.Refs, RefInfo{Name: ref.Name, CID: ref.CID.String(), UpdatedAt: ref.UpdatedAt.UTC().Format(time.RFC3339Nano)})
+	}
+	if reply.More && len(reply.Refs) > 0 {
+		out.Next = reply.Refs[len(reply.Refs)-1].Name
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

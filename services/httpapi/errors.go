@@ -45,6 +45,9 @@ const (
 	CodeInvalidNode     = "invalid_node"
 	CodeInvalidCAR      = "invalid_car"
 	CodeBusy            = "busy"
+	CodeRefConflict     = "ref_conflict"
+	CodeRefNotFound     = "ref_not_found"
+	CodeInvalidRef      = "invalid_ref"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -121,6 +124,9 @@ func statusOf(err error) *Error {
 		{messages.ErrCorruptBlock, http.StatusInternalServerError, CodeCorruptBlock},
 		{messages.ErrNotPinned, http.StatusNotFound, CodeNotPinned},
 		{messages.ErrIncompleteDAG, http.StatusConflict, CodeIncompleteDAG},
+		{messages.ErrRefConflict, http.StatusConflict, CodeRefConflict},
+		{messages.ErrRefNotFound, http.StatusNotFound, CodeRefNotFound},
+		{messages.ErrInvalidRef, http.StatusBadRequest, CodeInvalidRef},
 		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
 		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
 		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},
