@@ -446,3 +446,28 @@ func TestCallsBegunInOrderArriveInOrder(t *testing.T) {
 		t.Fatalf("begin to an unknown actor: %v", err)
 	}
 }
+
+// caller asks the counter through the tree it finds from its context.
+type caller struct{}
+
+func (caller) Receive(c actor.Context) {
+	if _, ok := c.Message().(*whoAreYou); ok {
+		res, err := TreeOf(c).Request(context.Background(), "counter", 0)
+		if err != nil {
+			c.Respond(err)
+			return
+		}
+		c.Respond(res)
+	}
+}
+
+func TestActorsReachOtherSubsystemsThroughTreeOf(t *testing.T) {
+	spec := Spec{Name: "icn", Children: []ChildSpec{
+		{Name: "counter", Restart: Permanent, New: func() actor.Actor { return &counter{} }},
+		{Name: "caller", Restart: Permanent, New: func() actor.Actor { return caller{} }},
+	}}
+	r := start(t, spec, &lab{})
+	if res, err := r.tree.Request(t.Context(), "caller", &whoAreYou{}); err != nil || res != 0 {
+		t.Fatalf("%v, %v", res, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/extensions"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/intercooperative-network/icn-go/messages/correlation"
@@ -112,7 +113,26 @@ func New(spec Spec, logger *slog.Logger, reg prometheus.Registerer, opts ...Opti
 		// Requests to a dead process are answered (callers get an error) and
 		// counted in icn_deadletters_total; logging each would only add noise.
 		actor.WithDeadLetterRequestLogging(false))
+	t.system.Extensions.Register(treeExtension{t})
 	return t, nil
+}
+
+// treeExtensionID names the tree among the actor system's extensions; it is
+// assigned once, when the package initialises, and never changes.
+var treeExtensionID = extensions.NextExtensionID()
+
+type treeExtension struct{ t *Tree }
+
+func (treeExtension) ExtensionID() extensions.ExtensionID { return treeExtensionID }
+
+// TreeOf returns the tree an actor runs in, so that it can reach other
+// subsystems by name (producers are built before the tree exists).
+func TreeOf(c actor.Context) *Tree {
+	ext, ok := c.ActorSystem().Extensions.Get(treeExtensionID).(treeExtension)
+	if !ok {
+		panic("supervisors: TreeOf an actor that is not in a Tree")
+	}
+	return ext.t
 }
 
 // System is the underlying actor system, for actors that spawn helpers.
