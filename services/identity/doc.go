@@ -23,8 +23,21 @@
 // the test profile uses [Generate] with crypto/rand.Reader for an ephemeral
 // identity.
 //
+// # Keyrings
+//
+// A [Keyring] holds the keys of the accounts this node signs for (the
+// ledger's local accounts): the node's own identity, always listed first,
+// and the accounts made with [Keyring.Create], at most [MaxAccounts] by
+// default. [Keyring.Sign] signs for any of them and fails with [ErrNoKey]
+// for an account whose key is not held; Create fails with [ErrKeyringFull]
+// at the bound. [NewMemoryKeyring] keeps the accounts in memory (the test
+// profile); keystore.OpenKeyring keeps them on disk (production). The
+// sub-package keyringtest checks an implementation against the contract.
+//
 // # What it must not do
 //
 // identity does no I/O, holds no package-level state and never logs or
-// formats the private key: an [Identity] prints and logs as its DID only.
+// formats the private key: an [Identity] prints and logs as its DID only. A
+// Keyring never exports a private key: its methods take and return DIDs,
+// messages and signatures, never keys or Identities.
 package identity

@@ -30,16 +30,27 @@ var (
 	ErrAlreadyEncrypted = errors.New("keystore: key file is already encrypted")
 	// ErrEmptyPassphrase: an empty passphrase was given.
 	ErrEmptyPassphrase = errors.New("keystore: empty passphrase")
+	// ErrUnexpectedFile: the accounts directory holds a file the keyring
+	// did not write (a name that is neither the keyring file nor an account
+	// file, nor a leftover temporary file). OpenKeyring refuses rather than
+	// skip it; move the file elsewhere.
+	ErrUnexpectedFile = errors.New("keystore: unexpected file in the accounts directory")
 )
 
 // InsecurePermissionsError reports a key file whose mode allows more than
-// owner read and write (0600). It wraps ErrInsecurePermissions.
+// owner read and write (0600), or a keyring directory whose mode allows more
+// than owner access (0700). It wraps ErrInsecurePermissions.
 type InsecurePermissionsError struct {
 	Path string
-	Mode fs.FileMode // permission bits of the file
+	Mode fs.FileMode // permission bits of the file or directory
+	Dir  bool        // Path is the accounts directory, not a key file
 }
 
 func (e *InsecurePermissionsError) Error() string {
+	if e.Dir {
+		return fmt.Sprintf("keystore: key directory %s has mode %#o; it must not be accessible to group or others (chmod 700 %s)",
+			e.Path, uint32(e.Mode.Perm()), e.Path)
+	}
 	return fmt.Sprintf("keystore: key file %s has mode %#o; it must not be accessible to group or others (chmod 600 %s)",
 		e.Path, uint32(e.Mode.Perm()), e.Path)
 }

@@ -127,6 +127,27 @@ type keyFile struct {
 // parseKeyFile parses the PEM structure of a key file without decrypting it.
 // Every error wraps ErrCorruptKey.
 func parseKeyFile(data []byte) (*keyFile, error) {
+	block, err := decodeOneBlock(data)
+	if err != nil {
+		return nil, err
+	}
+	switch block.Type {
+	case blockPlain:
+		if len(block.Headers) != 0 {
+			return nil, corrupt("unexpected PEM headers in a %q block", blockPlain)
+		}
+		return &keyFile{der: block.Bytes}, nil
+	case blockEncrypted:
+		return parseEncrypted(block)
+	default:
+		return nil, corrupt("PEM block type %q, want %q or %q", block.Type, blockPlain, blockEncrypted)
+	}
+}
+
+// decodeOneBlock decodes a file that is exactly one PEM block, with nothing
+// but white space around it and at most maxFileSize bytes. Every error wraps
+// ErrCorruptKey.
+func decodeOneBlock(data []byte) (*pem.Block, error) {
 	if len(data) > maxFileSize {
 		return nil, corrupt("larger than %d bytes", maxFileSize)
 	}
@@ -141,17 +162,7 @@ func parseKeyFile(data []byte) (*keyFile, error) {
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, corrupt("unexpected data after the PEM block")
 	}
-	switch block.Type {
-	case blockPlain:
-		if len(block.Headers) != 0 {
-			return nil, corrupt("unexpected PEM headers in a %q block", blockPlain)
-		}
-		return &keyFile{der: block.Bytes}, nil
-	case blockEncrypted:
-		return parseEncrypted(block)
-	default:
-		return nil, corrupt("PEM block type %q, want %q or %q", block.Type, blockPlain, blockEncrypted)
-	}
+	return block, nil
 }
 
 func parseEncrypted(block *pem.Block) (*keyFile, error) {
@@ -249,6 +260,19 @@ func (kf *keyFile) privateKey(passphrase []byte) (ed25519.PrivateKey, error) {
 		}
 		return parsePKCS8(kf.der)
 	}
+	der, err := kf.open(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	return parsePKCS8(der)
+}
+
+// open returns the plaintext of an encrypted block: it derives the key from
+// passphrase with the block's argon2id parameters and salt (ErrPassphraseRequired
+// if passphrase is empty) and opens the ciphertext (ErrWrongPassphrase if it
+// does not open).
+func (kf *keyFile) open(passphrase []byte) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, ErrPassphraseRequired
 	}
@@ -258,13 +282,12 @@ func (kf *keyFile) privateKey(passphrase []byte) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := aead.Open(nil, kf.nonce, kf.ciphertext, kf.adata)
+	plain, err := aead.Open(nil, kf.nonce, kf.ciphertext, kf.adata)
 	if err != nil {
 		// GCM cannot tell a wrong key from altered data.
 		return nil, fmt.Errorf("%w (or the file was altered)", ErrWrongPassphrase)
 	}
-	defer clear(der)
-	return parsePKCS8(der)
+	return plain, nil
 }
 
 // decodeKeyFile parses and opens a key file.
@@ -302,17 +325,25 @@ func encodePlain(priv ed25519.PrivateKey) ([]byte, error) {
 // encodeEncrypted returns the encrypted key file of priv, with salt and
 // nonce read from rand.
 func encodeEncrypted(priv ed25519.PrivateKey, passphrase []byte, p KDFParams, rand io.Reader) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: marshal key: %w", err)
+	}
+	defer clear(der)
+	return sealWithPassphrase(blockEncrypted, der, passphrase, p, rand)
+}
+
+// sealWithPassphrase returns a PEM block of type blockType whose headers are
+// those of an encrypted key file and whose body is plaintext sealed with
+// AES-256-GCM under the argon2id key of passphrase, with salt and nonce read
+// from rand. parseEncrypted and keyFile.open read it back.
+func sealWithPassphrase(blockType string, plaintext, passphrase []byte, p KDFParams, rand io.Reader) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, ErrEmptyPassphrase
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: marshal key: %w", err)
-	}
-	defer clear(der)
 	salt := make([]byte, saltSize)
 	nonce := make([]byte, nonceSize)
 	if _, err := io.ReadFull(rand, salt); err != nil {
@@ -337,8 +368,8 @@ func encodeEncrypted(priv ed25519.PrivateKey, passphrase []byte, p KDFParams, ra
 	if err != nil {
 		return nil, err
 	}
-	ct := aead.Seal(nil, nonce, der, additionalData(blockEncrypted, h))
-	return pem.EncodeToMemory(&pem.Block{Type: blockEncrypted, Headers: h, Bytes: ct}), nil
+	ct := aead.Seal(nil, nonce, plaintext, additionalData(blockType, h))
+	return pem.EncodeToMemory(&pem.Block{Type: blockType, Headers: h, Bytes: ct}), nil
 }
 
 func deriveKey(passphrase, salt []byte, p KDFParams) []byte {

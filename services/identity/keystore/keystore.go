@@ -21,19 +21,21 @@ const FileName = "node.key"
 // Path returns the path of the key file in dir.
 func Path(dir string) string { return filepath.Join(dir, FileName) }
 
-// An Option changes how Open and Encrypt work.
+// An Option changes how Open, Encrypt and OpenKeyring work.
 type Option func(*options)
 
 type options struct {
-	passphrase []byte
-	kdf        KDFParams
-	rand       io.Reader
-	log        *slog.Logger
+	passphrase  []byte
+	kdf         KDFParams
+	rand        io.Reader
+	log         *slog.Logger
+	maxAccounts int // OpenKeyring only; <= 0: identity.MaxAccounts
 }
 
 // WithPassphrase makes Open decrypt an existing encrypted key file, or
-// create a new key file encrypted with p. The passphrase is copied.
-// An empty passphrase is refused (ErrEmptyPassphrase).
+// create a new key file encrypted with p, and OpenKeyring likewise for the
+// keyring. The passphrase is copied. An empty passphrase is refused
+// (ErrEmptyPassphrase).
 func WithPassphrase(p []byte) Option {
 	p = bytes.Clone(p)
 	if p == nil {
@@ -43,21 +45,24 @@ func WithPassphrase(p []byte) Option {
 }
 
 // WithKDFParams sets the argon2id parameters used to encrypt a new key file
-// (Open) or a converted one (Encrypt); default DefaultKDFParams. Existing
-// files are opened with the parameters recorded in them. Tests use cheap
-// parameters such as {Time: 1, MemoryKiB: 64, Threads: 1}.
+// (Open), a converted one (Encrypt) or a new keyring (OpenKeyring); default
+// DefaultKDFParams. Existing files are opened with the parameters recorded in
+// them. Tests use cheap parameters such as {Time: 1, MemoryKiB: 64,
+// Threads: 1}.
 func WithKDFParams(p KDFParams) Option {
 	return func(o *options) { o.kdf = p }
 }
 
 // WithRand sets the source of new keys, salts and nonces; default
-// crypto/rand.Reader. For tests.
+// crypto/rand.Reader. For tests. A keyring serializes its reads, so r need
+// not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
 	return func(o *options) { o.rand = r }
 }
 
 // WithLogger sets the logger that records the creation or encryption of a
-// key file (path and DID, never key material); default: no logging.
+// key file, and the opening of a keyring (paths and DIDs, never key
+// material); default: no logging.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
