@@ -24,8 +24,8 @@ var (
 	ErrNotPinned = errors.New("dag: not pinned")
 	// ErrIncompleteDAG: the DAG under a root has blocks this node lacks.
 	ErrIncompleteDAG = errors.New("dag: the DAG is incomplete on this node")
-	// ErrBusy: too much work in flight; retry shortly.
-	ErrBusy = errors.New("dag: busy")
+	// ErrBusy: too much work in flight; retry shortly (any subsystem).
+	ErrBusy = errors.New("busy")
 	// ErrRefConflict: a ref update's Old is not the ref's current value
 	// (someone else moved it first), or an earlier update it builds on failed.
 	ErrRefConflict = errors.New("dag: ref conflict")

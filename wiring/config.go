@@ -52,6 +52,7 @@ type Config struct {
 	KeyPassphraseFile string      `toml:"key_passphrase_file" help:"optional file holding the node key passphrase"`
 	P2P               P2P         `toml:"p2p"`
 	DAG               DAG         `toml:"dag"`
+	Ledger            Ledger      `toml:"ledger"`
 	Supervision       Supervision `toml:"supervision"`
 }
 
@@ -60,6 +61,18 @@ type DAG struct {
 	MaxBlockSize int           `toml:"max_block_size" help:"largest block accepted, in bytes (at most 16 MiB)"`
 	GCInterval   time.Duration `toml:"gc_interval" help:"how often garbage collection runs; 0 runs it only on demand"`
 	GCGrace      time.Duration `toml:"gc_grace" help:"how long an unpinned block without a TTL is kept"`
+}
+
+// Ledger holds the economic rules every account chain is kept and checked
+// by. Nodes of one federation must agree on them: a chain made under other
+// rules does not verify here.
+type Ledger struct {
+	RegenPerHour int `toml:"regen_per_hour" help:"mana an account accrues per hour, up to ledger.capacity"`
+	Capacity     int `toml:"capacity" help:"most mana an account accrues by regeneration (reserved mana counts)"`
+	Initial      int `toml:"initial" help:"mana a new account opens with (at most ledger.capacity)"`
+	OpCap        int `toml:"op_cap" help:"largest amount of one send, reserve or settle"`
+	ProposalCost int `toml:"proposal_cost" help:"mana a governance proposal costs"`
+	VoteCost     int `toml:"vote_cost" help:"mana a governance vote costs"`
 }
 
 // P2P configures the libp2p host.
@@ -101,7 +114,8 @@ func Default(profile string) (Config, error) {
 		P2P: P2P{
 			Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		},
-		DAG: DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute},
+		DAG:    DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute},
+		Ledger: Ledger{RegenPerHour: 100, Capacity: 10_000, Initial: 1_000, OpCap: 1_000, ProposalCost: 10, VoteCost: 1},
 		Supervision: Supervision{
 			Intensity:        5,
 			Period:           30 * time.Second,
@@ -194,6 +208,19 @@ func (c Config) Validate() error {
 	}
 	if c.DAG.GCGrace < 0 {
 		v.fail("dag.gc_grace", "must not be negative, got %s", c.DAG.GCGrace)
+	}
+	l := c.Ledger
+	v.atLeast("ledger.regen_per_hour", l.RegenPerHour, 0)
+	v.atLeast("ledger.capacity", l.Capacity, 1)
+	v.atLeast("ledger.op_cap", l.OpCap, 1)
+	if l.Initial < 0 || l.Initial > l.Capacity {
+		v.fail("ledger.initial", "must be in [0, ledger.capacity = %d], got %d", l.Capacity, l.Initial)
+	}
+	if l.ProposalCost < 0 || l.ProposalCost > l.OpCap {
+		v.fail("ledger.proposal_cost", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, l.ProposalCost)
+	}
+	if l.VoteCost < 0 || l.VoteCost > l.OpCap {
+		v.fail("ledger.vote_cost", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, l.VoteCost)
 	}
 
 	s := c.Supervision

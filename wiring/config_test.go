@@ -242,6 +242,7 @@ func TestFieldNamesAreDerived(t *testing.T) {
 		"supervision.shutdown_timeout": {"ICN_SUPERVISION_SHUTDOWN_TIMEOUT", "supervision-shutdown-timeout"},
 		"dag.max_block_size":           {"ICN_DAG_MAX_BLOCK_SIZE", "dag-max-block-size"},
 		"dag.gc_grace":                 {"ICN_DAG_GC_GRACE", "dag-gc-grace"},
+		"ledger.regen_per_hour":        {"ICN_LEDGER_REGEN_PER_HOUR", "ledger-regen-per-hour"},
 	}
 	got := map[string][2]string{}
 	for _, f := range configFields() {
@@ -252,8 +253,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 			t.Errorf("%s: env, flag = %v, want %v", key, got[key], w)
 		}
 	}
-	if n := len(got); n != 27 {
-		t.Errorf("Config has %d keys, want 27: a key was added or lost; update this test", n)
+	if n := len(got); n != 33 {
+		t.Errorf("Config has %d keys, want 33: a key was added or lost; update this test", n)
 	}
 }
 

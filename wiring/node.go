@@ -178,6 +178,11 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			func(c Config) libp2pnet.Options { return libp2pnet.Options{Listen: c.P2P.Listen} },
 			func(c Config) executors.Config { return executors.Config{Workers: c.Workers} },
 			func(c Config) wasm.Config { return wasm.Config{CacheDir: filepath.Join(c.DataDir, "wasm-cache")} },
+			func(c Config) ledger.Params {
+				l := c.Ledger
+				return ledger.Params{RegenPerHour: uint64(l.RegenPerHour), Capacity: uint64(l.Capacity), Initial: uint64(l.Initial),
+					OpCap: uint64(l.OpCap), ProposalCost: uint64(l.ProposalCost), VoteCost: uint64(l.VoteCost)}
+			},
 			func(c Config) dag.Config {
 				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace}
 			},

@@ -1,7 +1,18 @@
-// Package ledger is the ledger subsystem actor: mana accounts as signed
-// entry chains in the DAG, reservations, transfers and reputation.
+// Package ledger is the ledger subsystem actor: mana accounts kept as
+// chains of signed entries in the DAG, regeneration, reservations (escrow),
+// transfers, chain verification and executor reputation.
 //
-// It accepts messages.StatusRequest (answering *messages.SubsystemStatus);
-// the account protocol arrives with the ledger issue. It persists through
-// the dag actor and the store service; it never opens badger itself.
+// Every change to an account is an entry (a dag-cbor block signed by the
+// account's key) that names the previous one; the account's head is a dag
+// ref (ledger/head/<did>), moved by compare-and-swap in the same commit as
+// the entries, so a transfer between local accounts lands on both chains
+// or on neither. The actor answers only once the commit is durable, and
+// rebuilds its accounts from the refs on every start. Regeneration is
+// computed from the time between entries, never ticked, so no restart
+// creates mana. Verify checks any chain (this node's or a peer's) from its
+// open entry to its head.
+//
+// It reaches the dag through the tree by name and writes reputation records
+// through the store service; it never opens badger, and it never signs for
+// an account whose key the keyring does not hold.
 package ledger

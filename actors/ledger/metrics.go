@@ -1,0 +1,49 @@
+package ledger
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/intercooperative-network/icn-go/messages"
+)
+
+// Metrics are the ledger's metrics; one set per node, shared by every
+// incarnation of the actor.
+type Metrics struct {
+	entries                    *prometheus.CounterVec
+	accounts, supply, reserved prometheus.Gauge
+	ops                        *prometheus.HistogramVec
+	rejections                 *prometheus.CounterVec
+}
+
+// NewMetrics registers the ledger's metrics.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		entries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_ledger_entries_total",
+			Help: "Entries appended to local accounts' chains, durable, by op."}, []string{"op"}),
+		accounts: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_accounts", Help: "Local accounts (keys this node holds)."}),
+		supply: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_mana_supply",
+			Help: "Mana held by local accounts, available and reserved, regeneration to the last change included."}),
+		reserved: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_reserved_mana", Help: "Mana held in open reservations of local accounts."}),
+		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "icn_ledger_op_duration_seconds", Help: "Duration of ledger operations, from the actor taking the request to the durable answer.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"op"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_ledger_rejections_total",
+			Help: "Ledger operations refused (nothing recorded), by reason."}, []string{"reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.entries, m.accounts, m.supply, m.reserved, m.ops, m.rejections} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, op := range []string{messages.OpOpen, messages.OpSend, messages.OpReceive, messages.OpReserve, messages.OpRelease, messages.OpSettle} {
+		m.entries.WithLabelValues(op)
+	}
+	for _, op := range []string{"transfer", "reserve", "release", "settle", "verify"} {
+		m.ops.WithLabelValues(op)
+	}
+	for _, r := range []string{"insufficient_mana", "invalid", "not_local", "busy", "unavailable", "commit_failed"} {
+		m.rejections.WithLabelValues(r)
+	}
+	return m, nil
+}

@@ -1,0 +1,242 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/services/identity"
+)
+
+// BlockSource is where verification reads blocks: this node's dag, or
+// (later) a peer's.
+type BlockSource interface {
+	Block(ctx context.Context, c cid.Cid) (block.Block, error)
+}
+
+// Heads gives the head of another account's chain when this node knows it,
+// so that a receive's source can be checked against its sender's chain.
+type Heads func(account string) (cid.Cid, bool)
+
+// maxProblems bounds a report.
+const maxProblems = 100
+
+// Verify checks the chain of account from its open entry to head: every
+// signature, seq order, prev links, times, the arithmetic of every balance
+// (regeneration included), reservations, and that every receive is backed
+// by a send or settle to this account, received once. A source whose
+// sender's chain is known (heads) must be on it: another entry at its
+// sender's seq is equivocation. It reads each entry twice (back along the
+// prev links, then forward) and keeps only CIDs in memory.
+func Verify(ctx context.Context, src BlockSource, account string, head cid.Cid, p Params, heads Heads) messages.VerifyReport {
+	began := time.Now()
+	v := &verifier{ctx: ctx, src: src, account: account, p: p, heads: heads, senders: map[string]map[uint64]cid.Cid{}}
+	v.report = messages.VerifyReport{Account: account, Head: head, Problems: []messages.Problem{}}
+	chain := v.backward(head)
+	if len(v.report.Problems) == 0 {
+		v.forward(chain)
+	}
+	v.report.Entries = len(chain)
+	v.report.Valid = len(v.report.Problems) == 0
+	v.report.Took = time.Since(began)
+	return v.report
+}
+
+type verifier struct {
+	ctx     context.Context
+	src     BlockSource
+	account string
+	p       Params
+	heads   Heads
+	report  messages.VerifyReport
+	senders map[string]map[uint64]cid.Cid // known chains of senders: seq -> CID
+}
+
+func (v *verifier) problem(seq uint64, c cid.Cid, reason, format string, args ...any) {
+	if len(v.report.Problems) < maxProblems {
+		v.report.Problems = append(v.report.Problems, messages.Problem{Seq: seq, CID: c, Reason: reason, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+// read fetches and decodes an entry, reporting what is wrong with it.
+func (v *verifier) read(c cid.Cid, seq uint64) (entry, bool) {
+	b, err := v.src.Block(v.ctx, c)
+	if err != nil {
+		reason := messages.ReasonMissingBlock
+		if !errors.Is(err, messages.ErrBlockNotFound) {
+			reason = messages.ReasonMalformed
+		}
+		v.problem(seq, c, reason, "%v", err)
+		return entry{}, false
+	}
+	e, err := decodeEntry(b)
+	if err != nil {
+		v.problem(seq, c, messages.ReasonMalformed, "%v", err)
+		return entry{}, false
+	}
+	return e, true
+}
+
+// backward follows the prev links from head to the open entry, checking
+// signatures and accounts on the way; it returns the CIDs oldest first.
+func (v *verifier) backward(head cid.Cid) []cid.Cid {
+	var rev []cid.Cid
+	next, want := head, uint64(0)
+	for i := 0; next.Defined(); i++ {
+		if err := v.ctx.Err(); err != nil {
+			v.problem(0, next, messages.ReasonMissingBlock, "verification stopped: %v", err)
+			return nil
+		}
+		e, ok := v.read(next, want)
+		if !ok {
+			return nil
+		}
+		if i == 0 {
+			want = e.Seq
+		} else if e.Seq != want {
+			v.problem(e.Seq, next, messages.ReasonBadSeq, "seq %d where %d belongs", e.Seq, want)
+			return nil
+		}
+		if e.Account != v.account {
+			v.problem(e.Seq, next, messages.ReasonWrongAccount, "entry of %s on the chain of %s", e.Account, v.account)
+		} else if err := checkSignature(e); err != nil {
+			v.problem(e.Seq, next, messages.ReasonBadSignature, "%v", err)
+		}
+		rev = append(rev, next)
+		if e.Prev == nil {
+			if e.Seq != 0 || e.Op != messages.OpOpen {
+				v.problem(e.Seq, next, messages.ReasonBadPrev, "%s at seq %d has no prev", e.Op, e.Seq)
+			}
+			break
+		}
+		if e.Seq == 0 {
+			v.problem(0, next, messages.ReasonBadPrev, "seq 0 has a prev")
+			return nil
+		}
+		next, want = e.Prev.Cid, e.Seq-1
+	}
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
+	}
+	return rev
+}
+
+// checkSignature checks that e is signed by its account's key.
+func checkSignature(e entry) error {
+	msg, err := e.signingBytes()
+	if err != nil {
+		return err
+	}
+	return identity.Verify(identity.DID(e.Account), msg, e.Sig)
+}
+
+// forward replays the chain under the rules.
+func (v *verifier) forward(chain []cid.Cid) {
+	s := state{account: v.account}
+	received := map[string]bool{}
+	for i, c := range chain {
+		e, ok := v.read(c, uint64(i))
+		if !ok {
+			return
+		}
+		claimed := e
+		next, err := apply(s, &e, c, v.p)
+		if err != nil {
+			var re *ruleError
+			reason := messages.ReasonBadOp
+			if errors.As(err, &re) {
+				reason = re.reason
+			}
+			v.problem(claimed.Seq, c, reason, "%v", err)
+			return // the state after a broken rule is unknown
+		}
+		if claimed.BalanceAfter != e.BalanceAfter || claimed.ReservedAfter != e.ReservedAfter {
+			v.problem(claimed.Seq, c, messages.ReasonBadBalance, "claims %d available and %d reserved; the rules give %d and %d",
+				claimed.BalanceAfter, claimed.ReservedAfter, e.BalanceAfter, e.ReservedAfter)
+			return
+		}
+		if e.Op == messages.OpReceive {
+			key := string(e.Source.Cid.Bytes())
+			if received[key] {
+				v.problem(e.Seq, c, messages.ReasonDoubleReceive, "source %s received twice", e.Source.Cid)
+			}
+			received[key] = true
+			v.checkSource(e, c)
+		}
+		s = next
+	}
+}
+
+// checkSource checks that a receive's source pays this account what the
+// receive says, is signed by its payer, and is on the payer's known chain.
+func (v *verifier) checkSource(e entry, c cid.Cid) {
+	sc := e.Source.Cid
+	b, err := v.src.Block(v.ctx, sc)
+	if err != nil {
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s: %v", sc, err)
+		return
+	}
+	src, err := decodeEntry(b)
+	switch {
+	case err != nil:
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s: %v", sc, err)
+		return
+	case src.Op != messages.OpSend && src.Op != messages.OpSettle:
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s is a %s", sc, src.Op)
+		return
+	case src.Account != e.Counterparty || src.Counterparty != v.account || src.Amount != e.Amount:
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s pays %d from %s to %s; the receive says %d from %s",
+			sc, src.Amount, src.Account, src.Counterparty, e.Amount, e.Counterparty)
+		return
+	}
+	if err := checkSignature(src); err != nil {
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s: %v", sc, err)
+		return
+	}
+	chain := v.senderChain(src.Account)
+	if chain == nil {
+		return // the payer's chain is not known here
+	}
+	switch on, ok := chain[src.Seq]; {
+	case !ok:
+		v.problem(e.Seq, c, messages.ReasonUnbackedRecv, "source %s is seq %d of %s, past the head of its chain", sc, src.Seq, src.Account)
+	case !on.Equals(sc):
+		v.problem(e.Seq, c, messages.ReasonEquivocation, "%s signed two entries at seq %d: %s (received here) and %s (on its chain)",
+			src.Account, src.Seq, sc, on)
+	}
+}
+
+// senderChain maps the seqs of a payer's known chain to their CIDs (nil if
+// the chain is not known or cannot be read).
+func (v *verifier) senderChain(account string) map[uint64]cid.Cid {
+	if m, ok := v.senders[account]; ok {
+		return m
+	}
+	var m map[uint64]cid.Cid
+	if v.heads != nil {
+		if head, ok := v.heads(account); ok {
+			m = map[uint64]cid.Cid{}
+			for next := head; next.Defined(); {
+				b, err := v.src.Block(v.ctx, next)
+				if err != nil {
+					m = nil
+					break
+				}
+				e, err := decodeEntry(b)
+				if err != nil || e.Account != account {
+					m = nil
+					break
+				}
+				m[e.Seq] = next
+				next = unlink(e.Prev)
+			}
+		}
+	}
+	v.senders[account] = m
+	return m
+}
