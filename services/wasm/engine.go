@@ -48,8 +48,11 @@ func WithCacheSize(n int) Option { return func(o *options) { o.cacheSize = n } }
 
 // WithHostModule links a host module for Call (the CCL policy runtime's
 // host functions, for instance): export adds its functions to the builder
-// and returns it. Host functions get the ctx given to Call. Run never
-// links host modules: a job imports WASI only.
+// and returns it. Host functions get a context derived from the ctx given
+// to Call (its values included) that is cancelled when the run is stopped
+// (timeout, Close, output or memory limit), so a host function that
+// blocks should return when it is done. Run never links host modules: a
+// job imports WASI only.
 func WithHostModule(name string, export func(wazero.HostModuleBuilder) wazero.HostModuleBuilder) Option {
 	return func(o *options) { o.hosts = append(o.hosts, hostModule{name, export}) }
 }
@@ -67,13 +70,18 @@ type Engine struct {
 	log      *slog.Logger
 	defaults Limits
 
-	mu      sync.Mutex
-	closed  bool
-	max     int
-	lru     *list.List // of *entry, most recently used first
-	entries map[cacheKey]*entry
-	active  map[*stopper]struct{}
-	runs    sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	max      int
+	lru      *list.List // of *entry, most recently used first
+	entries  map[cacheKey]*entry
+	active   map[*stopper]struct{}
+	inflight int           // runs begun and not ended
+	drained  chan struct{} // closed once closed and no run is in flight
+
+	releaseOnce sync.Once
+	released    chan struct{} // closed once the runtime is released
+	releaseErr  error
 
 	compiles atomic.Int64 // instrumentations (cache misses), for tests
 }
@@ -148,46 +156,72 @@ func New(opts ...Option) (*Engine, error) {
 		lru:      list.New(),
 		entries:  map[cacheKey]*entry{},
 		active:   map[*stopper]struct{}{},
+		drained:  make(chan struct{}),
+		released: make(chan struct{}),
 	}
 	return e, nil
 }
 
 // Close stops the runs in flight (they end with ErrClosed), waits for
-// them, and releases the compiled modules and the runtime. A second Close
-// returns nil.
+// them, and releases the compiled modules and the runtime. When ctx ends
+// before the runs do, Close returns ctx's error and the engine releases
+// everything as soon as the last run ends (they have been stopped, so that
+// is soon); with no run in flight it releases at once whatever ctx. A
+// second Close waits for the release too and then returns nil.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	for st := range e.active {
-		st.stop(reasonClosed)
+	first := !e.closed
+	if first {
+		e.closed = true
+		for st := range e.active {
+			st.stop(reasonClosed)
+		}
+		if e.inflight == 0 {
+			close(e.drained)
+		}
 	}
 	e.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() { e.runs.Wait(); close(done) }()
 	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("wasm: close: %w", ctx.Err())
-	}
-	e.mu.Lock()
-	for _, en := range e.entries {
-		if en.compiled != nil {
-			_ = en.compiled.Close(ctx)
+	case <-e.drained: // checked first: select picks at random among ready cases
+	default:
+		select {
+		case <-e.drained:
+		case <-ctx.Done():
+			go func() { <-e.drained; e.releaseRuntime() }()
+			return fmt.Errorf("wasm: close: %w", ctx.Err())
 		}
 	}
-	e.entries = map[cacheKey]*entry{}
-	e.lru.Init()
-	e.mu.Unlock()
-	err := e.rt.Close(ctx)
-	if e.ccache != nil {
-		err = errors.Join(err, e.ccache.Close(ctx))
+	e.releaseRuntime()
+	if first {
+		return e.releaseErr
 	}
-	return err
+	return nil
+}
+
+// releaseRuntime releases the compiled modules and the runtime, once, when
+// no run is in flight. It does not use the ctx given to Close, which may
+// be done.
+func (e *Engine) releaseRuntime() {
+	e.releaseOnce.Do(func() {
+		ctx := context.Background()
+		e.mu.Lock()
+		for _, en := range e.entries {
+			if en.compiled != nil {
+				_ = en.compiled.Close(ctx)
+				en.compiled = nil
+			}
+		}
+		e.entries = map[cacheKey]*entry{}
+		e.lru.Init()
+		e.mu.Unlock()
+		err := e.rt.Close(ctx)
+		if e.ccache != nil {
+			err = errors.Join(err, e.ccache.Close(ctx))
+		}
+		e.releaseErr = err
+		close(e.released)
+	})
 }
 
 // begin registers a run; it fails once the engine is closed.
@@ -197,16 +231,19 @@ func (e *Engine) begin(st *stopper) error {
 	if e.closed {
 		return ErrClosed
 	}
-	e.runs.Add(1)
+	e.inflight++
 	e.active[st] = struct{}{}
 	return nil
 }
 
 func (e *Engine) end(st *stopper) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	delete(e.active, st)
-	e.mu.Unlock()
-	e.runs.Done()
+	e.inflight--
+	if e.closed && e.inflight == 0 {
+		close(e.drained)
+	}
 }
 
 // module returns the instrumented, compiled module for key, compiling it

@@ -87,16 +87,29 @@ func (e *Engine) run(ctx context.Context, j Job, stdin io.Reader) (Result, error
 // command: the CCL policy runtime evaluates a policy this way. The module
 // may import WASI preview 1 (with empty stdin, no arguments, output kept
 // in CallResult) and the host modules given to New with WithHostModule,
-// whose functions get ctx. Limits, fuel and errors are those of Run; a
-// proc_exit with a non-zero code is an ErrTrap.
+// whose functions get a context derived from ctx that is cancelled when
+// the run stops. Limits, fuel and errors are those of Run. A proc_exit is
+// an ErrTrap when its code is not zero, when it comes from the module's
+// start function (the function was never called), or when the function
+// has results (it returned none); only a function without results may
+// end with proc_exit(0).
 func (e *Engine) Call(ctx context.Context, c Call) (CallResult, error) {
 	x := execution{
 		key: c.Key, module: c.Module, limits: c.Limits, fn: c.Function, params: c.Params,
 		hosts: true, stdin: bytes.NewReader(nil), args: []string{"call"},
 	}
 	o, err := e.execute(ctx, &x)
-	if err == nil && o.exitCode != 0 {
+	switch {
+	case err != nil || !o.exited:
+	case o.exitCode != 0:
 		err = fmt.Errorf("%w: exited with code %d", ErrTrap, o.exitCode)
+	case !o.called:
+		err = fmt.Errorf("%w: the start function exited (code 0) before %q was called", ErrTrap, c.Function)
+	case o.hasResults:
+		err = fmt.Errorf("%w: %q exited (code 0) without returning its results", ErrTrap, c.Function)
+	}
+	if err != nil {
+		o.results = nil
 	}
 	return CallResult{
 		Results: o.results, Stdout: o.stdout, Stderr: o.stderr, FuelUsed: o.fuelUsed,
@@ -144,6 +157,9 @@ type execution struct {
 
 type outcome struct {
 	stdout, stderr []byte
+	exited         bool // the module called proc_exit
+	called         bool // the function was called (the start function did not exit)
+	hasResults     bool // the function has results
 	exitCode       uint32
 	results        []uint64
 	fuelUsed       uint64
@@ -154,7 +170,12 @@ type outcome struct {
 func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 	var o outcome
 	lim := x.limits.withDefaults(e.defaults)
+	// Host functions run with runCtx: stopping the run cancels it, so that
+	// one blocked on its context returns.
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
 	st := newStopper()
+	st.cancel = cancelRun
 	if err := e.begin(st); err != nil {
 		return o, err
 	}
@@ -215,7 +236,7 @@ func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 		return o, err
 	}
 
-	ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(mem.allocate))
+	ictx := experimental.WithMemoryAllocator(runCtx, experimental.MemoryAllocatorFunc(mem.allocate))
 	mod, err := e.rt.InstantiateModule(ictx, en.compiled, cfg)
 	if err != nil {
 		if r := st.disarm(); r != reasonNone {
@@ -231,11 +252,19 @@ func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 	meter.Reset(lim.Fuel)
 	st.arm(meter)
 
-	err = meter.Start(ctx)
+	fn := mod.ExportedFunction(x.fn)
+	o.hasResults = len(fn.Definition().ResultTypes()) > 0
+	err = meter.Start(runCtx)
 	if err == nil {
-		o.results, err = mod.ExportedFunction(x.fn).Call(ctx, x.params...)
+		o.called = true
+		o.results, err = fn.Call(runCtx, x.params...)
 	}
 
+	if ctx.Err() != nil {
+		// Cancelled while the call ended (a host function may have returned
+		// because its context ended): the AfterFunc may not have run yet.
+		st.stop(reasonCanceled)
+	}
 	reason := st.disarm()
 	o.fuelUsed = meter.Used()
 	if reason != reasonNone {
@@ -255,7 +284,7 @@ func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 		return finish(nil)
 	}
 	if exit, ok := errors.AsType[*sys.ExitError](err); ok {
-		o.exitCode = exit.ExitCode()
+		o.exited, o.exitCode = true, exit.ExitCode()
 		return finish(nil)
 	}
 	return finish(fmt.Errorf("%w: %w", ErrTrap, err))
@@ -280,6 +309,23 @@ const (
 	reasonOutput
 	reasonMemory
 )
+
+// cause is what a stopped run's context reports as its cause.
+func (r stopReason) cause() error {
+	switch r {
+	case reasonTimeout:
+		return ErrTimeout
+	case reasonCanceled:
+		return context.Canceled
+	case reasonClosed:
+		return ErrClosed
+	case reasonOutput:
+		return ErrOutputTooLarge
+	case reasonMemory:
+		return ErrMemory
+	}
+	return nil
+}
 
 func (r stopReason) err(ctx context.Context, lim Limits) error {
 	switch r {
@@ -306,6 +352,7 @@ type stopper struct {
 	mu             sync.Mutex
 	reason         stopReason
 	done           chan struct{}
+	cancel         context.CancelCauseFunc // the run's context, given to host functions
 	meter          *fuel.Meter
 	remaining      int64 // fuel left when stopped with the module armed
 	remainingKnown bool
@@ -321,6 +368,9 @@ func (s *stopper) stop(r stopReason) {
 	}
 	s.reason = r
 	close(s.done)
+	if s.cancel != nil {
+		s.cancel(r.cause())
+	}
 	if s.meter != nil {
 		s.interruptLocked()
 	}

@@ -45,6 +45,8 @@ type frame struct {
 	targeted  bool // a reachable branch targets the frame's label
 	outerSeg  int  // segment current when the frame began
 	params    int  // number of block parameters
+	results   int  // number of block results
+	base      int  // operand stack height below the block's parameters
 }
 
 // globals are the indices the instrumentation added.
@@ -57,8 +59,10 @@ type globals struct {
 type rewriter struct {
 	scratchBuf []byte
 	src        []byte
+	d          *decoded
 	types      []FuncType
 	g          globals
+	wrappers   []uint32 // per imported function: its wrapper's index, or 0 (host.go)
 	pieces     []piece
 	segs       []segment
 	frames     []frame
@@ -69,16 +73,26 @@ type rewriter struct {
 	acc      uint32 // A: charges not yet subtracted from L (i64)
 	depthLoc uint32 // the stack budget after this function's entry (i32)
 	scratch  uint32 // an i32 scratch for dynamic costs
-	weight   int64
+	nlocals  uint32 // the original's parameters and locals
+	h, maxH  int    // operand stack height, and its maximum so far
+	depthAt  int    // index in pieces of the stack budget check
 	tailLen  int
 	copied   int // src offset up to which pieces cover the input
 	cur      int // current segment, -1 in unreachable code
 	live     bool
 
 	// snippet ranges in snips, per function
-	snipCallBefore, snipCallAfter, snipExit, snipDepth [2]int
-	snipGrow, snipBulk, snipBackEdge                   [2]int
+	snipCallBefore, snipCallAfter, snipExit [2]int
+	snipGrow, snipBulk, snipTable           [2]int
+	snipBackEdge                            [2]int
 }
+
+// Stack weight of what the instrumentation adds to a frame: its four
+// locals, and at most four operand stack slots above the original's.
+const (
+	injectedLocals = 4
+	injectedStack  = 4
+)
 
 func (w *rewriter) snip(b []byte) [2]int {
 	s := len(w.snips)
@@ -131,7 +145,8 @@ func (w *rewriter) prepare() {
 	w.snips = w.snips[:0]
 	b := w.scratchBuf[:0]
 	defer func() { w.scratchBuf = b[:0] }()
-	L, A, D, S := w.local, w.acc, w.depthLoc, w.scratch
+	L, A, D := w.local, w.acc, w.depthLoc
+	S := w.scratch
 	g := w.g
 
 	b = w.appendFolded(b[:0])
@@ -146,30 +161,72 @@ func (w *rewriter) prepare() {
 	b = appendU32(append(b, 0x24), g.stack)       // global.set D
 	w.snipCallAfter = w.snip(b)
 
-	b = appendU32(append(b[:0], 0x23), g.stack) // global.get D
-	b = appendS64(append(b, 0x41), w.weight)    // i32.const w
-	b = append(b, 0x6B)                         // i32.sub
-	b = appendU32(append(b, 0x22), D)           // local.tee Dl
-	b = appendU32(append(b, 0x24), g.stack)     // global.set D
-	b = appendU32(append(b, 0x20), D)           // local.get Dl
-	b = append(b, 0x41, 0x00, 0x48)             // i32.const 0; i32.lt_s
-	b = append(b, 0x04, 0x40, 0x00, 0x0B)       // if unreachable end
-	w.snipDepth = w.snip(b)
-
-	dyn := func(shiftOp byte, shift int64) []byte {
+	// dyn charges in proportion to the i32 operand on top of the stack,
+	// which it leaves there (and in S): scale turns it, as an i64, into
+	// the charge.
+	dyn := func(scale ...byte) []byte {
 		b = appendU32(append(b[:0], 0x22), S) // local.tee S (the operand stays)
 		b = w.appendFolded(b)                 // L - A
 		b = appendU32(append(b, 0x20), S)     // local.get S
 		b = append(b, 0xAD)                   // i64.extend_i32_u
-		b = appendS64(append(b, 0x42), shift) // i64.const shift
-		b = append(b, shiftOp, 0x7D)          // shl|shr_u; i64.sub
+		b = append(b, scale...)               // the charge
+		b = append(b, 0x7D)                   // i64.sub
 		b = appendU32(append(b, 0x21), L)     // local.set L
 		return w.appendRefillIf(w.appendClearA(b))
 	}
 	w.tailLen = len(w.appendCheckTail(b[:0]))
 	w.snipBackEdge = w.snip(w.appendRefillIf(w.appendFold(b[:0])))
-	w.snipGrow = w.snip(dyn(0x86, GrowPageShift))
-	w.snipBulk = w.snip(dyn(0x88, BulkByteShift))
+	// memory.grow: the counter goes to the chunk too, so that the host,
+	// which stops the run when the grow goes over its limit, reads the
+	// exact fuel used.
+	b = dyn(append(appendS64([]byte{0x42}, GrowPageShift), 0x86)...) // i64.const shift; i64.shl
+	b = appendU32(append(b, 0x20), L)
+	b = appendU32(append(b, 0x24), g.chunk)
+	w.snipGrow = w.snip(b)
+	w.snipBulk = w.snip(dyn(append(appendS64([]byte{0x42}, BulkByteShift), 0x88)...)) // i64.shr_u
+	if CostTableElem == 1 {
+		w.snipTable = w.snip(dyn())
+	} else {
+		w.snipTable = w.snip(dyn(append(appendS64([]byte{0x42}, CostTableElem), 0x7E)...)) // i64.mul
+	}
+}
+
+// depthCheck returns the stack budget check of a function entry, for a
+// frame of weight w:
+//
+//	(local.set $Dl (i32.sub (global.get $D) (i32.const w))) (global.set $D (local.get $Dl))
+//	(if (i32.lt_s (local.get $Dl) (i32.const 0)) (then unreachable))
+func (w *rewriter) depthCheck(weight int64) [2]int {
+	s := len(w.snips)
+	b := appendU32(append(w.snips, 0x23), w.g.stack) // global.get D
+	b = appendS64(append(b, 0x41), weight)           // i32.const w
+	b = append(b, 0x6B)                              // i32.sub
+	b = appendU32(append(b, 0x22), w.depthLoc)       // local.tee Dl
+	b = appendU32(append(b, 0x24), w.g.stack)        // global.set D
+	b = appendU32(append(b, 0x20), w.depthLoc)       // local.get Dl
+	b = append(b, 0x41, 0x00, 0x48)                  // i32.const 0; i32.lt_s
+	w.snips = append(b, 0x04, 0x40, 0x00, 0x0B)      // if unreachable end
+	return [2]int{s, len(w.snips)}
+}
+
+// tableGrowCap goes between the charge of a table.grow on table x and the
+// instruction: it replaces the delta by -1 (0xFFFFFFFF, a grow that fails
+// and returns -1) when the table would exceed MaxTableElements.
+//
+//	(select (i32.const -1) (local.get $S)
+//	  (i64.gt_u (i64.add (i64.extend_i32_u (local.get $S)) (i64.extend_i32_u (table.size x)))
+//	            (i64.const MaxTableElements)))
+func (w *rewriter) tableGrowCap(x uint32) [2]int {
+	s := len(w.snips)
+	b := append(w.snips, 0x1A, 0x41, 0x7F) // drop (the delta, kept in S); i32.const -1
+	b = appendU32(append(b, 0x20), w.scratch)
+	b = appendU32(append(b, 0x20), w.scratch)
+	b = append(b, 0xAD)
+	b = appendU32(append(b, 0xFC, 16), x) // table.size x
+	b = append(b, 0xAD, 0x7C)             // i64.extend_i32_u; i64.add
+	b = appendS64(append(b, 0x42), MaxTableElements)
+	w.snips = append(b, 0x56, 0x1B) // i64.gt_u; select
+	return [2]int{s, len(w.snips)}
 }
 
 // appendFolded pushes L - A, the counter with the pending charges.
@@ -316,10 +373,65 @@ func (w *rewriter) branch(at int, exits, back bool) {
 	}
 }
 
-// function rewrites one body (src[start:end], after its size) and returns
-// the pieces and the new locals declaration appended to out's tail via the
-// caller. It returns the body's locals header end offset.
-func (w *rewriter) function(start, end int, params int) (localsEnd int, err error) {
+// pop and push track the operand stack height (for the frame's weight).
+// Below the current block's base the stack is polymorphic (unreachable
+// code) or the module is ill-typed (which validation rejects): either
+// way the height stays at the base.
+func (w *rewriter) pop(n int) {
+	w.h -= n
+	if base := w.frames[len(w.frames)-1].base; w.h < base {
+		w.h = base
+	}
+}
+
+func (w *rewriter) push(n int) {
+	w.h += n
+	w.maxH = max(w.maxH, w.h)
+}
+
+// polymorphic: after an unconditional branch the block's stack is empty.
+func (w *rewriter) polymorphic() { w.h = w.frames[len(w.frames)-1].base }
+
+// replace puts snippet bytes b in place of the instruction at src[at:next].
+func (w *rewriter) replace(at, next int, b []byte) {
+	s := len(w.snips)
+	w.snips = append(w.snips, b...)
+	w.insert(at, [2]int{s, len(w.snips)})
+	w.copied = next
+}
+
+// funcRef reads a function index in code and, when it names a wrapped host
+// function, makes the output name the wrapper.
+func (w *rewriter) funcRef(r *reader, at int, op byte) (uint32, error) {
+	f, err := r.index("function", w.d.nfuncs())
+	if err != nil {
+		return 0, err
+	}
+	if f < uint32(len(w.wrappers)) && w.wrappers[f] != 0 {
+		w.replace(at, r.off, appendU32([]byte{op}, w.wrappers[f]))
+	}
+	return f, nil
+}
+
+func (w *rewriter) needMemory(r *reader, at int, what string) error {
+	if !w.d.hasMemory() {
+		return r.failAt(at, "%s but no memory", what)
+	}
+	return nil
+}
+
+func (w *rewriter) dataIndex(r *reader) error {
+	at := r.off
+	if !w.d.hasDataCount {
+		return r.failAt(at, "memory.init or data.drop without a data count section")
+	}
+	_, err := r.index("data segment", w.d.dataCount)
+	return err
+}
+
+// function rewrites one body (src[start:end], after its size) of type ft
+// into w.pieces. It returns the body's locals header end offset.
+func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err error) {
 	r := &reader{b: w.src[:end], off: start}
 	w.pieces = w.pieces[:0]
 	w.segs = w.segs[:0]
@@ -329,7 +441,7 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 	if err != nil {
 		return 0, err
 	}
-	total := uint64(params)
+	total := uint64(len(ft.Params))
 	for range groups {
 		n, err := r.u32()
 		if err != nil {
@@ -344,18 +456,21 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 		}
 	}
 	localsEnd = r.off
+	w.nlocals = uint32(total)
 	w.local = uint32(total)
 	w.acc = w.local + 1
 	w.depthLoc = w.local + 2
 	w.scratch = w.local + 3
-	w.weight = FrameBase + int64(total) + 4
+	w.h, w.maxH = 0, 0
 	w.prepare()
 
 	w.copied = r.off
 	w.live = true
-	w.frames = append(w.frames, frame{kind: frameFunc, entryLive: true, outerSeg: -1})
+	w.frames = append(w.frames, frame{kind: frameFunc, entryLive: true, outerSeg: -1, results: len(ft.Results)})
 	w.open(r.off, segEntry)
-	w.insert(r.off, w.snipDepth)
+	// The stack budget check: its weight is known at the end.
+	w.depthAt = len(w.pieces)
+	w.pieces = append(w.pieces, piece{kind: pieceSnip})
 
 	for {
 		at := r.off
@@ -368,14 +483,22 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 			w.charge(CostBasic)
 			w.insert(at, w.snipExit)
 			w.dead()
-		case 0x01, 0x1A: // nop, drop
+			w.polymorphic()
+		case 0x01: // nop
+		case 0x1A: // drop
+			w.pop(1)
 		case 0x02, 0x03, 0x04: // block, loop, if
-			params, err := r.blockType(w.types)
+			params, results, err := r.blockType(w.types)
 			if err != nil {
 				return 0, err
 			}
 			w.charge(cost(op))
-			f := frame{entryLive: w.live, outerSeg: w.cur, params: params}
+			if op == 0x04 {
+				w.pop(1)
+			}
+			w.pop(params) // the block's base is below its parameters
+			f := frame{entryLive: w.live, outerSeg: w.cur, params: params, results: results, base: w.h}
+			w.h += params
 			switch op {
 			case 0x02:
 				f.kind = frameBlock
@@ -401,6 +524,7 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 			f.kind = frameElse
 			f.thenLive = w.live
 			w.live = f.entryLive
+			w.h = f.base + f.params
 			w.startArm(r.off)
 		case 0x0B: // end
 			f := w.frames[len(w.frames)-1]
@@ -411,8 +535,13 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 					return 0, r.failAt(r.off, "%d bytes after the end of the function body", end-r.off)
 				}
 				w.flush(end)
+				weight := FrameBase + int64(w.nlocals) + injectedLocals + int64(w.maxH) + injectedStack
+				s := w.depthCheck(weight)
+				w.pieces[w.depthAt] = piece{kind: pieceSnip, a: s[0], b: s[1]}
 				return localsEnd, nil
 			}
+			w.h = f.base
+			w.push(f.results)
 			w.endFrame(f, r.off)
 		case 0x0C: // br
 			l, err := r.u32()
@@ -430,6 +559,7 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 			}
 			w.charge(CostBasic)
 			w.dead()
+			w.polymorphic()
 		case 0x0D: // br_if
 			l, err := r.u32()
 			if err != nil {
@@ -445,6 +575,7 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 				w.branch(at, exits, back)
 			}
 			w.charge(CostBasic)
+			w.pop(1)
 			if w.live {
 				w.open(r.off, segPlain)
 			}
@@ -468,23 +599,39 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 			w.branch(at, exits, back)
 			w.charge(CostBrTable)
 			w.dead()
+			w.polymorphic()
 		case 0x0F: // return
 			w.insert(at, w.snipExit)
 			w.charge(CostBasic)
 			w.dead()
-		case 0x10, 0x11: // call, call_indirect
-			if _, err := r.u32(); err != nil {
+			w.polymorphic()
+		case 0x10: // call
+			w.insert(at, w.snipCallBefore)
+			f, err := w.funcRef(r, at, op)
+			if err != nil {
 				return 0, err
 			}
-			if op == 0x11 {
-				if _, err := r.u32(); err != nil {
-					return 0, err
-				}
+			ft := w.d.funcType(f)
+			w.pop(len(ft.Params))
+			w.push(len(ft.Results))
+			w.charge(cost(op))
+			w.insert(r.off, w.snipCallAfter)
+		case 0x11: // call_indirect
+			t, err := r.index("type", uint32(len(w.types)))
+			if err != nil {
+				return 0, err
 			}
+			if _, err := r.index("table", w.d.ntables()); err != nil {
+				return 0, err
+			}
+			w.pop(1 + len(w.types[t].Params))
+			w.push(len(w.types[t].Results))
 			w.charge(cost(op))
 			w.insert(at, w.snipCallBefore)
 			w.insert(r.off, w.snipCallAfter)
 		case 0x1B: // select
+			w.pop(3)
+			w.push(1)
 			w.charge(CostBasic)
 		case 0x1C: // select t*
 			n, err := r.count("select type", 1)
@@ -496,54 +643,100 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 					return 0, err
 				}
 			}
+			w.pop(3)
+			w.push(1)
 			w.charge(CostBasic)
-		case 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26: // locals, globals, table.get/set
-			if _, err := r.u32(); err != nil {
+		case 0x20, 0x21, 0x22: // local.get, local.set, local.tee
+			if _, err := r.index("local", w.nlocals); err != nil {
 				return 0, err
+			}
+			switch op {
+			case 0x20:
+				w.push(1)
+			case 0x21:
+				w.pop(1)
+			}
+			w.charge(CostBasic)
+		case 0x23, 0x24: // global.get, global.set
+			if _, err := r.index("global", w.d.nglobals()); err != nil {
+				return 0, err
+			}
+			if op == 0x23 {
+				w.push(1)
+			} else {
+				w.pop(1)
+			}
+			w.charge(CostBasic)
+		case 0x25, 0x26: // table.get, table.set
+			if _, err := r.index("table", w.d.ntables()); err != nil {
+				return 0, err
+			}
+			if op == 0x25 {
+				w.pop(1)
+				w.push(1)
+			} else {
+				w.pop(2)
 			}
 			w.charge(CostBasic)
 		case 0x3F: // memory.size
 			if err := r.zeroByte("memory.size"); err != nil {
 				return 0, err
 			}
+			if err := w.needMemory(r, at, "memory.size"); err != nil {
+				return 0, err
+			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0x40: // memory.grow
 			if err := r.zeroByte("memory.grow"); err != nil {
 				return 0, err
 			}
+			if err := w.needMemory(r, at, "memory.grow"); err != nil {
+				return 0, err
+			}
+			w.pop(1)
+			w.push(1)
 			w.charge(CostMemoryGrow)
 			w.insert(at, w.snipGrow)
 		case 0x41:
 			if _, err := r.sleb(32); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0x42:
 			if _, err := r.sleb(64); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0x43:
 			if _, err := r.bytes(4); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0x44:
 			if _, err := r.bytes(8); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0xD0: // ref.null
 			if _, err := r.refType(); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0xD1: // ref.is_null
+			w.pop(1)
+			w.push(1)
 			w.charge(CostBasic)
 		case 0xD2: // ref.func
-			if _, err := r.u32(); err != nil {
+			if _, err := w.funcRef(r, at, op); err != nil {
 				return 0, err
 			}
+			w.push(1)
 			w.charge(CostBasic)
 		case 0xFC:
 			if err := w.prefixFC(r, at); err != nil {
@@ -563,14 +756,41 @@ func (w *rewriter) function(start, end int, params int) (localsEnd int, err erro
 				if _, err := r.u32(); err != nil {
 					return 0, err
 				}
+				if err := w.needMemory(r, at, "load or store"); err != nil {
+					return 0, err
+				}
+				if op <= 0x35 { // load
+					w.pop(1)
+					w.push(1)
+				} else {
+					w.pop(2)
+				}
 				w.charge(CostMemoryAccess)
 			case op >= 0x45 && op <= 0xC4: // numeric, sign extension
+				if binary(op) {
+					w.pop(2)
+				} else {
+					w.pop(1)
+				}
+				w.push(1)
 				w.charge(cost(op))
 			default:
 				return 0, r.failAt(at, "%s", unsupported(op))
 			}
 		}
 	}
+}
+
+// binary reports whether numeric instruction op (0x45–0xC4) takes two
+// operands (comparisons and binary arithmetic); the others take one.
+func binary(op byte) bool {
+	switch {
+	case op >= 0x46 && op <= 0x4F, op >= 0x51 && op <= 0x66,
+		op >= 0x6A && op <= 0x78, op >= 0x7C && op <= 0x8A,
+		op >= 0x92 && op <= 0x98, op >= 0xA0 && op <= 0xA6:
+		return true
+	}
+	return false
 }
 
 func unsupported(op byte) string {
@@ -602,69 +822,122 @@ func (w *rewriter) prefixFC(r *reader, at int) error {
 	if err != nil {
 		return err
 	}
+	d := w.d
+	elem := func() error {
+		_, err := r.index("element segment", d.elemSegments)
+		return err
+	}
+	table := func() (uint32, error) { return r.index("table", d.ntables()) }
+	var pop, push int
 	switch sub {
 	case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncations
+		pop, push = 1, 1
 	case 8: // memory.init data 0
-		if _, err := r.u32(); err != nil {
+		if err := w.needMemory(r, at, "memory.init"); err != nil {
+			return err
+		}
+		if err := w.dataIndex(r); err != nil {
 			return err
 		}
 		if err := r.zeroByte("memory.init"); err != nil {
 			return err
 		}
-	case 9, 13, 15, 16, 17: // data.drop, elem.drop, table.grow, table.size, table.fill
-		if _, err := r.u32(); err != nil {
+		pop = 3
+	case 9: // data.drop
+		if err := w.dataIndex(r); err != nil {
 			return err
 		}
 	case 10: // memory.copy 0 0
-		if err := r.zeroByte("memory.copy"); err != nil {
+		if err := w.needMemory(r, at, "memory.copy"); err != nil {
 			return err
 		}
 		if err := r.zeroByte("memory.copy"); err != nil {
 			return err
 		}
+		if err := r.zeroByte("memory.copy"); err != nil {
+			return err
+		}
+		pop = 3
 	case 11: // memory.fill 0
+		if err := w.needMemory(r, at, "memory.fill"); err != nil {
+			return err
+		}
 		if err := r.zeroByte("memory.fill"); err != nil {
 			return err
 		}
-	case 12, 14: // table.init elem table, table.copy table table
-		if _, err := r.u32(); err != nil {
+		pop = 3
+	case 12: // table.init elem table
+		if err := elem(); err != nil {
 			return err
 		}
-		if _, err := r.u32(); err != nil {
+		if _, err := table(); err != nil {
 			return err
+		}
+		pop = 3
+	case 13: // elem.drop
+		if err := elem(); err != nil {
+			return err
+		}
+	case 14: // table.copy table table
+		for range 2 {
+			if _, err := table(); err != nil {
+				return err
+			}
+		}
+		pop = 3
+	case 15, 16, 17: // table.grow, table.size, table.fill
+		x, err := table()
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case 15:
+			pop, push = 2, 1
+			w.insert(at, w.snipTable)
+			w.insert(at, w.tableGrowCap(x))
+		case 16:
+			push = 1
+		case 17:
+			pop = 3
 		}
 	default:
 		return r.failAt(subOff, "unknown instruction 0xfc %d", sub)
 	}
+	w.pop(pop)
+	w.push(push)
 	w.charge(costFC(sub))
-	if sub == 8 || sub == 10 || sub == 11 {
+	switch sub {
+	case 8, 10, 11: // memory.init, memory.copy, memory.fill
 		w.insert(at, w.snipBulk)
+	case 12, 14, 17: // table.init, table.copy, table.fill
+		w.insert(at, w.snipTable)
 	}
 	return nil
 }
 
-// blockType reads a block type and returns its number of parameters.
-func (r *reader) blockType(types []FuncType) (params int, err error) {
+// blockType reads a block type and returns its numbers of parameters and
+// results.
+func (r *reader) blockType(types []FuncType) (params, results int, err error) {
 	if r.off >= len(r.b) {
-		return 0, r.failf("unexpected end in a block type")
+		return 0, 0, r.failf("unexpected end in a block type")
 	}
 	switch c := r.b[r.off]; {
 	case c == 0x40:
 		r.off++
-		return 0, nil
+		return 0, 0, nil
 	case c&0xC0 == 0x40: // a one-byte negative s33: a value type
 		_, err := r.valueType()
-		return 0, err
+		return 0, 1, err
 	}
 	at := r.off
 	v, err := r.sleb(33)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if v < 0 || v >= int64(len(types)) {
-		return 0, r.failAt(at, "bad block type %d", v)
+		return 0, 0, r.failAt(at, "bad block type %d", v)
 	}
-	return len(types[v].Params), nil
+	return len(types[v].Params), len(types[v].Results), nil
 }
 
 // startArm opens the segment of an if's then-arm or else-arm.

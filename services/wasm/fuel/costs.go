@@ -5,9 +5,9 @@ package fuel
 // where charges are placed changes the fuel a run uses, so it bumps this
 // number; caches of rewritten modules are keyed by it, and a receipt's
 // fuel_used is only comparable between executors that use the same version.
-const CostTableVersion = 1
+const CostTableVersion = 2
 
-// The cost table, version 1. One unit of fuel is about one simple
+// The cost table, version 2. One unit of fuel is about one simple
 // instruction. Each instruction belongs to exactly one class.
 const (
 	// CostFree: nop, block, loop, else, end, drop. They compile to nothing.
@@ -42,6 +42,25 @@ const (
 	// GrowPageShift: memory.grow also costs 2^GrowPageShift units per page
 	// (64 KiB) of its delta operand, charged before it runs.
 	GrowPageShift = 12
+	// CostTableElem: table.grow, table.fill, table.copy and table.init also
+	// cost CostTableElem units per element of their length operand,
+	// charged before they run.
+	CostTableElem = 1
+
+	// The WASI host functions that do work in proportion to an argument
+	// are called through a wrapper that charges for it, from the arguments
+	// (and the iovec array they point to) only, before the host function
+	// runs (see host.go):
+	//
+	//   - fd_write, fd_read, fd_pwrite, fd_pread: CostIOVec per iovec, and
+	//     one unit per 2^BulkByteShift bytes of the lengths they hold;
+	//   - random_get: one unit per 2^RandomByteShift bytes;
+	//   - poll_oneoff: CostSubscription per subscription;
+	//   - path_*: one unit per 2^PathByteShift bytes of each path.
+	CostIOVec        = 20
+	RandomByteShift  = 2
+	CostSubscription = 100
+	PathByteShift    = 0
 
 	// MinCheckCost is the least a function entry or a loop header costs,
 	// so that an empty loop or an empty recursive function still burns fuel.
@@ -59,7 +78,18 @@ const (
 	// native stack allows for frames of that size (see the package doc).
 	StackBudget = 1 << 22
 	// FrameBase is the fixed part of a frame's weight in StackBudget units.
+	// A frame weighs FrameBase, plus one unit per parameter and local, per
+	// slot of the function's deepest operand stack, and per local and stack
+	// slot the instrumentation adds (8).
 	FrameBase = 4
+
+	// MaxTables bounds the tables of a module (imported and defined), and
+	// MaxTableElements the size of each: a larger initial size is an
+	// invalid module, and table.grow past it fails (returns -1) whatever
+	// the table's maximum. wazero keeps 8 bytes per element, so tables hold
+	// at most 64 MiB, outside the memory limit.
+	MaxTables        = 8
+	MaxTableElements = 1 << 20
 
 	// MaxFuel is the largest fuel a run can be given.
 	MaxFuel = 1 << 62

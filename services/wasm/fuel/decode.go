@@ -49,6 +49,14 @@ type body struct {
 	start, end int // the function body, after its size
 }
 
+// funcRef is a function index outside the code section (in a constant
+// expression, an element segment or an export) that names a host function
+// the rewriter wraps (see host.go): the output names the wrapper instead.
+type funcRef struct {
+	start, end int // the index's LEB128 in the input
+	fn         uint32
+}
+
 // decoded is the structure of a module, with offsets into the input.
 type decoded struct {
 	src      []byte
@@ -56,6 +64,8 @@ type decoded struct {
 
 	types        []FuncType
 	imports      []Import
+	importTypes  []uint32 // type index of each imported function
+	importHost   []int    // per imported function: its hostFuncs index, or -1
 	importFuncs  uint32
 	importGlobal uint32
 	importTables uint32
@@ -72,6 +82,51 @@ type decoded struct {
 	bodies       []body
 	dataSegments uint32
 	elemSegments uint32
+	funcRefs     []funcRef // in input order
+}
+
+// The index spaces of the original module. Every index the module uses
+// must be below these: the rewriter appends its own globals, functions,
+// type and locals right after them, and an original that could name one
+// could mint fuel or clear the interrupt.
+func (d *decoded) nfuncs() uint32   { return d.importFuncs + uint32(len(d.funcTypes)) }
+func (d *decoded) nglobals() uint32 { return d.importGlobal + d.globals }
+func (d *decoded) ntables() uint32  { return d.importTables + d.tables }
+func (d *decoded) hasMemory() bool  { return d.importMems+d.mems > 0 }
+
+// funcType returns the type of function f (imported or defined), f < nfuncs.
+func (d *decoded) funcType(f uint32) FuncType {
+	if f < d.importFuncs {
+		return d.types[d.importTypes[f]]
+	}
+	return d.types[d.funcTypes[f-d.importFuncs]]
+}
+
+// funcIndex reads a function index outside the code section, checks it
+// and records it when it names a wrapped host function.
+func (d *decoded) funcIndex(r *reader) (uint32, error) {
+	at := r.off
+	f, err := r.index("function", d.nfuncs())
+	if err != nil {
+		return 0, err
+	}
+	if f < d.importFuncs && d.importHost[f] >= 0 {
+		d.funcRefs = append(d.funcRefs, funcRef{start: at, end: r.off, fn: f})
+	}
+	return f, nil
+}
+
+// index reads an index of the given kind and checks it against n.
+func (r *reader) index(what string, n uint32) (uint32, error) {
+	at := r.off
+	i, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if i >= n {
+		return 0, r.failAt(at, "%s index %d out of range (%d)", what, i, n)
+	}
+	return i, nil
 }
 
 // decode checks the structure of the whole module and records what the
@@ -164,8 +219,13 @@ func decode(src []byte) (*decoded, error) {
 	if d.hasDataCount && d.dataCount != d.dataSegments {
 		return nil, r.failf("data count %d differs from the %d data segments", d.dataCount, d.dataSegments)
 	}
-	if d.start >= 0 && uint64(d.start) >= uint64(d.importFuncs)+uint64(len(d.funcTypes)) {
-		return nil, r.failf("start function %d out of range", d.start)
+	if d.start >= 0 {
+		if uint64(d.start) >= uint64(d.nfuncs()) {
+			return nil, r.failf("start function %d out of range", d.start)
+		}
+		if ft := d.funcType(uint32(d.start)); len(ft.Params)+len(ft.Results) != 0 {
+			return nil, r.failf("start function %d has type %v, not () -> ()", d.start, ft)
+		}
 	}
 	if d.importMems+d.mems > 1 {
 		return nil, r.failf("multiple memories are not supported")
@@ -226,6 +286,9 @@ func (r *reader) limits(memory bool) (Limits, error) {
 	}
 	if memory && (l.Min > 65536 || l.HasMax && l.Max > 65536) {
 		return l, r.failAt(flagOff, "memory larger than 65536 pages")
+	}
+	if !memory && l.Min > MaxTableElements {
+		return l, r.failAt(flagOff, "table of %d elements: more than %d", l.Min, MaxTableElements)
 	}
 	return l, nil
 }
@@ -294,6 +357,8 @@ func (d *decoded) importSection(r *reader) error {
 			}
 			im.Type = d.types[t]
 			d.importFuncs++
+			d.importTypes = append(d.importTypes, t)
+			d.importHost = append(d.importHost, lookupHostFunc(im))
 		case KindTable:
 			if _, err := r.refType(); err != nil {
 				return err
@@ -302,6 +367,9 @@ func (d *decoded) importSection(r *reader) error {
 				return err
 			}
 			d.importTables++
+			if d.importTables > MaxTables {
+				return r.failAt(kindOff, "more than %d tables", MaxTables)
+			}
 		case KindMemory:
 			if im.Limits, err = r.limits(true); err != nil {
 				return err
@@ -353,9 +421,13 @@ func (d *decoded) functionSection(r *reader) error {
 }
 
 func (d *decoded) tableSection(r *reader) error {
+	at := r.off
 	n, err := r.count("table", 2)
 	if err != nil {
 		return err
+	}
+	if uint64(d.importTables)+uint64(n) > MaxTables {
+		return r.failAt(at, "more than %d tables", MaxTables)
 	}
 	for range n {
 		if r.off < len(r.b) && r.b[r.off] == 0x40 {
@@ -393,14 +465,16 @@ func (d *decoded) globalSection(r *reader) error {
 	if err != nil {
 		return err
 	}
-	for range n {
+	for i := range n {
 		if _, err := r.valueType(); err != nil {
 			return err
 		}
 		if err := r.mutability(); err != nil {
 			return err
 		}
-		if err := r.constExpr(); err != nil {
+		// Only the globals before this one exist yet (wazero allows the
+		// imported ones only).
+		if err := d.constExpr(r, d.importGlobal+i); err != nil {
 			return err
 		}
 	}
@@ -431,7 +505,17 @@ func (d *decoded) exportSection(r *reader) error {
 			return r.failAt(r.off-1, "unknown export kind 0x%02x", kind)
 		}
 		e.Kind = ExternKind(kind)
-		if e.Index, err = r.u32(); err != nil {
+		switch e.Kind {
+		case KindFunc:
+			e.Index, err = d.funcIndex(r)
+		case KindTable:
+			e.Index, err = r.index("table", d.ntables())
+		case KindMemory:
+			e.Index, err = r.index("memory", d.importMems+d.mems)
+		case KindGlobal:
+			e.Index, err = r.index("global", d.nglobals())
+		}
+		if err != nil {
 			return err
 		}
 		d.exports = append(d.exports, e)
@@ -439,8 +523,9 @@ func (d *decoded) exportSection(r *reader) error {
 	return nil
 }
 
-// constExpr reads a constant expression up to and including its end.
-func (r *reader) constExpr() error {
+// constExpr reads a constant expression up to and including its end. It
+// may read globals below nglobals and any function.
+func (d *decoded) constExpr(r *reader, nglobals uint32) error {
 	for {
 		opOff := r.off
 		op, err := r.byte()
@@ -458,8 +543,10 @@ func (r *reader) constExpr() error {
 			_, err = r.bytes(4)
 		case 0x44:
 			_, err = r.bytes(8)
-		case 0x23, 0xD2: // global.get, ref.func
-			_, err = r.u32()
+		case 0x23: // global.get
+			_, err = r.index("global", nglobals)
+		case 0xD2: // ref.func
+			_, err = d.funcIndex(r)
 		case 0xD0: // ref.null
 			_, err = r.refType()
 		case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: // extended constant expressions
@@ -486,13 +573,18 @@ func (d *decoded) elementSection(r *reader) error {
 		if flags > 7 {
 			return r.failAt(flagOff, "unknown element segment flags %d", flags)
 		}
-		if flags&2 != 0 && flags&1 == 0 { // active with a table index
-			if _, err := r.u32(); err != nil {
-				return err
+		if flags&1 == 0 { // active: a table (0 unless given) and an offset expression
+			table := uint32(0)
+			at := r.off
+			if flags&2 != 0 {
+				if table, err = r.u32(); err != nil {
+					return err
+				}
 			}
-		}
-		if flags&1 == 0 { // active: offset expression
-			if err := r.constExpr(); err != nil {
+			if table >= d.ntables() {
+				return r.failAt(at, "element segment for table index %d out of range (%d)", table, d.ntables())
+			}
+			if err := d.constExpr(r, d.nglobals()); err != nil {
 				return err
 			}
 		}
@@ -518,9 +610,9 @@ func (d *decoded) elementSection(r *reader) error {
 		}
 		for range m {
 			if exprs {
-				err = r.constExpr()
+				err = d.constExpr(r, d.nglobals())
 			} else {
-				_, err = r.u32()
+				_, err = d.funcIndex(r)
 			}
 			if err != nil {
 				return err
@@ -542,9 +634,14 @@ func (d *decoded) dataSection(r *reader) error {
 		if err != nil {
 			return err
 		}
+		if flags == 0 || flags == 2 {
+			if !d.hasMemory() {
+				return r.failAt(flagOff, "active data segment but no memory")
+			}
+		}
 		switch flags {
 		case 0:
-			err = r.constExpr()
+			err = d.constExpr(r, d.nglobals())
 		case 1:
 		case 2:
 			var mem uint32
@@ -552,7 +649,7 @@ func (d *decoded) dataSection(r *reader) error {
 				return r.failAt(flagOff, "data segment for memory %d: multiple memories are not supported", mem)
 			}
 			if err == nil {
-				err = r.constExpr()
+				err = d.constExpr(r, d.nglobals())
 			}
 		default:
 			return r.failAt(flagOff, "unknown data segment flags %d", flags)

@@ -12,10 +12,15 @@ import (
 )
 
 // FuzzInstrument checks that Instrument never panics, rejects only with a
-// *ModuleError inside the input, and that what it accepts still validates
-// in wazero whenever the input did (it checks structure, not types, so an
-// ill-typed input may come out ill-typed). Seed corpus:
-// testdata/fuzz/FuzzInstrument (the WAT corpus and small edge cases).
+// *ModuleError inside the input, and that for every input it accepts,
+// wazero validates the output if and only if it validates the input
+// (sameValidity). Instrument checks structure, not types, so it accepts
+// some ill-typed inputs; the converse half of the property is what makes
+// that safe: no invalid input becomes a valid module, in particular not one
+// that names the globals, functions, type or locals the rewriter adds (an
+// out-of-range index in the input). Seed corpus:
+// testdata/fuzz/FuzzInstrument (the WAT corpus, small edge cases and the
+// index attacks of TestOutOfRangeIndices).
 func FuzzInstrument(f *testing.F) {
 	ctx := context.Background()
 	// Validation is the same in both engines; the interpreter compiles
@@ -37,17 +42,27 @@ func FuzzInstrument(f *testing.F) {
 		if _, err := fuel.Instrument(m.Binary); err == nil || !strings.Contains(err.Error(), "reserved prefix") {
 			t.Fatalf("instrumenting twice: %v", err)
 		}
-		cm, err := rt.CompileModule(ctx, m.Binary)
-		if err == nil {
-			_ = cm.Close(ctx)
-			return
-		}
-		orig, oerr := rt.CompileModule(ctx, in)
-		if oerr == nil {
-			_ = orig.Close(ctx)
-			t.Fatalf("the input validates but its instrumented form does not: %v", err)
-		}
+		sameValidity(t, rt, in, m.Binary)
 	})
+}
+
+// sameValidity fails unless wazero validates both in and out or neither.
+func sameValidity(t *testing.T, rt wazero.Runtime, in, out []byte) {
+	ctx := context.Background()
+	cm, err := rt.CompileModule(ctx, out)
+	if err == nil {
+		_ = cm.Close(ctx)
+	}
+	orig, oerr := rt.CompileModule(ctx, in)
+	if oerr == nil {
+		_ = orig.Close(ctx)
+	}
+	switch {
+	case oerr == nil && err != nil:
+		t.Fatalf("the input validates but its instrumented form does not: %v", err)
+	case oerr != nil && err == nil:
+		t.Fatalf("the input does not validate (%v) but its instrumented form does", oerr)
+	}
 }
 
 // bodyModule wraps a function body (locals declaration, instructions and
@@ -82,8 +97,10 @@ func appendU32(b []byte, v uint32) []byte {
 
 // FuzzInstrumentBody is FuzzInstrument with the fuzzer's bytes as the body
 // of a function in a valid module, so that most inputs decode and many
-// validate: it exercises the rewriting of control flow. Seed corpus:
-// testdata/fuzz/FuzzInstrumentBody.
+// validate: it exercises the rewriting of control flow and the index
+// checks in code (the module's global is 0, so global 1 would be the fuel
+// bank; its functions are 0 and 1, so function 2 would be the refill).
+// Seed corpus: testdata/fuzz/FuzzInstrumentBody.
 func FuzzInstrumentBody(f *testing.F) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
@@ -97,15 +114,6 @@ func FuzzInstrumentBody(f *testing.F) {
 			}
 			return
 		}
-		cm, err := rt.CompileModule(ctx, m.Binary)
-		if err == nil {
-			_ = cm.Close(ctx)
-			return
-		}
-		orig, oerr := rt.CompileModule(ctx, in)
-		if oerr == nil {
-			_ = orig.Close(ctx)
-			t.Fatalf("the input validates but its instrumented form does not: %v", err)
-		}
+		sameValidity(t, rt, in, m.Binary)
 	})
 }

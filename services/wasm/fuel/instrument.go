@@ -33,12 +33,15 @@ func Instrument(src []byte) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	nfuncs := uint64(d.importFuncs) + uint64(len(d.funcTypes))
-	nglobals := uint64(d.importGlobal) + uint64(d.globals)
-	if nfuncs >= 1<<27 || nglobals+4 >= 1<<27 || len(d.types) >= 1<<20 {
+	// The rewriter's globals, functions, type and locals come right after
+	// the original's, which decode checked never names an index past its
+	// own: no index shifts, and the original cannot reach them.
+	nfuncs := uint64(d.nfuncs())
+	nglobals := uint64(d.nglobals())
+	if nfuncs+1+uint64(d.importFuncs) >= 1<<27 || nglobals+4 >= 1<<27 || len(d.types) >= 1<<20 {
 		return nil, &ModuleError{Offset: len(src), Reason: "too many functions, globals or types"}
 	}
-	w := &rewriter{src: src, types: d.types}
+	w := &rewriter{src: src, d: d, types: d.types}
 	w.g = globals{
 		bank:      uint32(nglobals),
 		chunk:     uint32(nglobals + 1),
@@ -47,6 +50,17 @@ func Instrument(src []byte) (*Module, error) {
 		refill:    uint32(nfuncs),
 	}
 	refillType := uint32(len(d.types))
+	// The wrappers of host functions (host.go) follow the refill function.
+	var wrapped []uint32 // the imports wrapped, in order
+	for f, h := range d.importHost {
+		if h >= 0 {
+			if w.wrappers == nil {
+				w.wrappers = make([]uint32, d.importFuncs)
+			}
+			w.wrappers[f] = uint32(nfuncs) + 1 + uint32(len(wrapped))
+			wrapped = append(wrapped, uint32(f))
+		}
+	}
 
 	out := make([]byte, 0, len(src)*3/2+256)
 	out = append(out, src[:8]...)
@@ -60,7 +74,7 @@ func Instrument(src []byte) (*Module, error) {
 		tmp = tmp[:0]
 		switch id {
 		case secGlobal:
-			tmp = extend(tmp, src, sec, 4)
+			tmp = w.extend(tmp, sec, 4)
 			tmp = append(tmp, byte(I64), 1, 0x42, 0x00, 0x0B)
 			tmp = append(tmp, byte(I64), 1, 0x42, 0x00, 0x0B)
 			tmp = append(tmp, byte(I32), 1, 0x41, 0x00, 0x0B)
@@ -68,11 +82,14 @@ func Instrument(src []byte) (*Module, error) {
 			tmp = appendS64(tmp, StackBudget)
 			tmp = append(tmp, 0x0B)
 		case secType:
-			tmp = extend(tmp, src, sec, 1)
+			tmp = w.extend(tmp, sec, 1)
 			tmp = append(tmp, 0x60, 0x01, byte(I64), 0x01, byte(I64))
 		case secFunction:
-			tmp = extend(tmp, src, sec, 1)
+			tmp = w.extend(tmp, sec, 1+uint32(len(wrapped)))
 			tmp = appendU32(tmp, refillType)
+			for _, f := range wrapped {
+				tmp = appendU32(tmp, d.importTypes[f])
+			}
 		case secMemory: // only when the module has none: memory.grow 0 is the yield
 			tmp = append(tmp, 1, 0x00, 0x00)
 		case secExport:
@@ -80,7 +97,7 @@ func Instrument(src []byte) (*Module, error) {
 			if d.start >= 0 {
 				n++
 			}
-			tmp = extend(tmp, src, sec, n)
+			tmp = w.extend(tmp, sec, n)
 			tmp = appendExport(tmp, ExportFuel, KindGlobal, w.g.bank)
 			tmp = appendExport(tmp, ExportChunk, KindGlobal, w.g.chunk)
 			tmp = appendExport(tmp, ExportInterrupt, KindGlobal, w.g.interrupt)
@@ -104,7 +121,7 @@ func Instrument(src []byte) (*Module, error) {
 		if rank(secCode) < before && !emitted[secCode] {
 			emitted[secCode] = true
 			var err error
-			out, err = w.code(out, d, nil)
+			out, err = w.code(out, d, nil, wrapped)
 			return err
 		}
 		return nil
@@ -130,9 +147,11 @@ func Instrument(src []byte) (*Module, error) {
 			// fuel is set
 		case secCode:
 			emitted[secCode] = true
-			if out, err = w.code(out, d, sec); err != nil {
+			if out, err = w.code(out, d, sec, wrapped); err != nil {
 				return nil, err
 			}
+		case secElement:
+			out = appendSection(out, secElement, w.copyPatched(tmp[:0], sec.start, sec.end))
 		default:
 			out = appendSection(out, sec.id, src[sec.start:sec.end])
 		}
@@ -151,14 +170,29 @@ func Instrument(src []byte) (*Module, error) {
 }
 
 // extend copies a vector section's payload with its count raised by n.
-func extend(dst, src []byte, sec *section, n uint32) []byte {
+func (w *rewriter) extend(dst []byte, sec *section, n uint32) []byte {
 	if sec == nil {
 		return appendU32(dst, n)
 	}
-	r := &reader{b: src[:sec.end], off: sec.start}
+	r := &reader{b: w.src[:sec.end], off: sec.start}
 	count, _ := r.u32() // decoded before
 	dst = appendU32(dst, count+n)
-	return append(dst, src[r.off:sec.end]...)
+	return w.copyPatched(dst, r.off, sec.end)
+}
+
+// copyPatched copies src[start:end], with each function index there that
+// names a wrapped host function replaced by its wrapper's index.
+func (w *rewriter) copyPatched(dst []byte, start, end int) []byte {
+	refs := w.d.funcRefs
+	for len(refs) > 0 && refs[0].start < start {
+		refs = refs[1:]
+	}
+	for ; len(refs) > 0 && refs[0].end <= end; refs = refs[1:] {
+		dst = append(dst, w.src[start:refs[0].start]...)
+		dst = appendU32(dst, w.wrappers[refs[0].fn])
+		start = refs[0].end
+	}
+	return append(dst, w.src[start:end]...)
 }
 
 func appendExport(b []byte, name string, kind ExternKind, idx uint32) []byte {
@@ -175,8 +209,8 @@ func appendSection(out []byte, id byte, payload []byte) []byte {
 }
 
 // code writes the rewritten code section.
-func (w *rewriter) code(out []byte, d *decoded, sec *section) ([]byte, error) {
-	n := uint32(len(d.bodies)) + 1
+func (w *rewriter) code(out []byte, d *decoded, sec *section, wrapped []uint32) ([]byte, error) {
+	n := uint32(len(d.bodies)) + 1 + uint32(len(wrapped))
 	size := 64
 	if sec != nil {
 		size += (sec.end - sec.start) * 3 / 2
@@ -185,8 +219,7 @@ func (w *rewriter) code(out []byte, d *decoded, sec *section) ([]byte, error) {
 	payload = appendU32(payload, n)
 	var hdr []byte
 	for i, b := range d.bodies {
-		params := len(d.types[d.funcTypes[i]].Params)
-		localsEnd, err := w.function(b.start, b.end, params)
+		localsEnd, err := w.function(b.start, b.end, d.types[d.funcTypes[i]])
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +240,9 @@ func (w *rewriter) code(out []byte, d *decoded, sec *section) ([]byte, error) {
 		}
 	}
 	payload = w.appendRefillFunc(payload)
+	for _, f := range wrapped {
+		payload = w.appendHostWrapper(payload, f, hostFuncs[d.importHost[f]])
+	}
 	return appendSection(out, secCode, payload), nil
 }
 
