@@ -57,8 +57,11 @@ const (
 
 // New returns the producer the supervisor calls on every (re)start.
 func New(d Deps) func() actor.Actor {
+	// Commits outlive the incarnation that began them; the next one waits
+	// for them before it loads, so it never builds on a stale head.
+	commits := &sync.WaitGroup{}
 	return func() actor.Actor {
-		return &Actor{Deps: d, accounts: map[string]*account{}, reputation: map[string]*record{}, log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -76,6 +79,7 @@ type Actor struct {
 	order      []string            // the node's own first, then by DID
 	inflight   int
 	reputation map[string]*record
+	commits    *sync.WaitGroup // shared by every incarnation
 
 	ready       bool // the accounts are loaded
 	stopLoading context.CancelFunc
@@ -104,8 +108,6 @@ type committed struct {
 	owner   *Actor
 	op      string
 	changes []change
-	sender  *actor.PID
-	reply   any
 	began   time.Time
 	err     error
 }
@@ -196,8 +198,16 @@ func (a *Actor) start(c actor.Context) {
 	a.node = string(dids[0])
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopLoading = cancel
-	self, sys := a.self, a.sys
+	self, sys, commits := a.self, a.sys, a.commits
 	a.loader.Go(func() {
+		// What the previous incarnation was committing lands first.
+		drained := make(chan struct{})
+		go func() { commits.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return
+		}
 		backoff := 50 * time.Millisecond
 		for {
 			l, err := a.loadAll(ctx, dids)
@@ -206,13 +216,13 @@ func (a *Actor) start(c actor.Context) {
 				return
 			}
 			a.log.Warn("ledger: cannot load the accounts yet; retrying", "err", err, "in", backoff)
-			wake := make(chan struct{})
-			t := a.Clock.AfterFunc(backoff, func() { close(wake) })
+			// Real time, not the ledger's clock: this waits for the dag.
+			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return
-			case <-wake:
+			case <-t.C:
 			}
 			backoff = min(2*backoff, 5*time.Second)
 		}
@@ -424,11 +434,26 @@ func (a *Actor) submit(c actor.Context, op string, changes []change, extra []mes
 		ch.acct.inflight++
 	}
 	a.inflight++
-	done := &committed{owner: a, op: op, changes: changes, sender: c.Sender(), reply: reply, began: time.Now()}
+	a.commits.Add(1)
+	done := &committed{owner: a, op: op, changes: changes, began: time.Now()}
+	sender, sys, self := c.Sender(), a.sys, a.self
 	go func() {
+		defer a.commits.Done()
 		defer cancel()
 		_, done.err = call.Wait(ctx)
-		a.sys.Root.Send(a.self, done)
+		// The actor hears of the commit before the sender does, so the
+		// sender's next request sees it. The sender is answered from
+		// here, not by the actor: an incarnation that has been stopped
+		// or restarted meanwhile would never answer.
+		sys.Root.Send(self, done)
+		if sender == nil {
+			return
+		}
+		if done.err != nil {
+			sys.Root.Send(sender, fmt.Errorf("ledger: %s not recorded: %w", op, done.err))
+		} else {
+			sys.Root.Send(sender, reply)
+		}
 	}()
 }
 
@@ -451,18 +476,12 @@ func (a *Actor) done(m *committed) {
 	if m.err != nil {
 		a.log.Error("ledger commit failed", "op", m.op, "err", m.err)
 		a.Metrics.rejections.WithLabelValues("commit_failed").Inc()
-		if m.sender != nil {
-			a.sys.Root.Send(m.sender, fmt.Errorf("ledger: %s not recorded: %w", m.op, m.err))
-		}
 		return
 	}
 	for _, ch := range m.changes {
 		a.Metrics.entries.WithLabelValues(ch.e.Op).Inc()
 	}
 	a.publish()
-	if m.sender != nil {
-		a.sys.Root.Send(m.sender, m.reply)
-	}
 }
 
 // reload rebuilds an account whose commit failed from what the dag holds.

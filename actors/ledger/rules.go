@@ -235,7 +235,11 @@ func apply(s state, e *entry, c cid.Cid, p Params) (state, error) {
 		}
 		delete(next.reservations, e.Ref)
 		next.reserved -= held
-		next.available += held - e.Amount // the rest comes back
+		back := held // a release returns all of it
+		if e.Op == messages.OpSettle {
+			back -= e.Amount // a settle returns what it does not pay
+		}
+		next.available += back
 	default:
 		return s, broken(messages.ReasonBadOp, messages.ErrInvalidAmount, "unknown op %q", e.Op)
 	}
