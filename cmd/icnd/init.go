@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -58,7 +59,7 @@ func keyCommand() *cobra.Command {
 	key := &cobra.Command{Use: "key", Short: "Manage the node key"}
 	encrypt := &cobra.Command{
 		Use:   "encrypt",
-		Short: "Encrypt the node key in place with the passphrase from ICN_KEY_PASSPHRASE or key_passphrase_file",
+		Short: "Encrypt the node key and the account keyring in place with the passphrase from ICN_KEY_PASSPHRASE or key_passphrase_file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -72,10 +73,27 @@ func keyCommand() *cobra.Command {
 			if p == nil {
 				return fmt.Errorf("no passphrase: set %s or key_passphrase_file", wiring.EnvKeyPassphrase)
 			}
-			if err := keystore.Encrypt(cfg.DataDir, p); err != nil {
-				return err
+			// The node key and the keyring of the ledger's accounts go
+			// together: a node with one encrypted and not the other does
+			// not start. Each step skips what is encrypted already, so a
+			// run that was interrupted is finished by running it again.
+			nodeErr := keystore.Encrypt(cfg.DataDir, p)
+			switch {
+			case nodeErr == nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "encrypted %s\n", keystore.Path(cfg.DataDir))
+			case !errors.Is(nodeErr, keystore.ErrAlreadyEncrypted):
+				return nodeErr
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "encrypted %s\n", keystore.Path(cfg.DataDir))
+			sealed, err := keystore.EncryptKeyring(cfg.DataDir, p)
+			switch {
+			case err == nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "encrypted the keyring in %s (%d account keys)\n",
+					filepath.Join(cfg.DataDir, keystore.AccountsDir), sealed)
+			case !errors.Is(err, keystore.ErrAlreadyEncrypted):
+				return err
+			case nodeErr != nil:
+				return fmt.Errorf("%w; so is the keyring", nodeErr)
+			}
 			return nil
 		},
 	}

@@ -73,11 +73,17 @@ type daemon struct {
 
 func startDaemon(t testing.TB, icnd, dataDir string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, icnd, dataDir, nil, extra...)
+}
+
+// startDaemonEnv starts icnd with env added to a clean environment.
+func startDaemonEnv(t testing.TB, icnd, dataDir string, env []string, extra ...string) *daemon {
+	t.Helper()
 	args := append([]string{"run", "--profile", "production", "--data-dir", dataDir,
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "warn", "--workers", "2"}, extra...)
 	cmd := exec.Command(icnd, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	d := &daemon{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
 	if err := cmd.Start(); err != nil {
@@ -395,4 +401,50 @@ func TestSIGKILLDuringPutsLosesNoAcknowledgedBlock(t *testing.T) {
 	}
 	t.Logf("%d acknowledged blocks survived SIGKILL", len(acks))
 	d2.signal(t, syscall.SIGTERM, 10*time.Second)
+}
+
+// TestKeyEncryptCoversTheKeyring encrypts a node's keys with icnd key
+// encrypt: the node then starts with the passphrase (its keyring too) and
+// refuses to start without it.
+func TestKeyEncryptCoversTheKeyring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bins := build(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	d := startDaemon(t, bins.icnd, dataDir)
+	d.waitReady(t, dataDir, 30*time.Second)
+	d.signal(t, syscall.SIGTERM, 10*time.Second)
+	if _, err := os.Stat(filepath.Join(dataDir, "accounts", "keyring")); err != nil {
+		t.Fatalf("the node has no keyring: %v", err)
+	}
+
+	pass := "ICN_KEY_PASSPHRASE=correct horse battery staple"
+	encrypt := func() (string, error) {
+		cmd := exec.Command(bins.icnd, "key", "encrypt", "--data-dir", dataDir)
+		cmd.Env = append(cleanEnv(), pass)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := encrypt()
+	if err != nil || !strings.Contains(out, "encrypted the keyring") {
+		t.Fatalf("icnd key encrypt: %v\n%s", err, out)
+	}
+	if out, err := encrypt(); err == nil || !strings.Contains(out, "already encrypted") {
+		t.Fatalf("second icnd key encrypt: %v\n%s", err, out)
+	}
+
+	d2 := startDaemonEnv(t, bins.icnd, dataDir, []string{pass})
+	d2.waitReady(t, dataDir, 30*time.Second)
+	d2.signal(t, syscall.SIGTERM, 10*time.Second)
+
+	d3 := startDaemon(t, bins.icnd, dataDir)
+	select {
+	case err := <-d3.done:
+		if err == nil || !strings.Contains(d3.stderr.String(), "passphrase") {
+			t.Fatalf("icnd started without the passphrase: %v\n%s", err, d3.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("icnd still running without the passphrase")
+	}
 }

@@ -216,7 +216,7 @@ func decodeAccountFile(data []byte, did identity.DID, dataKey []byte) (ed25519.P
 // openAccountBlock opens an encrypted account block.
 func openAccountBlock(block *pem.Block, did identity.DID, dataKey []byte) (ed25519.PrivateKey, error) {
 	if block.Type != blockAccount {
-		return nil, corrupt("PEM block type %q, want %q (the keyring is encrypted)", block.Type, blockAccount)
+		return nil, corrupt("PEM block type %q, want %q (the keyring is encrypted; if icnd key encrypt was interrupted, run it again to finish)", block.Type, blockAccount)
 	}
 	h := block.Headers
 	if got, want := slices.Sorted(maps.Keys(h)), accountHeaders(); !slices.Equal(got, want) {
