@@ -77,7 +77,9 @@ type Actor struct {
 	node       string              // the node's own account
 	accounts   map[string]*account // local accounts
 	order      []string            // the node's own first, then by DID
-	inflight   int
+	inflight   int        // operations waiting for their commit
+	queue      []*pending // operations waiting for the put in flight
+	puts       int        // puts in flight
 	reputation map[string]*record
 	commits    *sync.WaitGroup // shared by every incarnation
 
@@ -103,13 +105,11 @@ type change struct {
 	next state
 }
 
-// committed reports a commit's outcome to the actor.
+// committed reports a put's outcome to the actor.
 type committed struct {
-	owner   *Actor
-	op      string
-	changes []change
-	began   time.Time
-	err     error
+	owner *Actor
+	ops   []*pending
+	err   error
 }
 
 // Receive implements actor.Actor.
@@ -229,8 +229,14 @@ func (a *Actor) start(c actor.Context) {
 	})
 }
 
-// stop ends the loading, if it is still going.
+// stop ends the loading, if it is still going, and refuses the
+// operations still queued: they were never sent, so nothing of them is
+// recorded and their callers may retry.
 func (a *Actor) stop() {
+	if len(a.queue) > 0 {
+		a.answer(a.queue, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+		a.queue = nil
+	}
 	if a.stopLoading != nil {
 		a.stopLoading()
 		a.loader.Wait()
@@ -408,78 +414,177 @@ func (a *Actor) local(did string) (*account, error) {
 	return acct, nil
 }
 
-// submit writes changes (and extra ref updates) to the dag in one put and
-// answers reply to the sender once it is durable. The accounts' tips move
-// now, so the next operation builds on them without waiting.
+// pending is an operation whose entries wait for their commit.
+type pending struct {
+	op      string
+	changes []change
+	refs    []messages.RefUpdate // the heads it moves, then its other refs
+	sender  *actor.PID
+	reply   any
+	began   time.Time
+}
+
+// submit queues changes (and extra ref updates) for the dag and answers
+// reply to the sender once they are durable. The accounts' tips move now,
+// so the next operation builds on them without waiting.
+//
+// One put is in flight at a time; the operations that arrive meanwhile go
+// into the next, together. An account's entries must commit in order, so
+// a put per operation would commit one entry per account per disk sync;
+// batching lets a busy account append many in one.
 func (a *Actor) submit(c actor.Context, op string, changes []change, extra []messages.RefUpdate, reply any) {
 	if a.inflight >= maxInFlight {
 		a.reject(c, op, fmt.Errorf("%w: the ledger has %d operations in flight", messages.ErrBusy, a.inflight))
 		return
 	}
-	put := &messages.PutBlocks{}
+	p := &pending{op: op, changes: changes, sender: c.Sender(), reply: reply, began: time.Now()}
 	for _, ch := range changes {
-		put.Blocks = append(put.Blocks, ch.b)
-		put.Refs = append(put.Refs, messages.RefUpdate{Name: headRef(ch.acct.tip.account), Old: ch.acct.tip.head, New: ch.b.CID()})
-	}
-	put.Refs = append(put.Refs, extra...)
-	ctx, cancel := a.ctx(c)
-	call, err := a.tree.Begin(ctx, dagName, put)
-	if err != nil {
-		cancel()
-		a.reject(c, op, err)
-		return
-	}
-	for _, ch := range changes {
+		p.refs = append(p.refs, messages.RefUpdate{Name: headRef(ch.acct.tip.account), Old: ch.acct.tip.head, New: ch.b.CID()})
 		ch.acct.tip = ch.next
 		ch.acct.inflight++
 	}
+	p.refs = append(p.refs, extra...)
 	a.inflight++
+	a.queue = append(a.queue, p)
+	if a.puts == 0 {
+		a.flush()
+	}
+}
+
+// errEarlierFailed fails the operations queued behind a failed commit of
+// the same account: they were built on entries that did not land.
+var errEarlierFailed = errors.New("an earlier entry of the account was not recorded")
+
+// flush writes the queued operations to the dag: as few puts as the
+// per-put ref bound allows, each ref moved once from the value before its
+// first update to the value after its last.
+func (a *Actor) flush() {
+	ops := a.queue
+	a.queue = nil
+	var failed, batch []*pending
+	put := &messages.PutBlocks{}
+	names := map[string]int{} // index in put.Refs
+	send := func() {
+		a.begin(batch, put)
+		batch, put, names = nil, &messages.PutBlocks{}, map[string]int{}
+	}
+	for _, p := range ops {
+		if slices.ContainsFunc(p.changes, func(ch change) bool { return ch.acct.broken }) {
+			failed = append(failed, p)
+			continue
+		}
+		added := 0
+		for _, u := range p.refs {
+			if _, ok := names[u.Name]; !ok {
+				added++
+			}
+		}
+		if len(batch) > 0 && len(put.Refs)+added > messages.MaxRefsPerPut {
+			send()
+		}
+		for _, ch := range p.changes {
+			put.Blocks = append(put.Blocks, ch.b)
+		}
+		for _, u := range p.refs {
+			if i, ok := names[u.Name]; ok {
+				put.Refs[i].New = u.New
+				continue
+			}
+			names[u.Name] = len(put.Refs)
+			put.Refs = append(put.Refs, u)
+		}
+		batch = append(batch, p)
+	}
+	if len(batch) > 0 {
+		send()
+	}
+	if len(failed) > 0 {
+		a.record(failed, errEarlierFailed)
+		a.answer(failed, errEarlierFailed)
+	}
+}
+
+// begin sends one put of the operations in batch.
+func (a *Actor) begin(batch []*pending, put *messages.PutBlocks) {
+	// A ref made and removed within the put (a reservation opened and
+	// released) needs no update.
+	put.Refs = slices.DeleteFunc(put.Refs, func(u messages.RefUpdate) bool { return !u.Old.Defined() && !u.New.Defined() })
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	call, err := a.tree.Begin(ctx, dagName, put)
+	if err != nil {
+		cancel()
+		a.record(batch, err)
+		a.answer(batch, err)
+		return
+	}
+	a.puts++
 	a.commits.Add(1)
-	done := &committed{owner: a, op: op, changes: changes, began: time.Now()}
-	sender, sys, self := c.Sender(), a.sys, a.self
+	done := &committed{owner: a, ops: batch}
 	go func() {
 		defer a.commits.Done()
 		defer cancel()
 		_, done.err = call.Wait(ctx)
-		// The actor hears of the commit before the sender does, so the
-		// sender's next request sees it. The sender is answered from
-		// here, not by the actor: an incarnation that has been stopped
-		// or restarted meanwhile would never answer.
-		sys.Root.Send(self, done)
-		if sender == nil {
-			return
-		}
-		if done.err != nil {
-			sys.Root.Send(sender, fmt.Errorf("ledger: %s not recorded: %w", op, done.err))
-		} else {
-			sys.Root.Send(sender, reply)
-		}
+		// The actor hears of the commit before the senders do, so their
+		// next requests see it. The senders are answered from here, not
+		// by the actor: an incarnation that has been stopped or restarted
+		// meanwhile would never answer.
+		a.sys.Root.Send(a.self, done)
+		a.answer(done.ops, done.err)
 	}()
 }
 
-// done acknowledges a commit, or marks its accounts for reloading.
+// answer tells the senders of ops how they ended. It touches no actor
+// state: commit goroutines call it.
+func (a *Actor) answer(ops []*pending, err error) {
+	for _, p := range ops {
+		switch {
+		case p.sender == nil:
+		case err != nil:
+			a.sys.Root.Send(p.sender, fmt.Errorf("ledger: %s not recorded: %w", p.op, err))
+		default:
+			a.sys.Root.Send(p.sender, p.reply)
+		}
+	}
+}
+
+// done takes a put's outcome and sends the next.
 func (a *Actor) done(m *committed) {
-	a.inflight--
-	for _, ch := range m.changes {
-		acct := ch.acct
-		acct.inflight--
-		if m.err != nil {
-			acct.broken = true
-		} else if ch.next.seq > acct.acked.seq || !acct.acked.head.Defined() {
-			acct.acked = ch.next
+	a.puts--
+	a.record(m.ops, m.err)
+	if a.puts == 0 && len(a.queue) > 0 {
+		a.flush()
+	}
+}
+
+// record acknowledges operations, or marks their accounts for reloading
+// when err says they were not recorded.
+func (a *Actor) record(ops []*pending, err error) {
+	for _, p := range ops {
+		a.inflight--
+		for _, ch := range p.changes {
+			acct := ch.acct
+			acct.inflight--
+			if err != nil {
+				acct.broken = true
+			} else if ch.next.seq > acct.acked.seq || !acct.acked.head.Defined() {
+				acct.acked = ch.next
+			}
+			if acct.broken && acct.inflight == 0 {
+				a.reload(acct)
+			}
 		}
-		if acct.broken && acct.inflight == 0 {
-			a.reload(acct)
+		a.Metrics.ops.WithLabelValues(p.op).Observe(time.Since(p.began).Seconds())
+		if err != nil {
+			a.Metrics.rejections.WithLabelValues("commit_failed").Inc()
+			continue
+		}
+		for _, ch := range p.changes {
+			a.Metrics.entries.WithLabelValues(ch.e.Op).Inc()
 		}
 	}
-	a.Metrics.ops.WithLabelValues(m.op).Observe(time.Since(m.began).Seconds())
-	if m.err != nil {
-		a.log.Error("ledger commit failed", "op", m.op, "err", m.err)
-		a.Metrics.rejections.WithLabelValues("commit_failed").Inc()
+	if err != nil {
+		a.log.Error("ledger commit failed", "ops", len(ops), "err", err)
 		return
-	}
-	for _, ch := range m.changes {
-		a.Metrics.entries.WithLabelValues(ch.e.Op).Inc()
 	}
 	a.publish()
 }

@@ -362,3 +362,85 @@ func TestKillStormsLoseNoAcknowledgedTransfer(t *testing.T) {
 		}
 	}
 }
+
+// gatedStore holds the commits that write a ledger head while gated.
+type gatedStore struct {
+	store.Store
+	entered chan struct{} // a held commit arrived
+	gate    chan struct{} // closed: commits go on
+}
+
+func (g *gatedStore) Commit(ctx context.Context, b *store.Batch) error {
+	for op := range b.Ops() {
+		if bytes.Contains(op.Key, []byte("ledger/head/")) {
+			select {
+			case g.entered <- struct{}{}:
+			default:
+			}
+			<-g.gate
+			break
+		}
+	}
+	return g.Store.Commit(ctx, b)
+}
+
+// TestOperationsQueuedBehindAPutCommitTogether holds a put on the disk:
+// the operations that arrive meanwhile go into the next put as one, a
+// reservation opened and released within it included.
+func TestOperationsQueuedBehindAPutCommitTogether(t *testing.T) {
+	g := &gatedStore{Store: memstore.New(), entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	close(g.gate) // open while the node starts
+	n := startNode(t, setup{store: g})
+	b := n.newAccount(t)
+	g.gate = make(chan struct{})
+	<-g.entered // drain the start's signal, if any
+	ctx := context.Background()
+	first, err := n.tree.Begin(ctx, Name, &messages.Transfer{To: b, Amount: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered // the first put is on the disk, held
+	var calls []*supervisors.Call
+	for _, m := range []any{
+		&messages.Reserve{Account: n.self, Ref: "job-1", Amount: 50},
+		&messages.Release{Account: n.self, Ref: "job-1"},
+		&messages.Transfer{To: b, Amount: 7},
+	} {
+		c, err := n.tree.Begin(ctx, Name, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	// All three are queued once the status says so (requests are served
+	// in order, so the status follows them).
+	st := ask[*messages.SubsystemStatus](t, n, &messages.StatusRequest{})
+	if st.Details["in_flight"] != "4" {
+		t.Fatalf("in flight: %v", st.Details)
+	}
+	close(g.gate)
+	for _, c := range append([]*supervisors.Call{first}, calls...) {
+		if _, err := c.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := n.account(t, "")
+	if a.Seq != 4 || a.Available != 893 || a.Reservations != 0 || a.Reserved != 0 {
+		t.Fatalf("after the batch: %+v", a)
+	}
+	refs, err := supervisors.Ask[*messages.ListRefsReply](ctx, n.tree, "dag", &messages.ListRefs{Prefix: "ledger/resv/"})
+	if err != nil || len(refs.Refs) != 0 {
+		t.Fatalf("reservation refs left: %+v %v", refs, err)
+	}
+	if v := ask[*messages.VerifyReport](t, n, &messages.VerifyAccount{}); !v.Valid || v.Entries != 5 {
+		t.Fatalf("%+v", v)
+	}
+	// What the batch left is what a restart reads back.
+	if err := n.tree.Kill(ctx, Name, supervisors.KillStop); err != nil {
+		t.Fatal(err)
+	}
+	waitRestarted(t, n)
+	if again := n.account(t, ""); again.Seq != a.Seq || !again.Head.Equals(a.Head) || again.Available != a.Available {
+		t.Fatalf("after restart %+v, want %+v", again, a)
+	}
+}

@@ -1,0 +1,134 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// BenchmarkTransfers puts transfers between local accounts through the
+// ledger actor on badger with durable group commit: each is two signed
+// entries (send and receive) and their head refs, written in one commit
+// before the reply. It reports signed entries per second.
+func BenchmarkTransfers(b *testing.B) {
+	for _, callers := range []int{16, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s, err := badgerstore.Open(b.TempDir(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			p := DefaultParams()
+			p.RegenPerHour = 0
+			n := startNode(b, setup{store: s, params: p})
+			accounts := []string{n.self}
+			for range 15 {
+				accounts = append(accounts, n.newAccount(b))
+			}
+			ctx := context.Background()
+			var next atomic.Int64
+			lat := make([][]time.Duration, callers)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			began := time.Now()
+			for w := range callers {
+				wg.Go(func() {
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						// A ring: every account pays its neighbour, so none runs dry.
+						from, to := accounts[i%16], accounts[(i+1)%16]
+						t := time.Now()
+						if _, err := supervisors.Ask[*messages.TransferReply](ctx, n.tree, Name, &messages.Transfer{From: from, To: to, Amount: 1}); err != nil {
+							b.Error(err)
+							return
+						}
+						lat[w] = append(lat[w], time.Since(t))
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(began)
+			b.StopTimer()
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			if len(all) == 0 {
+				return
+			}
+			b.ReportMetric(2*float64(b.N)/elapsed.Seconds(), "entries/s")
+			b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkVerify checks a 1,000-entry chain, next to the Ed25519
+// verification of as many signatures in the same run: the limit a
+// verifier that checks every signature cannot pass.
+func BenchmarkVerify(b *testing.B) {
+	const entries = 1000
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	k := identity.NewMemoryKeyring(id, rand.Reader, 0)
+	other, err := k.Create(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := DefaultParams()
+	src := mapSource{}
+	c := newChain(b, k, string(id.DID()), p, src)
+	c.add(entry{Op: messages.OpOpen, Amount: p.Initial}, 0)
+	for i := 1; i < entries; i++ {
+		ms := int64(i) * 60_000
+		switch i % 3 {
+		case 0:
+			c.add(entry{Op: messages.OpSend, Amount: 1, Counterparty: string(other)}, ms)
+		case 1:
+			c.add(entry{Op: messages.OpReserve, Amount: 2, Ref: fmt.Sprintf("job-%d", i)}, ms)
+		case 2:
+			c.add(entry{Op: messages.OpSettle, Amount: 1, Ref: fmt.Sprintf("job-%d", i-1), Counterparty: string(other)}, ms)
+		}
+	}
+	b.Run("chain", func(b *testing.B) {
+		for b.Loop() {
+			if r := Verify(context.Background(), src, c.s.account, c.s.head, p, nil); !r.Valid {
+				b.Fatalf("%+v", r.Problems)
+			}
+		}
+		b.ReportMetric(float64(entries*b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+	b.Run("ed25519-verify-only", func(b *testing.B) {
+		msgs := make([][]byte, entries)
+		sigs := make([][]byte, entries)
+		for i := range msgs {
+			msgs[i] = fmt.Appendf(nil, "entry %d %s", i, make([]byte, 200))
+			if sigs[i], err = k.Sign(id.DID(), msgs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pub := id.PublicKey()
+		for b.Loop() {
+			for i := range msgs {
+				if !ed25519.Verify(pub, msgs[i], sigs[i]) {
+					b.Fatal("bad signature")
+				}
+			}
+		}
+		b.ReportMetric(float64(entries*b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+}
