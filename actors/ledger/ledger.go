@@ -77,9 +77,9 @@ type Actor struct {
 	node       string              // the node's own account
 	accounts   map[string]*account // local accounts
 	order      []string            // the node's own first, then by DID
-	inflight   int        // operations waiting for their commit
-	queue      []*pending // operations waiting for the put in flight
-	puts       int        // puts in flight
+	inflight   int                 // operations waiting for their commit
+	queue      []*pending          // operations waiting for the put in flight
+	puts       int                 // puts in flight
 	reputation map[string]*record
 	commits    *sync.WaitGroup // shared by every incarnation
 
