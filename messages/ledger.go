@@ -34,6 +34,9 @@ var (
 	ErrInvalidReference = errors.New("ledger: invalid reference")
 	// ErrAlreadyReceived: a send that has already been received.
 	ErrAlreadyReceived = errors.New("ledger: already received")
+	// ErrAccountLimit: the node holds as many local accounts as it may
+	// (identity.MaxAccounts).
+	ErrAccountLimit = errors.New("ledger: account limit reached")
 )
 
 // InsufficientManaError says how much was available.

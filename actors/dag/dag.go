@@ -369,8 +369,8 @@ func (a *Actor) check(m *messages.PutBlocks) ([]*item, error) {
 		if err := block.Supported(p.CID); err != nil {
 			return nil, fmt.Errorf("dag: pin: %w", err)
 		}
-		k := string(p.CID.Bytes())
-		if _, stored := a.index[k]; !stored && !seen[k] && a.inflight[k] == nil {
+		k := p.CID.Bytes()
+		if _, stored := a.index[string(k)]; !stored && !seen[string(k)] && a.inflight[string(k)] == nil {
 			return nil, fmt.Errorf("%w: pin of %s, which is neither in the put nor stored", messages.ErrBlockNotFound, p.CID)
 		}
 	}
@@ -399,8 +399,8 @@ func (a *Actor) checkRefs(updates []messages.RefUpdate, inPut map[string]bool) e
 			if err := block.Supported(u.New); err != nil {
 				return fmt.Errorf("dag: ref %q: %w", u.Name, err)
 			}
-			k := string(u.New.Bytes())
-			if _, stored := a.index[k]; !stored && !inPut[k] && a.inflight[k] == nil {
+			k := u.New.Bytes()
+			if _, stored := a.index[string(k)]; !stored && !inPut[string(k)] && a.inflight[string(k)] == nil {
 				return fmt.Errorf("%w: ref %q to %s, which is neither in the put nor stored", messages.ErrBlockNotFound, u.Name, u.New)
 			}
 		}

@@ -452,8 +452,9 @@ func (a *Actor) submit(c actor.Context, op string, changes []change, extra []mes
 }
 
 // errEarlierFailed fails the operations queued behind a failed commit of
-// the same account: they were built on entries that did not land.
-var errEarlierFailed = errors.New("an earlier entry of the account was not recorded")
+// the same account: they were built on entries that did not land. Nothing
+// of them is recorded, and the account is reloaded: a retry is safe.
+var errEarlierFailed = &supervisors.UnavailableError{Path: Name, State: "recovering", RetryAfter: time.Second}
 
 // flush writes the queued operations to the dag: as few puts as the
 // per-put ref bound allows, each ref moved once from the value before its
@@ -775,6 +776,9 @@ func (a *Actor) createAccount(c actor.Context) {
 	ctx, cancel := a.ctx(c)
 	defer cancel()
 	did, err := a.Keyring.Create(ctx)
+	if errors.Is(err, identity.ErrKeyringFull) {
+		err = fmt.Errorf("%w: %w", messages.ErrAccountLimit, err)
+	}
 	if err != nil {
 		a.reject(c, "create", err)
 		return

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -442,5 +444,20 @@ func TestOperationsQueuedBehindAPutCommitTogether(t *testing.T) {
 	waitRestarted(t, n)
 	if again := n.account(t, ""); again.Seq != a.Seq || !again.Head.Equals(a.Head) || again.Available != a.Available {
 		t.Fatalf("after restart %+v, want %+v", again, a)
+	}
+}
+
+func TestAFullKeyringRefusesNewAccounts(t *testing.T) {
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, setup{keyring: identity.NewMemoryKeyring(id, rand.Reader, 2)})
+	n.newAccount(t)
+	if err := askErr(t, n, &messages.CreateAccount{}); !errors.Is(err, messages.ErrAccountLimit) {
+		t.Fatalf("third account of two: %v", err)
+	}
+	if l := ask[*messages.AccountList](t, n, &messages.ListAccounts{}); len(l.Accounts) != 2 {
+		t.Fatalf("accounts: %+v", l)
 	}
 }

@@ -166,7 +166,7 @@ func (n *node) newAccount(t tb) string {
 type treeSource struct{ tree *supervisors.Tree }
 
 func (s treeSource) Block(ctx context.Context, c cid.Cid) (block.Block, error) {
-	return dagSource{s.tree}.Block(ctx, c)
+	return dagSource(s).Block(ctx, c)
 }
 
 // mapSource is a BlockSource over blocks in memory.

@@ -96,9 +96,7 @@ func (v *verifier) backward(head cid.Cid) []cid.Cid {
 		if !ok {
 			return nil
 		}
-		if i == 0 {
-			want = e.Seq
-		} else if e.Seq != want {
+		if i > 0 && e.Seq != want {
 			v.problem(e.Seq, next, messages.ReasonBadSeq, "seq %d where %d belongs", e.Seq, want)
 			return nil
 		}

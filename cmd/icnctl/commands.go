@@ -139,7 +139,7 @@ func (a *app) client(cmd *cobra.Command, l listener) (*client, error) {
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "icnctl",
-		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection, blocks",
+		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection, blocks, mana",
 		Long: `icnctl talks to a running icnd over its public API and its admin API.
 
 It finds the node through the data directory icnd writes: api.addr and
@@ -149,7 +149,8 @@ machine "icnctl status" needs no flag; elsewhere pass --api and --admin
 (host:port or http://host:port) and the token files.
 
 Exit codes: 0 success; 1 error; 2 the node is degraded or not ready
-(status, health, ready); 64 usage error.`,
+(status, health, ready), or an account's chain does not verify (mana
+verify); 64 usage error.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       a.version,
@@ -176,7 +177,7 @@ Exit codes: 0 success; 1 error; 2 the node is degraded or not ready
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.healthCmd(), a.readyCmd(), a.subsystemsCmd(),
-		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd(), a.dagCmd())
+		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd(), a.dagCmd(), a.manaCmd(), a.reputationCmd())
 	return root
 }
 

@@ -2,8 +2,10 @@
 // public API (health, readiness, metrics, node identity, subsystem status)
 // and the admin API (the live supervision tree, fault injection, the stream
 // of supervision events), drives the block store (icnctl dag: put, get,
-// stat, pins, GC, CAR export and import), and shows what it got to a person
-// or, with -o json, to a script.
+// stat, pins, GC, CAR export and import) and the mana ledger (icnctl mana:
+// accounts, balances, history, transfers, reservations, chain verification;
+// icnctl reputation), and shows what it got to a person or, with -o json, to
+// a script.
 //
 // # Finding the node
 //
@@ -21,9 +23,10 @@
 //	1   an error: the node answered with an error, could not be reached, or a
 //	    token file is missing
 //	2   the command worked but the node is not well: status and health report
-//	    degraded, ready reports not ready
-//	64  usage: an unknown command or flag, a bad argument (a malformed CID),
-//	    binary output refused on a terminal (dag get, dag export)
+//	    degraded, ready reports not ready, mana verify found an account chain
+//	    that does not verify
+//	64  usage: an unknown command or flag, a bad argument (a malformed CID or
+//	    amount), binary output refused on a terminal (dag get, dag export)
 //
 // # Files
 //
@@ -35,7 +38,9 @@
 // supervision tree, fed by sse.go's reader of Server-Sent Events; dag.go
 // declares the dag commands, which stream: files and stdin are sent as they
 // are read, blocks and archives written as they arrive, and --timeout bounds
-// only connecting and the wait for an answer, never a transfer.
+// only connecting and the wait for an answer, never a transfer; mana.go
+// declares the ledger commands (mana, reputation) and explains the ledger's
+// refusals.
 //
 // icnctl only talks HTTP to icnd: it must not import the daemon's wiring,
 // open its data (other than the address and token files) or share state with

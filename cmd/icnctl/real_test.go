@@ -39,6 +39,15 @@ func (s *statusActor) Receive(c actor.Context) {
 // tokens, as icnd does.
 func startRealNode(t *testing.T, maxBlockSize int) string {
 	t.Helper()
+	return startRealNodeWith(t, maxBlockSize, func(prometheus.Registerer) func() actor.Actor {
+		return func() actor.Actor { return &statusActor{name: "ledger"} }
+	})
+}
+
+// startRealNodeWith is startRealNode with the ledger newLedger makes (its
+// metrics go to the node's registry).
+func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus.Registerer) func() actor.Actor) string {
+	t.Helper()
 	dataDir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -48,7 +57,7 @@ func startRealNode(t *testing.T, maxBlockSize int) string {
 	}
 	dagActor := dag.New(dag.Deps{Store: memstore.New(), Clock: clock.Real{}, Metrics: metrics, Logger: log,
 		Config: dag.Config{MaxBlockSize: maxBlockSize, GCGrace: time.Hour}})
-	ledger := func() actor.Actor { return &statusActor{name: "ledger"} }
+	ledger := newLedger(reg)
 	d := supervisors.ProductionDefaults()
 	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
 	d.Shutdown = time.Second

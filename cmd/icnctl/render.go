@@ -472,3 +472,139 @@ func renderImport(w io.Writer, r httpapi.ImportResult) {
 	fmt.Fprintf(tw, "Pinned\t%s\n", yesNo(r.Pinned))
 	tw.Flush()
 }
+
+// renderAccounts prints one line per local account; the node's own is
+// first (the node lists it first).
+func renderAccounts(w io.Writer, l httpapi.AccountList) {
+	if len(l.Accounts) == 0 {
+		fmt.Fprintln(w, "no local accounts")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ACCOUNT\tAVAILABLE\tRESERVED\tBALANCE\tRESERVATIONS\tSEQ")
+	for i, acct := range l.Accounts {
+		name := clean(acct.DID)
+		if i == 0 {
+			name += " (node)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", name, acct.Available, acct.Reserved, acct.Balance, acct.Reservations, acct.Seq)
+	}
+	tw.Flush()
+}
+
+// renderAccount prints an account's state.
+func renderAccount(w io.Writer, acct httpapi.Account) {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Account\t%s\n", clean(acct.DID))
+	fmt.Fprintf(tw, "Available\t%d\n", acct.Available)
+	fmt.Fprintf(tw, "Reserved\t%d (%s)\n", acct.Reserved, countLabel(uint64(max(acct.Reservations, 0)), "reservation"))
+	fmt.Fprintf(tw, "Balance\t%d\n", acct.Balance)
+	fmt.Fprintf(tw, "Regeneration\t%d per hour, up to %d\n", acct.RegenPerHour, acct.Capacity)
+	fmt.Fprintf(tw, "Head\t%s (seq %d)\n", dash(clean(acct.Head)), acct.Seq)
+	fmt.Fprintf(tw, "As of\t%s\n", stamp(acct.AsOf))
+	tw.Flush()
+}
+
+// renderEntries prints a page of an account's chain, newest first, and how
+// to ask for the next page.
+func renderEntries(w io.Writer, did string, l httpapi.EntryList) {
+	if len(l.Entries) == 0 {
+		fmt.Fprintln(w, "no entries")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "SEQ\tTIME\tOP\tAMOUNT\tCOUNTERPARTY\tREF\tAVAILABLE\tRESERVED\tMEMO")
+	for _, e := range l.Entries {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", e.Seq, stamp(e.Time), clean(e.Op), e.Amount,
+			dash(clean(e.Counterparty)), dash(clean(e.Ref)), e.BalanceAfter, e.ReservedAfter, dash(shorten(clean(e.Memo), 40)))
+	}
+	tw.Flush()
+	if l.Next > 0 {
+		fmt.Fprintf(w, "more: icnctl mana history %s --before %d\n", clean(did), l.Next)
+	}
+}
+
+// renderReceive says where a payment landed: on the payee's local chain,
+// or on its own node.
+func renderReceive(w io.Writer, payee string, recv *httpapi.LedgerEntry) {
+	if recv == nil {
+		fmt.Fprintf(w, "%s is not local: its own node records the receive\n", clean(payee))
+		return
+	}
+	fmt.Fprintf(w, "%s received it here (seq %d); it has %d available\n", clean(recv.Account), recv.Seq, recv.BalanceAfter)
+}
+
+// renderTransfer says what a transfer recorded.
+func renderTransfer(w io.Writer, r httpapi.TransferResult) {
+	s := r.Send
+	fmt.Fprintf(w, "sent %d from %s to %s (seq %d); %s has %d available\n", s.Amount, clean(s.Account), clean(s.Counterparty),
+		s.Seq, clean(s.Account), s.BalanceAfter)
+	renderReceive(w, s.Counterparty, r.Receive)
+}
+
+// renderReserve says what a reservation holds.
+func renderReserve(w io.Writer, r httpapi.EntryResult) {
+	e := r.Entry
+	fmt.Fprintf(w, "reserved %d of %s for %s (seq %d); it has %d available, %d reserved\n", e.Amount, clean(e.Account),
+		clean(e.Ref), e.Seq, e.BalanceAfter, e.ReservedAfter)
+}
+
+// renderRelease says what a release returned.
+func renderRelease(w io.Writer, r httpapi.EntryResult) {
+	e := r.Entry
+	fmt.Fprintf(w, "released %s of %s: %d back (seq %d); it has %d available, %d reserved\n", clean(e.Ref), clean(e.Account),
+		e.Amount, e.Seq, e.BalanceAfter, e.ReservedAfter)
+}
+
+// renderSettle says what a settlement paid, and where it landed.
+func renderSettle(w io.Writer, r httpapi.EntryResult) {
+	e := r.Entry
+	fmt.Fprintf(w, "settled %s of %s: paid %d to %s (seq %d); it has %d available, %d reserved\n", clean(e.Ref), clean(e.Account),
+		e.Amount, clean(e.Counterparty), e.Seq, e.BalanceAfter, e.ReservedAfter)
+	if e.Amount > 0 {
+		renderReceive(w, e.Counterparty, r.Receive)
+	}
+}
+
+// renderVerify prints a chain's verification and, if it failed, why.
+func renderVerify(w io.Writer, v httpapi.VerifyReport) {
+	took := time.Duration(v.TookMS * float64(time.Millisecond)).Round(time.Microsecond)
+	if v.Valid {
+		fmt.Fprintf(w, "valid: %s, %s up to %s, checked in %s\n", clean(v.Account), entryCount(v.Entries),
+			dash(clean(v.Head)), took)
+		return
+	}
+	fmt.Fprintf(w, "INVALID: %s, %s in %s up to %s, checked in %s\n", clean(v.Account), countLabel(uint64(len(v.Problems)), "problem"),
+		entryCount(v.Entries), dash(clean(v.Head)), took)
+	if len(v.Problems) == 0 {
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "SEQ\tCID\tREASON\tDETAIL")
+	for _, p := range v.Problems {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Seq, dash(clean(p.CID)), clean(p.Reason), dash(shorten(clean(p.Detail), 100)))
+	}
+	tw.Flush()
+}
+
+// renderReputation prints an executor's record on this node.
+func renderReputation(w io.Writer, r httpapi.Reputation) {
+	mean := "-"
+	if r.Jobs > 0 {
+		mean = time.Duration(r.MeanDurationMS * float64(time.Millisecond)).Round(time.Millisecond).String()
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "DID\t%s\n", clean(r.DID))
+	fmt.Fprintf(tw, "Score\t%d of 100\n", r.Score)
+	fmt.Fprintf(tw, "Jobs\t%d (%d succeeded, %d failed)\n", r.Jobs, r.Successes, r.Failures)
+	fmt.Fprintf(tw, "Mean duration\t%s\n", mean)
+	tw.Flush()
+}
+
+// entryCount is "1 entry" or "3 entries".
+func entryCount(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return strconv.Itoa(n) + " entries"
+}

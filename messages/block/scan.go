@@ -138,13 +138,13 @@ func (s *scanner) value(depth int) error {
 	case majorTag:
 		err = s.tag(arg)
 	case majorSimple:
-		switch {
-		case info == 20 || info == 21 || info == 22: // false, true, null
-		case info == 27:
+		switch info {
+		case 20, 21, 22: // false, true, null
+		case 27:
 			if f := math.Float64frombits(arg); math.IsNaN(f) || math.IsInf(f, 0) {
 				return fmt.Errorf("NaN and infinities are not in the IPLD data model")
 			}
-		case info == 25 || info == 26:
+		case 25, 26:
 			return fmt.Errorf("16- and 32-bit floats are not DAG-CBOR (floats are 64-bit)")
 		default:
 			return fmt.Errorf("simple value %d is not in the IPLD data model", arg)

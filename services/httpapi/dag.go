@@ -151,18 +151,7 @@ func (s *Server) dagRoutes() {
 
 // dagCall sends msg to the dag actor and checks the reply's type.
 func dagCall[R any](s *Server, r *http.Request, msg any) (R, error) {
-	var zero R
-	ctx, cancel := requestContext(r, s.cfg.CallTimeout)
-	defer cancel()
-	res, err := s.deps.Tree.Request(ctx, dagActor, msg)
-	if err != nil {
-		return zero, err
-	}
-	out, ok := res.(R)
-	if !ok {
-		return zero, fmt.Errorf("httpapi: dag answered %T, want %T", res, zero)
-	}
-	return out, nil
+	return actorCall[R](s, r, dagActor, msg)
 }
 
 // pathCID reads a CID from the path; one this node can never store (not

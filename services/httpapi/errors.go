@@ -48,6 +48,17 @@ const (
 	CodeRefConflict     = "ref_conflict"
 	CodeRefNotFound     = "ref_not_found"
 	CodeInvalidRef      = "invalid_ref"
+
+	CodeInsufficientMana     = "insufficient_mana"
+	CodeInvalidAccount       = "invalid_account"
+	CodeInvalidAmount        = "invalid_amount"
+	CodeInvalidReference     = "invalid_reference"
+	CodeUnknownAccount       = "unknown_account"
+	CodeNotLocal             = "not_local"
+	CodeUnknownReservation   = "unknown_reservation"
+	CodeDuplicateReservation = "duplicate_reservation"
+	CodeAccountLimit         = "account_limit"
+	CodeAlreadyReceived      = "already_received"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -101,6 +112,12 @@ func statusOf(err error) *Error {
 	if errors.Is(err, messages.ErrBusy) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: err.Error(), RetryAfter: time.Second, Err: err}
 	}
+	var ime *messages.InsufficientManaError
+	if errors.As(err, &ime) {
+		// Clients need the numbers, not a sentence to parse.
+		return &Error{Status: http.StatusConflict, Code: CodeInsufficientMana, Message: err.Error(),
+			Details: map[string]any{"account": ime.Account, "available": ime.Available, "needed": ime.Needed}, Err: err}
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
@@ -127,6 +144,16 @@ func statusOf(err error) *Error {
 		{messages.ErrRefConflict, http.StatusConflict, CodeRefConflict},
 		{messages.ErrRefNotFound, http.StatusNotFound, CodeRefNotFound},
 		{messages.ErrInvalidRef, http.StatusBadRequest, CodeInvalidRef},
+		{messages.ErrInsufficientMana, http.StatusConflict, CodeInsufficientMana}, // without the numbers
+		{messages.ErrInvalidAccount, http.StatusBadRequest, CodeInvalidAccount},
+		{messages.ErrInvalidAmount, http.StatusBadRequest, CodeInvalidAmount},
+		{messages.ErrInvalidReference, http.StatusBadRequest, CodeInvalidReference},
+		{messages.ErrUnknownAccount, http.StatusNotFound, CodeUnknownAccount},
+		{messages.ErrNotLocal, http.StatusConflict, CodeNotLocal},
+		{messages.ErrUnknownReservation, http.StatusNotFound, CodeUnknownReservation},
+		{messages.ErrDuplicateReservation, http.StatusConflict, CodeDuplicateReservation},
+		{messages.ErrAlreadyReceived, http.StatusConflict, CodeAlreadyReceived},
+		{messages.ErrAccountLimit, http.StatusConflict, CodeAccountLimit},
 		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
 		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
 		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},

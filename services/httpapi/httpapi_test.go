@@ -24,6 +24,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -76,6 +77,7 @@ type fixture struct {
 	lastID  atomic.Value
 	broken  atomic.Bool
 	dataDir string
+	router  routers.Router // the public document's, made on first use
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -91,10 +93,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := memstore.New()
 	spec := supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		child("peers"), child("ledger"),
+		child("peers"), {Name: "ledger", Restart: supervisors.Permanent, New: newLedger(t, f.reg, st)},
 		{Name: "executors", Restart: supervisors.Permanent, Supervisor: pool},
-		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: memstore.New(), Clock: clock.Real{},
+		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
 			Config: dag.Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour}, Metrics: dagMetrics, Logger: slog.New(slog.DiscardHandler)})},
 	}}
 	d := supervisors.ProductionDefaults()
@@ -321,6 +324,12 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 		n, _ := f.tree.Actor("/icn/peers")
 		return n.Restarts == 1 && n.Status == "running"
 	})
+	// The registry says running once the restart is under way; an answer
+	// says the new incarnation has run its Started (which fails once
+	// broken is set below, and that would be the second failure).
+	waitFor(t, "peers answering", func() bool {
+		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken}).Code == 200
+	})
 	// Intensity is 1: the next failure opens dag's breaker.
 	f.broken.Store(true)
 	if rec := kill("stop"); rec.Code != 202 {
@@ -364,28 +373,7 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 func TestOpenAPIDocumentsEveryRouteAndEveryAnswer(t *testing.T) {
 	f := newFixture(t)
 	for _, api := range []*API{f.srv.Public(), f.srv.Admin()} {
-		raw, err := json.Marshal(api.OpenAPI("test"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(raw)
-		if err != nil {
-			t.Fatalf("%s: load: %v", api.listener, err)
-		}
-		if err := doc.Validate(t.Context()); err != nil {
-			t.Fatalf("%s: invalid OpenAPI: %v", api.listener, err)
-		}
-		for _, rt := range api.Routes() {
-			item := doc.Paths.Find(openAPIPath(rt.Path))
-			if item == nil || item.GetOperation(rt.Method) == nil {
-				t.Fatalf("%s %s is served but not documented", rt.Method, rt.Path)
-			}
-		}
-		doc.Servers = openapi3.Servers{{URL: "http://icn.test"}}
-		router, err := gorillamux.NewRouter(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		router := openAPIRouter(t, api)
 		// Call every GET route (and a kill) and check each answer against the document.
 		token := apiToken
 		if api == f.srv.Admin() {
@@ -407,31 +395,68 @@ func TestOpenAPIDocumentsEveryRouteAndEveryAnswer(t *testing.T) {
 			calls = append(calls, call{method: "GET", path: "/api/v1/subsystems/nope", token: token})
 		}
 		for _, c := range calls {
-			rec := f.do(t, api, c)
-			req := httptest.NewRequest(c.method, "http://icn.test"+c.path, strings.NewReader(c.body))
-			if c.contentType != "" {
-				req.Header.Set("Content-Type", c.contentType)
-			}
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatalf("%s %s: %v", c.method, c.path, err)
-			}
-			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
-			opts := &openapi3filter.Options{IncludeResponseStatus: true}
-			if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
-				// kin-openapi decodes no HTML: check the documented type, then the rest.
-				if _, ok := route.Operation.Responses.Status(rec.Code).Value.Content["text/html"]; !ok {
-					t.Errorf("%s answered text/html, documented as %v", c.path, route.Operation.Responses.Status(rec.Code).Value.Content)
-				}
-				opts.ExcludeResponseBody = true
-			}
-			out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(), Options: opts}
-			out.SetBodyBytes(rec.Body.Bytes())
-			if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
-				t.Errorf("%s %s (token=%v) answered %d, not as documented: %v\n%s", c.method, c.path, c.token != "", rec.Code, err, rec.Body)
-			}
+			checkAnswer(t, router, c, f.do(t, api, c))
 		}
+	}
+}
+
+// openAPIRouter loads a listener's OpenAPI document with an independent
+// implementation (kin-openapi), validates it, checks that it documents every
+// route, and returns a router over it for checkAnswer.
+func openAPIRouter(t *testing.T, api *API) routers.Router {
+	t.Helper()
+	raw, err := json.Marshal(api.OpenAPI("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("%s: load: %v", api.listener, err)
+	}
+	if err := doc.Validate(t.Context()); err != nil {
+		t.Fatalf("%s: invalid OpenAPI: %v", api.listener, err)
+	}
+	for _, rt := range api.Routes() {
+		item := doc.Paths.Find(openAPIPath(rt.Path))
+		if item == nil || item.GetOperation(rt.Method) == nil {
+			t.Fatalf("%s %s is served but not documented", rt.Method, rt.Path)
+		}
+	}
+	doc.Servers = openapi3.Servers{{URL: "http://icn.test"}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return router
+}
+
+// checkAnswer checks rec, the answer to c, against the document: its
+// status is documented for the route, and its body matches that status's
+// schema.
+func checkAnswer(t *testing.T, router routers.Router, c call, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	req := httptest.NewRequest(c.method, "http://icn.test"+c.path, strings.NewReader(c.body))
+	if c.contentType != "" {
+		req.Header.Set("Content-Type", c.contentType)
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true}
+	if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+		// kin-openapi decodes no HTML: check the documented type, then the rest.
+		if _, ok := route.Operation.Responses.Status(rec.Code).Value.Content["text/html"]; !ok {
+			t.Errorf("%s answered text/html, documented as %v", c.path, route.Operation.Responses.Status(rec.Code).Value.Content)
+		}
+		opts.ExcludeResponseBody = true
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(), Options: opts}
+	out.SetBodyBytes(rec.Body.Bytes())
+	if err := openapi3filter.ValidateResponse(t.Context(), out); err != nil {
+		t.Errorf("%s %s (token=%v) answered %d, not as documented: %v\n%s", c.method, c.path, c.token != "", rec.Code, err, rec.Body)
 	}
 }
 

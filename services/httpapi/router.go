@@ -291,3 +291,21 @@ func (m *httpMetrics) observe(listener, route string, status int, d time.Duratio
 func requestContext(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)
 }
+
+// actorCall sends msg to the named actor through the tree, bounded by the
+// server's call timeout and the request's own context, and checks the
+// reply's type. An error reply comes back as the error, for statusOf.
+func actorCall[R any](s *Server, r *http.Request, name string, msg any) (R, error) {
+	var zero R
+	ctx, cancel := requestContext(r, s.cfg.CallTimeout)
+	defer cancel()
+	res, err := s.deps.Tree.Request(ctx, name, msg)
+	if err != nil {
+		return zero, err
+	}
+	out, ok := res.(R)
+	if !ok {
+		return zero, fmt.Errorf("httpapi: %s answered %T, want %T", name, res, zero)
+	}
+	return out, nil
+}

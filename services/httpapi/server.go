@@ -129,6 +129,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.publicRoutes()
 	s.dagRoutes()
+	s.ledgerRoutes()
 	s.adminRoutes()
 	return s, nil
 }
