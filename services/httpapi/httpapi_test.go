@@ -216,6 +216,7 @@ func TestPublicEndpoints(t *testing.T) {
 	if h.Status != "ok" || len(h.Subsystems) != 4 || !h.Subsystems["peers"].Serving || h.Subsystems["executors"].Breaker != "closed" {
 		t.Fatalf("health: %+v", h)
 	}
+	f.ledgerReady(t) // until then, /ready says the ledger is loading
 	if rec := f.do(t, pub, call{method: "GET", path: "/ready"}); rec.Code != 200 {
 		t.Fatalf("ready: %d %s", rec.Code, rec.Body)
 	}

@@ -346,6 +346,11 @@ func TestLedgerLoadingIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &fixture{srv: srv}
+	srv.started.Store(true)
+	if rec := f.do(t, srv.Public(), call{method: "GET", path: "/ready"}); rec.Code != 503 ||
+		!strings.Contains(rec.Body.String(), "ledger is not ready (loading accounts from the dag)") {
+		t.Fatalf("ready while the ledger loads: %d %s", rec.Code, rec.Body)
+	}
 	for _, c := range []call{
 		{method: "GET", path: "/api/v1/accounts"},
 		{method: "POST", path: "/api/v1/accounts"},

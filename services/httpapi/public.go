@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"cmp"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -126,9 +128,37 @@ func (s *Server) getReady(w http.ResponseWriter, r *http.Request) error {
 		rd.Reasons = append(rd.Reasons, "starting")
 	default:
 		h := s.health(r)
-		for _, n := range s.subsystems() {
-			if sh := h.Subsystems[n.Name]; !sh.Serving {
-				rd.Reasons = append(rd.Reasons, fmt.Sprintf("%s is %s (breaker %s)", n.Name, sh.State, sh.Breaker))
+		subs := s.subsystems()
+		reasons := make([]string, len(subs))
+		var wg sync.WaitGroup
+		for i, n := range subs {
+			sh := h.Subsystems[n.Name]
+			if !sh.Serving {
+				reasons[i] = fmt.Sprintf("%s is %s (breaker %s)", n.Name, sh.State, sh.Breaker)
+				continue
+			}
+			// Serving is not ready: a subsystem may be up and still
+			// loading its state (the ledger its accounts), refusing work.
+			wg.Go(func() {
+				ctx, cancel := requestContext(r, s.cfg.PingTimeout)
+				defer cancel()
+				res, err := s.deps.Tree.Request(ctx, n.Path, &messages.StatusRequest{})
+				st, ok := res.(*messages.SubsystemStatus)
+				switch {
+				case errors.Is(err, supervisors.ErrUnhandled):
+					// A subsystem without a status of its own (a
+					// supervisor of workers): serving is ready.
+				case err != nil:
+					reasons[i] = fmt.Sprintf("%s did not report its status: %v", n.Name, err)
+				case ok && !st.Ready:
+					reasons[i] = fmt.Sprintf("%s is not ready (%s)", n.Name, cmp.Or(st.Details["state"], "no state given"))
+				}
+			})
+		}
+		wg.Wait()
+		for _, why := range reasons {
+			if why != "" {
+				rd.Reasons = append(rd.Reasons, why)
 			}
 		}
 	}
