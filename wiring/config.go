@@ -61,6 +61,7 @@ type DAG struct {
 	MaxBlockSize int           `toml:"max_block_size" help:"largest block accepted, in bytes (at most 16 MiB)"`
 	GCInterval   time.Duration `toml:"gc_interval" help:"how often garbage collection runs; 0 runs it only on demand"`
 	GCGrace      time.Duration `toml:"gc_grace" help:"how long an unpinned block without a TTL is kept"`
+	CacheMB      int           `toml:"cache_mb" help:"memory for recently read blocks, in MiB; 0 disables the cache"`
 }
 
 // Ledger holds the economic rules every account chain is kept and checked
@@ -114,7 +115,7 @@ func Default(profile string) (Config, error) {
 		P2P: P2P{
 			Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		},
-		DAG:    DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute},
+		DAG:    DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute, CacheMB: 64},
 		Ledger: Ledger{RegenPerHour: 100, Capacity: 10_000, Initial: 1_000, OpCap: 1_000, ProposalCost: 10, VoteCost: 1},
 		Supervision: Supervision{
 			Intensity:        5,
@@ -208,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.DAG.GCGrace < 0 {
 		v.fail("dag.gc_grace", "must not be negative, got %s", c.DAG.GCGrace)
+	}
+	if c.DAG.CacheMB < 0 || c.DAG.CacheMB > 1<<20 {
+		v.fail("dag.cache_mb", "must be in [0, %d] MiB, got %d", 1<<20, c.DAG.CacheMB)
 	}
 	l := c.Ledger
 	v.atLeast("ledger.regen_per_hour", l.RegenPerHour, 0)

@@ -149,6 +149,7 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 		{"huge blocks", func(c *Config) { c.DAG.MaxBlockSize = 32 << 20 }, "dag.max_block_size", ErrInvalid},
 		{"negative gc interval", func(c *Config) { c.DAG.GCInterval = -time.Second }, "dag.gc_interval", ErrInvalid},
 		{"negative gc grace", func(c *Config) { c.DAG.GCGrace = -time.Second }, "dag.gc_grace", ErrInvalid},
+		{"negative block cache", func(c *Config) { c.DAG.CacheMB = -1 }, "dag.cache_mb", ErrInvalid},
 		{"zero intensity", func(c *Config) { c.Supervision.Intensity = 0 }, "supervision.intensity", ErrInvalid},
 		{"zero period", func(c *Config) { c.Supervision.Period = 0 }, "supervision.period", ErrInvalid},
 		{"negative backoff initial", func(c *Config) { c.Supervision.BackoffInitial = -time.Millisecond }, "supervision.backoff_initial", ErrInvalid},
@@ -242,6 +243,7 @@ func TestFieldNamesAreDerived(t *testing.T) {
 		"supervision.shutdown_timeout": {"ICN_SUPERVISION_SHUTDOWN_TIMEOUT", "supervision-shutdown-timeout"},
 		"dag.max_block_size":           {"ICN_DAG_MAX_BLOCK_SIZE", "dag-max-block-size"},
 		"dag.gc_grace":                 {"ICN_DAG_GC_GRACE", "dag-gc-grace"},
+		"dag.cache_mb":                 {"ICN_DAG_CACHE_MB", "dag-cache-mb"},
 		"ledger.regen_per_hour":        {"ICN_LEDGER_REGEN_PER_HOUR", "ledger-regen-per-hour"},
 	}
 	got := map[string][2]string{}
@@ -253,8 +255,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 			t.Errorf("%s: env, flag = %v, want %v", key, got[key], w)
 		}
 	}
-	if n := len(got); n != 33 {
-		t.Errorf("Config has %d keys, want 33: a key was added or lost; update this test", n)
+	if n := len(got); n != 34 {
+		t.Errorf("Config has %d keys, want 34: a key was added or lost; update this test", n)
 	}
 }
 

@@ -184,7 +184,8 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 					OpCap: uint64(l.OpCap), ProposalCost: uint64(l.ProposalCost), VoteCost: uint64(l.VoteCost)}
 			},
 			func(c Config) dag.Config {
-				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace}
+				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace,
+					CacheBytes: int64(c.DAG.CacheMB) << 20}
 			},
 			supervisionDefaults,
 			nodeTree,

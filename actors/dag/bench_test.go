@@ -51,14 +51,22 @@ func rawBadger(b *testing.B) *badger.DB {
 	return db
 }
 
+// defaultCache is the production default of dag.cache_mb.
+const defaultCache = 64 << 20
+
 func dagTree(b *testing.B) *supervisors.Tree {
+	b.Helper()
+	return dagTreeWith(b, Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour, CacheBytes: defaultCache})
+}
+
+func dagTreeWith(b *testing.B, cfg Config) *supervisors.Tree {
 	b.Helper()
 	s, err := badgerstore.Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	n := start(b, s, Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour})
+	n := start(b, s, cfg)
 	return n.tree
 }
 
@@ -157,25 +165,36 @@ func BenchmarkGet(b *testing.B) {
 				})
 			})
 		})
-		b.Run(sz.name+"/dag-actor", func(b *testing.B) {
-			tree := dagTree(b)
-			ctx := context.Background()
-			cids := make([]cid.Cid, stored)
-			batch := make([]block.Block, 0, 100)
-			for i := range stored {
-				blk, _ := block.NewRaw(randomBytes(sz.n))
-				cids[i] = blk.CID()
-				if batch = append(batch, blk); len(batch) == cap(batch) {
-					if _, err := tree.Request(ctx, Name, &messages.PutBlocks{Blocks: batch}); err != nil {
-						b.Fatal(err)
-					}
-					batch = batch[:0]
-				}
-			}
-			parallel(b, func(int64) error {
-				_, err := tree.Request(ctx, Name, &messages.GetBlock{CID: cids[rand.IntN(stored)]})
-				return err
+		for _, cache := range []struct {
+			name  string
+			bytes int64
+		}{{"dag-actor", defaultCache}, {"dag-actor-uncached", 0}} {
+			b.Run(sz.name+"/"+cache.name, func(b *testing.B) {
+				getThroughTheActor(b, dagTreeWith(b, Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour, CacheBytes: cache.bytes}), sz.n)
 			})
-		})
+		}
 	}
+}
+
+// getThroughTheActor stores 2000 blocks of n bytes and reads them back at
+// random, from `writers` goroutines.
+func getThroughTheActor(b *testing.B, tree *supervisors.Tree, n int) {
+	const stored = 2000
+	ctx := context.Background()
+	cids := make([]cid.Cid, stored)
+	batch := make([]block.Block, 0, 100)
+	for i := range stored {
+		blk, _ := block.NewRaw(randomBytes(n))
+		cids[i] = blk.CID()
+		if batch = append(batch, blk); len(batch) == cap(batch) {
+			if _, err := tree.Request(ctx, Name, &messages.PutBlocks{Blocks: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	parallel(b, func(int64) error {
+		_, err := tree.Request(ctx, Name, &messages.GetBlock{CID: cids[rand.IntN(stored)]})
+		return err
+	})
 }

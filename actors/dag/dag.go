@@ -27,6 +27,7 @@ type Config struct {
 	MaxBlockSize int           // bytes; larger blocks are refused
 	GCInterval   time.Duration // scheduled collection; 0 runs it only on demand
 	GCGrace      time.Duration // how long unpinned blocks without a TTL are kept
+	CacheBytes   int64         // memory for recently read blocks; 0 disables the cache
 }
 
 // Deps are the dag actor's collaborators.
@@ -42,7 +43,7 @@ type Deps struct {
 func New(d Deps) func() actor.Actor {
 	return func() actor.Actor {
 		return &Actor{Deps: d, index: map[string]indexed{}, inflight: map[string]*flight{}, refs: map[string]*refFlight{}, rooted: map[string]int{},
-			log: d.Logger.With("actor", Name)}
+			cache: newBlockCache(d.Config.CacheBytes), log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -75,6 +76,7 @@ type Actor struct {
 	putsInFlight int
 	commits      sync.WaitGroup // put commits in flight: waited for before the actor stops
 	readq        chan read      // reads for the reader goroutines
+	cache        *blockCache    // verified blocks recently read; per incarnation
 	readers      sync.WaitGroup
 	gcTimer      clock.Timer
 }
@@ -620,6 +622,14 @@ func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
 	if sender == nil {
 		return
 	}
+	if b, ok := a.cache.get(string(m.CID.Bytes())); ok {
+		// Served here: handing a cached block to a reader would cost
+		// more than the answer itself.
+		a.Metrics.gets.Inc()
+		a.Metrics.cacheHits.Inc()
+		c.Respond(&messages.GetBlockReply{Block: b})
+		return
+	}
 	select {
 	case a.readq <- read{cid: m.CID, sender: sender, began: time.Now()}:
 	default:
@@ -630,6 +640,7 @@ func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
 // reader serves reads until the queue is closed.
 func (a *Actor) reader() {
 	for r := range a.readq {
+		gen := a.cache.generation() // before the read: see blockCache
 		b, err := a.read(r.cid)
 		a.Metrics.gets.Inc()
 		a.Metrics.ops.WithLabelValues("get").Observe(time.Since(r.began).Seconds())
@@ -637,6 +648,9 @@ func (a *Actor) reader() {
 			a.sys.Root.Send(r.sender, err)
 			continue
 		}
+		// Cached before the answer: the caller's next read is a hit.
+		a.cache.add(string(r.cid.Bytes()), b, gen)
+		a.Metrics.cacheBytes.Set(float64(a.cache.bytes()))
 		a.sys.Root.Send(r.sender, &messages.GetBlockReply{Block: b})
 	}
 }

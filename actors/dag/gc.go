@@ -64,7 +64,10 @@ func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 	}
 	var gcErr error
 	for _, b := range batches {
-		if err := a.Store.Commit(ctx, b.b); err != nil {
+		err := a.Store.Commit(ctx, b.b)
+		// Even a failed commit may have deleted some: drop them all.
+		a.cache.remove(b.ids)
+		if err != nil {
 			gcErr = fmt.Errorf("dag: gc delete: %w", err)
 			break
 		}
@@ -78,6 +81,7 @@ func (a *Actor) collect() (*messages.CollectGarbageReply, error) {
 	a.bytes -= reply.RemovedBytes
 	a.Metrics.blocks.Set(float64(a.blocks))
 	a.Metrics.bytes.Set(float64(a.bytes))
+	a.Metrics.cacheBytes.Set(float64(a.cache.bytes()))
 	a.Metrics.gcRemoved.Add(float64(reply.RemovedCount))
 	reply.Took = time.Since(began)
 	if gcErr != nil {
