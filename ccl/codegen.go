@@ -42,12 +42,20 @@ type gen struct {
 	data    []byte               // the data segment, from dataStart
 	dataAt  map[string]uint32    // deduplication: content -> address
 	errs    ErrorList
+	wasi    *wasiFuncs // a WASI command (CompileWASI), or nil
 }
 
 // generate compiles a checked file, importing exactly the host functions
 // in imports (in that order; the first pass imports them all). It returns
 // the module and the host functions the code called.
 func generate(f *file, hosts []HostFunc, imports []string) (*wasmenc.Module, map[string]bool, ErrorList) {
+	return generateMode(f, hosts, imports, false)
+}
+
+// generateMode is generate, or with wasi the WASI command of CompileWASI:
+// imports must then be empty, and the module imports fd_write and
+// proc_exit, defines trap itself and exports _start.
+func generateMode(f *file, hosts []HostFunc, imports []string, wasi bool) (*wasmenc.Module, map[string]bool, ErrorList) {
 	g := &gen{
 		f: f, hosts: hosts, imports: imports,
 		used:    map[string]bool{},
@@ -64,6 +72,9 @@ func generate(f *file, hosts []HostFunc, imports []string) (*wasmenc.Module, map
 		g.mod.Imports = append(g.mod.Imports, wasmenc.Import{Module: HostModule, Name: name, Type: t})
 	}
 	g.nextFn = uint32(len(imports))
+	if wasi {
+		g.wasiPrologue()
+	}
 	for _, fd := range f.funcs {
 		g.funcIdx[fd] = g.nextFn
 		g.nextFn++
@@ -84,6 +95,9 @@ func generate(f *file, hosts []HostFunc, imports []string) (*wasmenc.Module, map
 	}
 	for i := 0; i < len(g.order); i++ { // a helper may use another
 		g.helper(g.order[i])
+	}
+	if wasi {
+		g.wasiStart()
 	}
 	for _, fd := range f.funcs {
 		if !fd.export {
@@ -122,6 +136,9 @@ func (g *gen) host(name string) *HostFunc {
 // hostCall returns the function index of a host import, recording it.
 func (g *gen) hostCall(name string) uint32 {
 	g.used[name] = true
+	if g.wasi != nil && name == "trap" {
+		return g.wasi.trap
+	}
 	for i, n := range g.imports {
 		if n == name {
 			return uint32(i)

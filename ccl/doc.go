@@ -10,6 +10,9 @@
 // state between calls. [Compile] returns the module with the list of its
 // exports and imports, or an [ErrorList] of positioned errors and no
 // module; [HostFuncs] is the host table the compiler and the runtime share.
+// [CompileWASI] makes a whole program (fn run) a WASI command instead, for
+// the mesh. Package ccl/runtime runs compiled policies against a snapshot;
+// docs/ccl.md describes the language and holds the acceptance corpus.
 //
 // # The language (v1)
 //
