@@ -121,7 +121,31 @@ type PutBlocksReply struct {
 }
 
 // GetBlock asks for one block; the reply is verified against its CID.
-type GetBlock struct{ CID cid.Cid }
+type GetBlock struct {
+	CID cid.Cid
+	// Fetch: when this node lacks the block, ask other nodes for it
+	// (providers on the DHT, then connected peers), check it against its
+	// CID and keep it (unpinned, with the default retention).
+	Fetch bool
+}
+
+// FetchDAG fetches every block under Root that this node lacks from other
+// nodes, a bounded number at a time, and answers *FetchDAGReply; with Pin
+// it then pins Root recursively. A block no node has fails it with
+// ErrBlockNotFound (what was fetched stays, unpinned).
+type FetchDAG struct {
+	Root cid.Cid
+	Pin  bool
+}
+
+// FetchDAGReply reports a FetchDAG.
+type FetchDAGReply struct {
+	Root    cid.Cid
+	Blocks  int   // in the DAG
+	Fetched int   // of them from other nodes
+	Bytes   int64 // fetched
+	Took    time.Duration
+}
 
 // GetBlockReply carries the block.
 type GetBlockReply struct{ Block block.Block }

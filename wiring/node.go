@@ -175,7 +175,10 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 		fx.Provide(
 			func(c Config) badgerstore.Config { return badgerstore.Config{DataDir: c.DataDir} },
 			func(c Config) keystore.Config { return keystore.Config{DataDir: c.DataDir, Passphrase: passphrase} },
-			func(c Config) libp2pnet.Options { return libp2pnet.Options{Listen: c.P2P.Listen} },
+			func(c Config) libp2pnet.Options {
+				return libp2pnet.Options{Listen: c.P2P.Listen, Bootstrap: c.P2P.Bootstrap, MDNS: c.P2P.MDNS}
+			},
+			func(c Config) memnet.Options { return memnet.Options{Bootstrap: c.P2P.Bootstrap} },
 			func(c Config) executors.Config { return executors.Config{Workers: c.Workers} },
 			func(c Config) wasm.Config { return wasm.Config{CacheDir: filepath.Join(c.DataDir, "wasm-cache")} },
 			func(c Config) ledger.Params {

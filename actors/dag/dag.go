@@ -17,6 +17,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/store"
+	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
 // Name is the subsystem's name in the supervision tree.
@@ -77,6 +78,8 @@ type Actor struct {
 	commits      sync.WaitGroup // put commits in flight: waited for before the actor stops
 	readq        chan read      // reads for the reader goroutines
 	cache        *blockCache    // verified blocks recently read; per incarnation
+	tree         *supervisors.Tree
+	fetching     int // single-block fetches in flight
 	readers      sync.WaitGroup
 	gcTimer      clock.Timer
 }
@@ -107,9 +110,10 @@ type outcome struct {
 
 // read is one block read handed to the reader goroutines.
 type read struct {
-	cid    cid.Cid
-	sender *actor.PID
-	began  time.Time
+	cid     cid.Cid
+	sender  *actor.PID
+	began   time.Time
+	forPeer bool // another node asked: answer *messages.PeerResponse
 }
 
 // Reads in flight are bounded; past the bound a read is refused at once
@@ -159,11 +163,34 @@ func (a *Actor) Receive(c actor.Context) {
 	case *messages.PutBlocks:
 		a.put(c, m)
 	case *messages.GetBlock:
-		a.get(c, m)
+		if m.Fetch {
+			a.fetchOrRead(c, m)
+		} else {
+			a.get(c, m)
+		}
+	case *messages.FetchDAG:
+		a.fetchDAG(c, m)
+	case *messages.PeerRequestIn:
+		if m.Type == messages.WireDAGBlock {
+			a.serveBlock(c, m)
+		} else {
+			c.Respond(fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type))
+		}
+	case *fetched:
+		if m.owner == a {
+			a.fetching--
+			a.Metrics.fetches.WithLabelValues(m.result).Inc()
+		}
 	case *messages.StatBlock:
 		a.timed("stat", func() { c.Respond(orError(a.stat(m.CID))) })
 	case *messages.PinBlock:
-		a.timed("pin", func() { c.Respond(orError(a.pin(m))) })
+		a.timed("pin", func() {
+			r, err := a.pin(m)
+			if err == nil {
+				a.announce(m.CID)
+			}
+			c.Respond(orError(r, err))
+		})
 	case *messages.UnpinBlock:
 		a.timed("unpin", func() { c.Respond(orError(a.unpin(m.CID))) })
 	case *messages.ListPins:
@@ -201,7 +228,7 @@ func (a *Actor) timed(op string, f func()) {
 
 // start rebuilds the counts from the store; nothing else is kept in memory.
 func (a *Actor) start(c actor.Context) {
-	a.self, a.sys = c.Self(), c.ActorSystem()
+	a.self, a.sys, a.tree = c.Self(), c.ActorSystem(), supervisors.TreeOf(c)
 	a.since = a.Clock.Now()
 	ctx := context.Background()
 	var blocks, bytes int64
@@ -651,6 +678,10 @@ func (a *Actor) reader() {
 		// Cached before the answer: the caller's next read is a hit.
 		a.cache.add(string(r.cid.Bytes()), b, gen)
 		a.Metrics.cacheBytes.Set(float64(a.cache.bytes()))
+		if r.forPeer {
+			a.sys.Root.Send(r.sender, &messages.PeerResponse{Body: b.Data()})
+			continue
+		}
 		a.sys.Root.Send(r.sender, &messages.GetBlockReply{Block: b})
 	}
 }

@@ -11,6 +11,7 @@ type Metrics struct {
 	corrupt       prometheus.Counter
 	cacheHits     prometheus.Counter
 	cacheBytes    prometheus.Gauge
+	fetches       *prometheus.CounterVec
 	ops           *prometheus.HistogramVec
 }
 
@@ -25,15 +26,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		corrupt:    prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_corrupt_blocks_total", Help: "Reads that found a block whose bytes no longer match its CID."}),
 		cacheHits:  prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_dag_cache_hits_total", Help: "Block reads served from the cache of verified blocks."}),
 		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_dag_cache_bytes", Help: "Bytes of blocks in the cache of verified blocks."}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_dag_fetch_total",
+			Help: "Blocks asked of other nodes, by result (fetched, not_found, corrupt: a node sent bytes that did not match)."}, []string{"result"}),
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "icn_dag_op_duration_seconds", Help: "Duration of dag operations, from the actor taking the request to the answer.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"op"}),
 	}
-	for _, c := range []prometheus.Collector{m.blocks, m.bytes, m.puts, m.gets, m.gcRemoved, m.corrupt, m.cacheHits, m.cacheBytes, m.ops} {
+	for _, c := range []prometheus.Collector{m.blocks, m.bytes, m.puts, m.gets, m.gcRemoved, m.corrupt, m.cacheHits, m.cacheBytes, m.fetches, m.ops} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	for _, r := range []string{"fetched", "not_found", "corrupt"} {
+		m.fetches.WithLabelValues(r)
 	}
 	for _, op := range []string{"put", "get", "stat", "pin", "unpin", "gc", "walk"} {
 		m.ops.WithLabelValues(op)

@@ -1,43 +1,658 @@
 package peers
 
 import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/envelope"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/network"
+	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
 // Name is the subsystem's name in the supervision tree.
 const Name = "peers"
 
-// Actor is the peer manager.
-type Actor struct {
-	clock clock.Clock
-	net   network.Network
-	since time.Time
+// dialTimeout bounds a ConnectPeer's dial: under the HTTP and icnctl
+// timeouts (10 s), so that a silent address is reported as unreachable.
+const dialTimeout = 8 * time.Second
+
+// replySuffix makes the envelope type of an RPC's reply from its request's.
+const replySuffix = ".reply"
+
+// Deps are the peer manager's collaborators.
+type Deps struct {
+	Network  network.Network
+	Identity *identity.Identity
+	Clock    clock.Clock
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	// Routes maps each wire type this node understands to the subsystem
+	// (tree name) that owns it. Types not in it are refused.
+	Routes  map[string]string
+	Breaker BreakerConfig
 }
 
-// New returns the producer the supervisor calls on every (re)start: each
-// call makes a fresh Actor.
-func New(c clock.Clock, n network.Network) func() actor.Actor {
-	return func() actor.Actor { return &Actor{clock: c, net: n} }
+// DefaultRoutes are the wire types of a node and their owners.
+func DefaultRoutes() map[string]string {
+	return map[string]string{messages.WirePing: Name, messages.WireProbe: Name, messages.WireDAGBlock: "dag"}
 }
+
+// New returns the producer the supervisor calls on every (re)start.
+func New(d Deps) (func() actor.Actor, error) {
+	if d.Routes == nil {
+		d.Routes = DefaultRoutes()
+	}
+	if d.Breaker == (BreakerConfig{}) {
+		d.Breaker = DefaultBreaker()
+	}
+	// Outlives incarnations: a restart must not reopen the replay window.
+	guard := envelope.NewReplayGuard(envelope.DefaultReplayCapacity)
+	var types []string
+	for t := range d.Routes {
+		types = append(types, t, t+replySuffix)
+	}
+	slices.Sort(types)
+	verifier, err := envelope.NewVerifier(verify, d.Clock, types, envelope.WithReplayGuard(guard))
+	if err != nil {
+		return nil, err
+	}
+	return func() actor.Actor {
+		return &Actor{Deps: d, verifier: verifier, peers: map[peer.ID]*entry{}, log: d.Logger.With("actor", Name)}
+	}, nil
+}
+
+func verify(did string, msg, sig []byte) error { return identity.Verify(identity.DID(did), msg, sig) }
+
+// Actor is the peer manager: the peer table, per-peer breakers on
+// outbound requests, and the envelope check and routing of every message
+// that arrives. Network calls never run on its goroutine.
+type Actor struct {
+	Deps
+	log      *slog.Logger
+	verifier *envelope.Verifier
+	self     *actor.PID
+	sys      *actor.ActorSystem
+	tree     *supervisors.Tree
+	since    time.Time
+	peers    map[peer.ID]*entry
+	watchers []string
+
+	ctx     context.Context // ends when the incarnation stops
+	stop    context.CancelFunc
+	workers sync.WaitGroup
+}
+
+// entry is a row of the peer table.
+type entry struct {
+	did          string
+	connected    bool
+	since        time.Time
+	lastSeen     time.Time
+	in, out      uint64
+	breaker      breaker
+	breakerTrips int
+}
+
+// Internal messages, each tagged with the incarnation that asked for it.
+type (
+	peerChanged struct {
+		owner *Actor
+		event network.PeerEvent
+	}
+	// traffic counts a message to or from a peer.
+	traffic struct {
+		owner *Actor
+		peer  peer.ID
+		in    bool
+	}
+	// asked is the outcome of an AskPeer, for the breaker.
+	asked struct {
+		owner  *Actor
+		peer   peer.ID
+		failed bool
+	}
+	probeSeen struct{ owner *Actor }
+)
 
 // Receive implements actor.Actor.
 func (a *Actor) Receive(c actor.Context) {
-	switch c.Message().(type) {
+	switch m := c.Message().(type) {
 	case *actor.Started:
-		a.since = a.clock.Now()
-	case *messages.StatusRequest:
-		h := a.net.Host()
-		details := map[string]string{"peer_id": a.net.ID().String(), "listen_addrs": strconv.Itoa(len(a.net.Addrs()))}
-		if h != nil {
-			details["connected_peers"] = strconv.Itoa(len(h.Network().Peers()))
+		a.start(c)
+	case *actor.Stopping, *actor.Restarting:
+		a.shutdown()
+	case *peerChanged:
+		if m.owner == a {
+			a.changed(m.event)
 		}
-		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: h != nil, Since: a.since, Details: details})
+	case *traffic:
+		if m.owner == a {
+			e := a.entry(m.peer)
+			e.lastSeen = a.Clock.Now()
+			if m.in {
+				e.in++
+			} else {
+				e.out++
+			}
+		}
+	case *asked:
+		if m.owner == a {
+			a.settle(m)
+		}
+	case *describe:
+		if m.owner == a {
+			c.Respond(a.info(m.peer))
+		}
+	case *probeSeen:
+		if m.owner == a {
+			a.Metrics.probes.Inc()
+		}
+	case *messages.StatusRequest:
+		a.status(c)
+	case *messages.ListPeers:
+		c.Respond(a.list())
+	case *messages.ConnectPeer:
+		a.connect(c, m)
+	case *messages.PublishGossip:
+		c.Respond(orError(&messages.GossipPublished{}, a.publish(m)))
+	case *messages.AskPeer:
+		a.ask(c, m)
+	case *messages.WatchPeers:
+		if !slices.Contains(a.watchers, m.Subscriber) {
+			a.watchers = append(a.watchers, m.Subscriber)
+		}
+		c.Respond(&messages.PeerList{Peers: a.list().Peers})
+	case *messages.Provide:
+		a.provide(c, m)
+	case *messages.FindProviders:
+		a.findProviders(c, m)
+	case *messages.BlockPeers:
+		c.Respond(orError(a.faults(m.Peers, a.Network.Block)))
+	case *messages.UnblockPeers:
+		ids := m.Peers
+		if len(ids) == 0 {
+			for _, p := range a.Network.Blocked() {
+				ids = append(ids, p.String())
+			}
+		}
+		c.Respond(orError(a.faults(ids, a.Network.Unblock)))
+	case *messages.ListFaults:
+		c.Respond(a.faultList())
+	case *messages.PeerRequestIn:
+		if m.Type == messages.WirePing {
+			c.Respond(&messages.PeerResponse{Body: m.Body})
+			return
+		}
+		c.Respond(fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type))
+	case *messages.GossipIn:
+		// Probes are counted where they arrive; nothing else is ours.
 	}
+}
+
+// provide puts out a provider record, off the actor's goroutine.
+func (a *Actor) provide(c actor.Context, m *messages.Provide) {
+	sender, sys, ctx := c.Sender(), a.sys, a.ctx
+	a.workers.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, network.DefaultRPCTimeout)
+		defer cancel()
+		err := a.Network.Provide(ctx, m.CID)
+		if err != nil {
+			a.log.Debug("provide failed", "cid", m.CID.String(), "err", err)
+		}
+		if sender != nil {
+			sys.Root.Send(sender, orError(&messages.Provided{}, err))
+		}
+	})
+}
+
+// findProviders names the peers that may hold a block: the DHT's
+// providers first, then the connected peers, skipping peers whose breaker
+// is open.
+func (a *Actor) findProviders(c actor.Context, m *messages.FindProviders) {
+	limit := m.Limit
+	if limit <= 0 {
+		limit = 8
+	}
+	skip := map[peer.ID]bool{a.Network.ID(): true}
+	var connected []peer.ID
+	for p, e := range a.peers {
+		switch {
+		case e.breaker.state == stateOpen:
+			skip[p] = true
+		case e.connected:
+			connected = append(connected, p)
+		}
+	}
+	slices.SortFunc(connected, func(x, y peer.ID) int {
+		return cmp.Compare(a.Network.RTT(x), a.Network.RTT(y)) // nearest first
+	})
+	sender, sys, ctx := c.Sender(), a.sys, a.ctx
+	a.workers.Go(func() {
+		out := &messages.Providers{}
+		add := func(p peer.ID) {
+			if !skip[p] && len(out.Peers) < limit {
+				skip[p] = true
+				out.Peers = append(out.Peers, p.String())
+			}
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if found, err := a.Network.FindProviders(ctx, m.CID, limit); err == nil {
+			for _, ai := range found {
+				add(ai.ID)
+			}
+		}
+		for _, p := range connected {
+			add(p)
+		}
+		if sender != nil {
+			sys.Root.Send(sender, out)
+		}
+	})
+}
+
+// faults applies a block or unblock to peer IDs, all or none.
+func (a *Actor) faults(ids []string, apply func(...peer.ID) error) (*messages.Faults, error) {
+	ps := make([]peer.ID, 0, len(ids))
+	for _, s := range ids {
+		p, err := peer.Decode(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: peer ID %q: %w", messages.ErrInvalidPeer, s, err)
+		}
+		if p == a.Network.ID() {
+			return nil, fmt.Errorf("%w: %s is this node", messages.ErrInvalidPeer, s)
+		}
+		ps = append(ps, p)
+	}
+	if err := apply(ps...); err != nil {
+		return nil, err
+	}
+	a.log.Warn("network fault changed", "blocked", len(a.Network.Blocked()))
+	return a.faultList(), nil
+}
+
+func (a *Actor) faultList() *messages.Faults {
+	f := &messages.Faults{Blocked: []string{}}
+	for _, p := range a.Network.Blocked() {
+		f.Blocked = append(f.Blocked, p.String())
+	}
+	slices.Sort(f.Blocked)
+	return f
+}
+
+func orError(v any, err error) any {
+	if err != nil {
+		return err
+	}
+	return v
+}
+
+// start serves RPC, follows the topics and the peer events, each off the
+// actor's goroutine.
+func (a *Actor) start(c actor.Context) {
+	a.self, a.sys, a.tree = c.Self(), c.ActorSystem(), supervisors.TreeOf(c)
+	a.since = a.Clock.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.ctx, a.stop = ctx, cancel
+	for _, p := range a.Network.Connected() {
+		e := a.entry(p)
+		e.connected, e.since, e.lastSeen = true, a.since, a.since
+	}
+	a.Network.Handle(a.serve)
+
+	events, stopEvents := a.Network.Events()
+	a.workers.Go(func() {
+		defer stopEvents()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				a.sys.Root.Send(a.self, &peerChanged{owner: a, event: ev})
+			}
+		}
+	})
+	for _, topic := range network.Topics() {
+		msgs, unsubscribe, err := a.Network.Subscribe(topic)
+		if err != nil {
+			// The network is down: the supervisor restarts us into it.
+			panic(fmt.Errorf("peers: subscribe %s: %w", topic, err))
+		}
+		a.workers.Go(func() {
+			defer unsubscribe()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m, ok := <-msgs:
+					if !ok {
+						return
+					}
+					a.gossip(ctx, m)
+				}
+			}
+		})
+	}
+}
+
+// shutdown stops serving and waits for the workers.
+func (a *Actor) shutdown() {
+	if a.stop == nil {
+		return
+	}
+	a.Network.Handle(nil)
+	a.stop()
+	a.workers.Wait()
+	a.stop = nil
+}
+
+func (a *Actor) entry(p peer.ID) *entry {
+	e := a.peers[p]
+	if e == nil {
+		did, _ := identity.DIDFromPeerID(p)
+		e = &entry{did: string(did), breaker: newBreaker()}
+		a.peers[p] = e
+	}
+	return e
+}
+
+// changed records a peer's connection or disconnection and tells the
+// watchers.
+func (a *Actor) changed(ev network.PeerEvent) {
+	e := a.entry(ev.Peer)
+	up := ev.Kind == network.PeerConnected
+	e.connected, e.lastSeen = up, ev.Time
+	if up {
+		e.since = ev.Time
+		e.breaker.reconnected()
+	} else {
+		e.since = time.Time{}
+	}
+	a.log.Debug("peer "+ev.Kind.String(), "peer", ev.Peer.String(), "did", e.did)
+	for _, w := range a.watchers {
+		_ = a.tree.Send(context.Background(), w, &messages.PeerEvent{Peer: ev.Peer.String(), DID: e.did, Up: up, Time: ev.Time})
+	}
+}
+
+func (a *Actor) connectedCount() int {
+	n := 0
+	for _, e := range a.peers {
+		if e.connected {
+			n++
+		}
+	}
+	return n
+}
+
+// list is the peer table, connected peers first.
+func (a *Actor) list() *messages.PeerList {
+	out := make([]messages.PeerInfo, 0, len(a.peers))
+	h := a.Network.Host()
+	for _, p := range slices.Sorted(maps.Keys(a.peers)) {
+		e := a.peers[p]
+		info := messages.PeerInfo{
+			PeerID: p.String(), DID: e.did, Connected: e.connected, Since: e.since, LastSeen: e.lastSeen,
+			RTT: a.Network.RTT(p), MessagesIn: e.in, MessagesOut: e.out, Breaker: e.breaker.state,
+		}
+		if h != nil {
+			for _, addr := range h.Peerstore().Addrs(p) {
+				info.Addrs = append(info.Addrs, addr.String())
+			}
+			slices.Sort(info.Addrs)
+		}
+		out = append(out, info)
+	}
+	slices.SortStableFunc(out, func(x, y messages.PeerInfo) int {
+		switch {
+		case x.Connected == y.Connected:
+			return 0
+		case x.Connected:
+			return -1
+		}
+		return 1
+	})
+	return &messages.PeerList{Peers: out}
+}
+
+func (a *Actor) info(p peer.ID) messages.PeerInfo {
+	for _, i := range a.list().Peers {
+		if i.PeerID == p.String() {
+			return i
+		}
+	}
+	return messages.PeerInfo{PeerID: p.String()}
+}
+
+// connect dials an address off the actor's goroutine.
+func (a *Actor) connect(c actor.Context, m *messages.ConnectPeer) {
+	addr, err := ma.NewMultiaddr(strings.TrimSpace(m.Addr))
+	var ai *peer.AddrInfo
+	if err == nil {
+		ai, err = peer.AddrInfoFromP2pAddr(addr)
+	}
+	if err != nil {
+		c.Respond(fmt.Errorf("%w: %q: %w (want /ip4/.../tcp/.../p2p/<peer id>)", messages.ErrInvalidPeer, m.Addr, err))
+		return
+	}
+	sender, sys, self := c.Sender(), a.sys, a.self
+	owner := a
+	a.workers.Go(func() {
+		ctx, cancel := context.WithTimeout(owner.ctx, dialTimeout)
+		defer cancel()
+		if err := owner.Network.Connect(ctx, addr); err != nil {
+			sys.Root.Send(sender, fmt.Errorf("%w: dial %s: %w", messages.ErrPeerFailed, ai.ID, err))
+			return
+		}
+		// Answered by the actor, so the row shows the connection.
+		sys.Root.Send(self, &peerChanged{owner: owner, event: network.PeerEvent{Kind: network.PeerConnected, Peer: ai.ID, Time: owner.Clock.Now()}})
+		sys.Root.RequestWithCustomSender(self, &describe{owner: owner, peer: ai.ID}, sender)
+	})
+}
+
+// describe asks the actor for a peer's row on behalf of a caller.
+type describe struct {
+	owner *Actor
+	peer  peer.ID
+}
+
+// publish seals and gossips a message.
+func (a *Actor) publish(m *messages.PublishGossip) error {
+	if _, ok := a.Routes[m.Type]; !ok {
+		return fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type)
+	}
+	data, err := envelope.Seal(a.signer(), m.Type, "", m.Body, a.Clock.Now(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := a.Network.Publish(ctx, m.Topic, data); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (a *Actor) signer() envelope.Signer {
+	id := a.Identity
+	return envelope.Signer{DID: string(id.DID()), Sign: func(msg []byte) ([]byte, error) { return id.Sign(msg), nil }}
+}
+
+// ask sends an RPC, unless the peer's breaker is open.
+func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
+	p, err := peer.Decode(m.Peer)
+	if err != nil {
+		c.Respond(fmt.Errorf("%w: peer ID %q: %w", messages.ErrInvalidPeer, m.Peer, err))
+		return
+	}
+	if _, ok := a.Routes[m.Type]; !ok {
+		c.Respond(fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type))
+		return
+	}
+	e := a.entry(p)
+	if ok, wait := e.breaker.allow(a.Clock.Now()); !ok {
+		a.Metrics.requests.WithLabelValues("fast_fail").Inc()
+		c.Respond(&messages.PeerUnavailableError{Peer: m.Peer, RetryAfter: wait})
+		return
+	}
+	data, err := envelope.Seal(a.signer(), m.Type, e.did, m.Body, a.Clock.Now(), rand.Reader)
+	if err != nil {
+		c.Respond(err)
+		return
+	}
+	sender, owner := c.Sender(), a
+	did := e.did
+	a.workers.Go(func() {
+		began := time.Now()
+		ctx := owner.ctx
+		if m.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, m.Timeout)
+			defer cancel()
+		}
+		reply, err := owner.Network.Request(ctx, p, data)
+		var answer any
+		failed := false
+		var remote *network.RemoteError
+		switch {
+		case errors.As(err, &remote):
+			answer = fmt.Errorf("peers: %s refused %s: %s", p, m.Type, remote.Message) // it answered: alive
+		case err != nil:
+			failed, answer = true, fmt.Errorf("%w: %s: %w", messages.ErrPeerFailed, p, err)
+		default:
+			env, err := owner.verifier.Open(reply, did)
+			switch {
+			case err != nil:
+				failed, answer = true, fmt.Errorf("%w: %s answered with a bad envelope: %w", messages.ErrPeerFailed, p, err)
+				owner.rejected(err)
+			case env.Type != m.Type+replySuffix:
+				failed, answer = true, fmt.Errorf("%w: %s answered %s to %s", messages.ErrPeerFailed, p, env.Type, m.Type)
+			default:
+				answer = &messages.PeerAnswer{Peer: m.Peer, Body: env.Body, Took: time.Since(began)}
+			}
+		}
+		// The actor hears of the outcome before the caller does.
+		owner.sys.Root.Send(owner.self, &asked{owner: owner, peer: p, failed: failed})
+		if sender != nil {
+			owner.sys.Root.Send(sender, answer)
+		}
+	})
+}
+
+// settle feeds a request's outcome to the peer's breaker.
+func (a *Actor) settle(m *asked) {
+	e := a.entry(m.peer)
+	e.out++
+	if !m.failed {
+		a.Metrics.requests.WithLabelValues("ok").Inc()
+		e.lastSeen = a.Clock.Now()
+		if e.breaker.state != stateClosed {
+			a.log.Info("peer breaker closed", "peer", m.peer.String())
+		}
+		e.breaker.success()
+	} else {
+		a.Metrics.requests.WithLabelValues("failed").Inc()
+		if e.breaker.failure(a.Clock.Now(), a.Breaker) {
+			e.breakerTrips++
+			a.log.Warn("peer breaker open", "peer", m.peer.String(), "until", e.breaker.openUntil, "trips", e.breaker.trips)
+		}
+	}
+	open := 0
+	for _, e := range a.peers {
+		if e.breaker.state == stateOpen {
+			open++
+		}
+	}
+	a.Metrics.breakersOpen.Set(float64(open))
+}
+
+// serve answers an RPC from another node: on the network's goroutine, so
+// it touches no actor state; the owner subsystem answers.
+func (a *Actor) serve(ctx context.Context, from peer.ID, data []byte) ([]byte, error) {
+	did, _ := identity.DIDFromPeerID(from)
+	env, err := a.verifier.Open(data, string(did))
+	if err != nil {
+		a.rejected(err)
+		return nil, fmt.Errorf("rejected: %w", err)
+	}
+	a.sys.Root.Send(a.self, &traffic{owner: a, peer: from, in: true})
+	owner, ok := a.Routes[env.Type]
+	if !ok || strings.HasSuffix(env.Type, replySuffix) {
+		return nil, fmt.Errorf("%w: %s", messages.ErrNoRoute, env.Type)
+	}
+	res, err := a.tree.Request(ctx, owner, &messages.PeerRequestIn{Type: env.Type, From: env.From, Peer: from.String(), Body: env.Body})
+	if err != nil {
+		return nil, err
+	}
+	resp, ok := res.(*messages.PeerResponse)
+	if !ok {
+		return nil, fmt.Errorf("peers: %s answered %T", owner, res)
+	}
+	return envelope.Seal(a.signer(), env.Type+replySuffix, env.From, resp.Body, a.Clock.Now(), rand.Reader)
+}
+
+// gossip checks a gossip message and hands it to its owner.
+func (a *Actor) gossip(ctx context.Context, m network.Message) {
+	did, _ := identity.DIDFromPeerID(m.From)
+	env, err := a.verifier.Open(m.Data, string(did))
+	if err != nil {
+		a.rejected(err)
+		return
+	}
+	a.sys.Root.Send(a.self, &traffic{owner: a, peer: m.From, in: true})
+	owner, ok := a.Routes[env.Type]
+	switch {
+	case !ok:
+	case env.Type == messages.WireProbe:
+		a.sys.Root.Send(a.self, &probeSeen{owner: a})
+	default:
+		_ = a.tree.Send(ctx, owner, &messages.GossipIn{Topic: m.Topic, Type: env.Type, From: env.From, Peer: m.From.String(),
+			Body: env.Body, Time: time.UnixMilli(env.Time)})
+	}
+}
+
+// rejected counts an envelope refused, by reason.
+func (a *Actor) rejected(err error) {
+	var re *envelope.RejectError
+	reason := "malformed"
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	a.Metrics.rejected.WithLabelValues(reason).Inc()
+	a.log.Debug("message rejected", "reason", reason, "err", err)
+}
+
+func (a *Actor) status(c actor.Context) {
+	h := a.Network.Host()
+	open := 0
+	for _, e := range a.peers {
+		if e.breaker.state == stateOpen {
+			open++
+		}
+	}
+	details := map[string]string{
+		"peer_id": a.Network.ID().String(), "listen_addrs": strconv.Itoa(len(a.Network.Addrs())),
+		"connected_peers": strconv.Itoa(a.connectedCount()), "known_peers": strconv.Itoa(len(a.peers)),
+		"breakers_open": strconv.Itoa(open),
+	}
+	c.Respond(&messages.SubsystemStatus{Name: Name, Ready: h != nil, Since: a.since, Details: details})
 }

@@ -28,6 +28,7 @@ const (
 	dagBlocksPath = "/api/v1/dag/blocks"
 	dagPinsPath   = "/api/v1/dag/pins"
 	dagGCPath     = "/api/v1/dag/gc"
+	dagFetchPath  = "/api/v1/dag/fetch"
 	dagRefsPath   = "/api/v1/dag/refs"
 	dagCARPath    = "/api/v1/dag/car"
 
@@ -60,7 +61,7 @@ and the wait for the node's answer, not the transfer.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.dagPutCmd(), a.dagGetCmd(), a.dagStatCmd(), a.dagPinCmd(), a.dagUnpinCmd(),
-		a.dagPinsCmd(), a.dagRefsCmd(), a.dagGCCmd(), a.dagExportCmd(), a.dagImportCmd())
+		a.dagPinsCmd(), a.dagRefsCmd(), a.dagGCCmd(), a.dagFetchCmd(), a.dagExportCmd(), a.dagImportCmd())
 	return cmd
 }
 
@@ -145,7 +146,7 @@ read into memory; the node refuses a block over its dag.max_block_size
 }
 
 func (a *app) dagGetCmd() *cobra.Command {
-	var asJSON, force bool
+	var asJSON, force, fetch bool
 	cmd := &cobra.Command{
 		Use:   "get CID",
 		Short: "Write a block's bytes to stdout, exactly (redirect them to a file)",
@@ -170,9 +171,16 @@ newline). A raw block has no JSON form (400 invalid_node).`,
 				return err
 			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			path := dagBlocksPath + "/" + id.String()
+			q := url.Values{}
 			if asJSON {
-				path += "?format=json"
+				q.Set("format", "json")
+			}
+			if fetch {
+				q.Set("fetch", "true")
+			}
+			path := dagBlocksPath + "/" + id.String()
+			if len(q) > 0 {
+				path += "?" + q.Encode()
 			}
 			res, err := c.open(ctx, path, "")
 			if err != nil {
@@ -211,6 +219,7 @@ newline). A raw block has no JSON form (400 invalid_node).`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "the DAG-JSON form of a dag-cbor node (?format=json), indented")
 	cmd.Flags().BoolVar(&force, "force", false, "write a binary block to a terminal anyway")
+	cmd.Flags().BoolVar(&fetch, "fetch", false, "when the node lacks the block, fetch it from other nodes first (checked, then kept unpinned)")
 	return cmd
 }
 
@@ -359,6 +368,35 @@ gives the node's whole answer.`,
 			return a.ask(cmd, apiListener(), http.MethodPost, dagGCPath, true, &r, func(w io.Writer) { renderGC(w, r) })
 		},
 	}
+}
+
+func (a *app) dagFetchCmd() *cobra.Command {
+	var pin bool
+	cmd := &cobra.Command{
+		Use:   "fetch ROOT",
+		Short: "Fetch the whole DAG under ROOT from other nodes, then pin it",
+		Long: `fetch asks the node for every block under ROOT it lacks: it asks the
+nodes that announced ROOT (DHT providers) and its connected peers, a few
+blocks at a time, checks each against its CID, and keeps it. Once the whole
+DAG is here it pins ROOT recursively (--pin=false leaves it to its
+retention). A block no node has fails the fetch (404 block_not_found); what
+arrived stays, unpinned. Large DAGs take time: raise --timeout.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := parseCID(args[0])
+			if err != nil {
+				return err
+			}
+			path := dagFetchPath + "/" + root.String()
+			if !pin {
+				path += "?pin=false"
+			}
+			var r httpapi.FetchResult
+			return a.ask(cmd, apiListener(), http.MethodPost, path, true, &r, func(w io.Writer) { renderFetch(w, r) })
+		},
+	}
+	cmd.Flags().BoolVar(&pin, "pin", true, "pin ROOT recursively once the whole DAG is here")
+	return cmd
 }
 
 func (a *app) dagExportCmd() *cobra.Command {

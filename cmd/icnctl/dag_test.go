@@ -780,3 +780,32 @@ func TestDAGRefs(t *testing.T) {
 		t.Fatalf("--limit 20000: exit %d", r.code)
 	}
 }
+
+func TestDAGFetch(t *testing.T) {
+	root := cidOf([]byte("a root"))
+	n := newNode(t, false)
+	res := httpapi.FetchResult{Root: root, Blocks: 200, Fetched: 199, Bytes: 2 << 20, Pinned: true, TookMS: 120.5}
+	n.api.mux.HandleFunc("POST /api/v1/dag/fetch/{root}", reply(http.StatusOK, res))
+	r := runCmd(t, n.flags("dag", "fetch", root)...)
+	if want := root + ": 200 blocks, 199 fetched (2.0 MiB) in 120.5ms; pinned\n"; r.code != exitOK || r.stdout != want {
+		t.Fatalf("exit %d, stderr %q, got %q, want %q", r.code, r.stderr, r.stdout, want)
+	}
+	runCmd(t, n.flags("dag", "fetch", "--pin=false", root)...)
+	reqs := n.api.requests()
+	if len(reqs) != 2 || reqs[0].uri != dagFetchPath+"/"+root || reqs[1].uri != dagFetchPath+"/"+root+"?pin=false" {
+		t.Fatalf("requests: %+v", reqs)
+	}
+	if r := runCmd(t, n.flags("dag", "fetch", "not-a-cid")...); r.code != exitUsage {
+		t.Fatalf("a bad CID: exit %d", r.code)
+	}
+
+	// get --fetch asks the node to fetch what it lacks.
+	g := newNode(t, false)
+	g.api.mux.HandleFunc("GET /api/v1/dag/blocks/{cid}", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("bytes")) })
+	if r := runCmd(t, g.flags("dag", "get", "--fetch", root)...); r.code != exitOK || r.stdout != "bytes" {
+		t.Fatalf("get --fetch: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if reqs := g.api.requests(); len(reqs) != 1 || reqs[0].uri != dagBlocksPath+"/"+root+"?fetch=true" {
+		t.Fatalf("get --fetch requests: %+v", reqs)
+	}
+}

@@ -4,8 +4,11 @@
 // of supervision events), drives the block store (icnctl dag: put, get,
 // stat, pins, GC, CAR export and import) and the mana ledger (icnctl mana:
 // accounts, balances, history, transfers, reservations, chain verification;
-// icnctl reputation), and shows what it got to a person or, with -o json, to
-// a script.
+// icnctl reputation) and the network (icnctl peers: the peer table, dialling;
+// icnctl faults: partitions from peers and their healing), and shows what it
+// got to a person or, with -o json, to a script. icnctl ccl checks, compiles
+// and runs CCL contracts locally, with no node (packages ccl and
+// ccl/runtime; docs/ccl.md).
 //
 // # Finding the node
 //
@@ -40,11 +43,13 @@
 // are read, blocks and archives written as they arrive, and --timeout bounds
 // only connecting and the wait for an answer, never a transfer; mana.go
 // declares the ledger commands (mana, reputation) and explains the ledger's
-// refusals.
+// refusals; peers.go declares the network commands (peers, faults) and
+// explains the peer manager's; ccl.go declares the CCL commands (check,
+// compile, run), which never talk to a node.
 //
-// icnctl only talks HTTP to icnd: it must not import the daemon's wiring,
-// open its data (other than the address and token files) or share state with
-// it. It reuses the JSON types of services/httpapi and supervisors, and
+// Apart from the local ccl commands, icnctl only talks HTTP to icnd: it
+// must not import the daemon's wiring, open its data (other than the
+// address and token files) or share state with it. It reuses the JSON types of services/httpapi and supervisors, and
 // messages/block's CID parser, so the two sides cannot disagree about a
 // field or a CID.
 package main

@@ -26,7 +26,12 @@ func TestMain(m *testing.M) {
 		// TestAgainstTheRealServer runs protoactor, whose dead-letter log
 		// throttle lives on for a second after a dead letter.
 		goleak.IgnoreTopFunction("time.Sleep"),
-		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		// TestPeersAgainstTheRealServer runs libp2p on a mocknet, whose
+		// process-wide workers outlive any one host.
+		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/net/mock.(*peernet).setupConn"))
 }
 
 const (

@@ -48,7 +48,6 @@ func startRealNode(t *testing.T, maxBlockSize int) string {
 // metrics go to the node's registry).
 func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus.Registerer) func() actor.Actor) string {
 	t.Helper()
-	dataDir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	metrics, err := dag.NewMetrics(reg)
@@ -72,8 +71,21 @@ func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tree.Stop(context.Background()) })
+	return serveTree(t, tree, reg, maxBlockSize, func() httpapi.NodeInfo {
+		return httpapi.NodeInfo{DID: "did:key:zReal", PeerID: "12D3KooWreal", Version: "real", Profile: "test", StartedAt: testNow.Add(-time.Hour)}
+	})
+}
 
-	var toks [2][]byte
+// serveTree runs services/httpapi over a started tree whose metrics are on
+// reg, and returns the data dir where it wrote its addresses and tokens.
+func serveTree(t *testing.T, tree *supervisors.Tree, reg *prometheus.Registry, maxBlockSize int, node func() httpapi.NodeInfo) string {
+	t.Helper()
+	dataDir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var (
+		toks [2][]byte
+		err  error
+	)
 	for i, name := range []string{httpapi.APITokenFile, httpapi.AdminTokenFile} {
 		if toks[i], err = httpapi.LoadOrCreateToken(filepath.Join(dataDir, name)); err != nil {
 			t.Fatal(err)
@@ -81,10 +93,7 @@ func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus
 	}
 	srv, err := httpapi.New(httpapi.Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: dataDir, Version: "real",
 		MaxBlockSize: maxBlockSize}, httpapi.Deps{
-		Tree: tree, Gatherer: reg, Registerer: reg, Logger: log, APIToken: toks[0], AdminToken: toks[1],
-		Node: func() httpapi.NodeInfo {
-			return httpapi.NodeInfo{DID: "did:key:zReal", PeerID: "12D3KooWreal", Version: "real", Profile: "test", StartedAt: testNow.Add(-time.Hour)}
-		},
+		Tree: tree, Gatherer: reg, Registerer: reg, Logger: log, APIToken: toks[0], AdminToken: toks[1], Node: node,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -450,6 +450,16 @@ func renderRefs(w io.Writer, l httpapi.RefList) {
 
 // renderGC prints what a collection removed and kept, listing the first
 // shownRemoved removed CIDs.
+func renderFetch(w io.Writer, r httpapi.FetchResult) {
+	took := time.Duration(r.TookMS * float64(time.Millisecond)).Round(time.Microsecond)
+	fmt.Fprintf(w, "%s: %s, %d fetched (%s) in %s", clean(r.Root), countLabel(uint64(max(r.Blocks, 0)), "block"),
+		r.Fetched, humanBytes(r.Bytes), took)
+	if r.Pinned {
+		fmt.Fprint(w, "; pinned")
+	}
+	fmt.Fprintln(w)
+}
+
 func renderGC(w io.Writer, r httpapi.GCResult) {
 	took := time.Duration(r.TookMS * float64(time.Millisecond)).Round(time.Microsecond)
 	fmt.Fprintf(w, "removed %s (%s), kept %d, in %s\n", countLabel(uint64(max(r.RemovedCount, 0)), "block"),
@@ -607,4 +617,68 @@ func entryCount(n int) string {
 		return "1 entry"
 	}
 	return strconv.Itoa(n) + " entries"
+}
+
+// shortPeerID is a peer ID cut to its first 8 and last 6 characters: the
+// first 8 of every Ed25519 peer ID are the same (12D3KooW), the end tells
+// them apart.
+func shortPeerID(id string) string {
+	if utf8.RuneCountInString(id) <= 16 {
+		return id
+	}
+	r := []rune(id)
+	return string(r[:8]) + "…" + string(r[len(r)-6:])
+}
+
+// rtt is a round trip in milliseconds, "-" when none was measured.
+func rtt(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return time.Duration(ms * float64(time.Millisecond)).Round(time.Microsecond).String()
+}
+
+// renderPeers prints one line per peer, connected ones first (the node's
+// order); full keeps the peer IDs whole.
+func renderPeers(w io.Writer, l httpapi.PeerList, full bool) {
+	if len(l.Peers) == 0 {
+		fmt.Fprintln(w, "no peers (icnctl peers connect ADDR dials one)")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "PEER\tDID\tCONNECTED\tSINCE\tRTT\tIN/OUT\tBREAKER")
+	for _, p := range l.Peers {
+		id := clean(p.PeerID)
+		if !full {
+			id = shortPeerID(id)
+		}
+		since := "-"
+		if p.Connected {
+			since = stamp(p.Since)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", id, dash(clean(p.DID)), yesNo(p.Connected), since, rtt(p.RTTMS),
+			p.MessagesIn, p.MessagesOut, dash(clean(p.Breaker)))
+	}
+	tw.Flush()
+}
+
+// renderConnected says which peer a dial reached.
+func renderConnected(w io.Writer, p httpapi.Peer) {
+	state := "connected to"
+	if !p.Connected {
+		state = "dialled, but not connected to" // the connection dropped at once
+	}
+	fmt.Fprintf(w, "%s %s (%s)\n", state, clean(p.PeerID), dash(clean(p.DID)))
+}
+
+// renderFaults lists the peers this node is cut off from.
+func renderFaults(w io.Writer, f httpapi.Faults) {
+	if len(f.Blocked) == 0 {
+		fmt.Fprintln(w, "no peers blocked")
+		return
+	}
+	fmt.Fprintf(w, "blocked (%s):\n", countLabel(uint64(len(f.Blocked)), "peer"))
+	for _, p := range f.Blocked {
+		fmt.Fprintf(w, "  %s\n", clean(p))
+	}
 }

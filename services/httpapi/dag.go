@@ -90,6 +90,20 @@ type GCResult struct {
 	TookMS       float64  `json:"took_ms"`
 }
 
+// FetchResult is POST /api/v1/dag/fetch/{root}.
+type FetchResult struct {
+	Root    string  `json:"root"`
+	Blocks  int     `json:"blocks"`  // in the DAG
+	Fetched int     `json:"fetched"` // of them from other nodes
+	Bytes   int64   `json:"bytes"`   // fetched
+	Pinned  bool    `json:"pinned"`
+	TookMS  float64 `json:"took_ms"`
+}
+
+// fetchWait bounds a DAG fetch over HTTP; the fetch itself goes on (and
+// what arrived stays) when the client gives up.
+const fetchWait = 10 * time.Minute
+
 // ImportResult is POST /api/v1/dag/car.
 type ImportResult struct {
 	Roots  []string `json:"roots"`
@@ -112,8 +126,9 @@ func (s *Server) dagRoutes() {
 	a.handle(Route{Method: "GET", Path: "/api/v1/dag/blocks/{cid}", Tag: "dag",
 		Summary:     "A block's bytes (HEAD for its headers); ?format=json renders a dag-cbor node as DAG-JSON",
 		Description: "Every block is checked against its CID when read from disk; a corrupt block is an error (500 corrupt_block), never returned.",
-		Params:      []Param{{Name: "format", In: "query", Description: "json: DAG-JSON of a dag-cbor node"}},
-		Produces:    ctRaw, Errors: []int{400, 404, 500, 503}, Handle: s.getBlock})
+		Params: []Param{{Name: "format", In: "query", Description: "json: DAG-JSON of a dag-cbor node"},
+			{Name: "fetch", In: "query", Type: "boolean", Description: "when this node lacks the block, fetch it from other nodes (checked against its CID, then kept unpinned)"}},
+		Produces: ctRaw, Errors: []int{400, 404, 500, 503}, Handle: s.getBlock})
 	a.handle(Route{Method: "GET", Path: "/api/v1/dag/blocks/{cid}/stat", Tag: "dag",
 		Summary: "What the node knows of a block: codec, size, links, pin, retention", Response: BlockStat{},
 		Errors: []int{400, 404, 503}, Handle: s.getBlockStat})
@@ -131,6 +146,11 @@ func (s *Server) dagRoutes() {
 			{Name: "after", In: "query", Description: "the name to list after (the previous page's next)"},
 			{Name: "limit", In: "query", Type: "integer", Description: "at most this many (default and maximum 10000)"}},
 		Response: RefList{}, Errors: []int{400, 503}, Handle: s.getRefs})
+	a.handle(Route{Method: "POST", Path: "/api/v1/dag/fetch/{root}", Tag: "dag",
+		Summary:     "Fetch every block under root that this node lacks from other nodes, then pin root (unless ?pin=false)",
+		Description: "Blocks are asked of DHT providers and connected peers, a few at a time, each checked against its CID; the answer comes when the whole DAG is here. A block no node has is 404 block_not_found (what arrived stays, unpinned).",
+		Params:      []Param{{Name: "pin", In: "query", Type: "boolean", Description: "pin root recursively once complete (default true)"}},
+		Response:    FetchResult{}, Errors: []int{400, 404, 503, 504}, Handle: s.postFetch})
 	a.handle(Route{Method: "POST", Path: "/api/v1/dag/gc", Tag: "dag",
 		Summary:  "Collect garbage now: remove every block no pin reaches whose retention has passed",
 		Response: GCResult{}, Errors: []int{503}, Handle: s.postGC})
@@ -252,7 +272,11 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	if format != "" && format != "json" {
 		return BadRequest("?format=%q: the only format is json", format)
 	}
-	reply, err := dagCall[*messages.GetBlockReply](s, r, &messages.GetBlock{CID: c})
+	fetch, err := boolParam(r, "fetch", false)
+	if err != nil {
+		return err
+	}
+	reply, err := dagCall[*messages.GetBlockReply](s, r, &messages.GetBlock{CID: c, Fetch: fetch})
 	if err != nil {
 		return err
 	}
@@ -371,6 +395,24 @@ func (s *Server) getRefs(w http.ResponseWriter, r *http.Request) error {
 		out.Next = reply.Refs[len(reply.Refs)-1].Name
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) postFetch(w http.ResponseWriter, r *http.Request) error {
+	root, err := pathCID(r, "root")
+	if err != nil {
+		return err
+	}
+	pin, err := boolParam(r, "pin", true)
+	if err != nil {
+		return err
+	}
+	reply, err := actorCallWithin[*messages.FetchDAGReply](s, r, max(s.cfg.CallTimeout, fetchWait), dagActor, &messages.FetchDAG{Root: root, Pin: pin})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, FetchResult{Root: root.String(), Blocks: reply.Blocks, Fetched: reply.Fetched, Bytes: reply.Bytes,
+		Pinned: pin, TookMS: float64(reply.Took.Microseconds()) / 1000})
 	return nil
 }
 

@@ -59,6 +59,10 @@ const (
 	CodeDuplicateReservation = "duplicate_reservation"
 	CodeAccountLimit         = "account_limit"
 	CodeAlreadyReceived      = "already_received"
+
+	CodeInvalidPeer     = "invalid_peer"
+	CodePeerUnreachable = "peer_unreachable"
+	CodePeerUnavailable = "peer_unavailable"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -118,6 +122,18 @@ func statusOf(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientMana, Message: err.Error(),
 			Details: map[string]any{"account": ime.Account, "available": ime.Available, "needed": ime.Needed}, Err: err}
 	}
+	if errors.Is(err, messages.ErrPeerUnavailable) {
+		// A peer's breaker, not an actor's: the node itself serves.
+		e := &Error{Status: http.StatusServiceUnavailable, Code: CodePeerUnavailable, Message: err.Error(), RetryAfter: time.Second, Err: err}
+		var pu *messages.PeerUnavailableError
+		if errors.As(err, &pu) {
+			e.Details = map[string]any{"peer": pu.Peer}
+			if pu.RetryAfter > 0 {
+				e.RetryAfter = pu.RetryAfter
+			}
+		}
+		return e
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
@@ -154,6 +170,8 @@ func statusOf(err error) *Error {
 		{messages.ErrDuplicateReservation, http.StatusConflict, CodeDuplicateReservation},
 		{messages.ErrAlreadyReceived, http.StatusConflict, CodeAlreadyReceived},
 		{messages.ErrAccountLimit, http.StatusConflict, CodeAccountLimit},
+		{messages.ErrInvalidPeer, http.StatusBadRequest, CodeInvalidPeer},
+		{messages.ErrPeerFailed, http.StatusBadGateway, CodePeerUnreachable},
 		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
 		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
 		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},

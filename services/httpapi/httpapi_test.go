@@ -33,6 +33,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/correlation"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/network/memnet"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -41,7 +42,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		// protoactor's dead-letter log throttle lives one second after a dead letter.
 		goleak.IgnoreTopFunction("time.Sleep"),
-		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		// libp2p's process-wide workers (the fixture's peers run on a
+		// mocknet) outlive any one host.
+		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/net/mock.(*peernet).setupConn"))
 }
 
 const (
@@ -70,14 +76,20 @@ func (s *subsystem) Receive(c actor.Context) {
 	}
 }
 
+// The fixture's "governance" child is a stand-in subsystem: it answers its
+// status, records the correlation id it saw, and fails to start while
+// broken is set. "peers" is the real peer manager on a memnet network.
 type fixture struct {
-	srv     *Server
-	tree    *supervisors.Tree
-	reg     *prometheus.Registry
-	lastID  atomic.Value
-	broken  atomic.Bool
-	dataDir string
-	router  routers.Router // the public document's, made on first use
+	srv         *Server
+	tree        *supervisors.Tree
+	reg         *prometheus.Registry
+	lastID      atomic.Value
+	broken      atomic.Bool
+	dataDir     string
+	router      routers.Router // the public document's, made on first use
+	adminRouter routers.Router // the admin document's, made on first use
+	fabric      *memnet.Fabric // the fixture's network, for other nodes
+	net         *memnet.Network
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -94,11 +106,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	st := memstore.New()
+	f.fabric = newFabric(t)
+	id, peersActor := newPeers(t, f.reg, f.fabric, &f.net)
 	spec := supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		child("peers"), {Name: "ledger", Restart: supervisors.Permanent, New: newLedger(t, f.reg, st)},
+		{Name: "peers", Restart: supervisors.Permanent, New: peersActor},
+		{Name: "ledger", Restart: supervisors.Permanent, New: newLedger(t, f.reg, st)},
 		{Name: "executors", Restart: supervisors.Permanent, Supervisor: pool},
 		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
 			Config: dag.Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour}, Metrics: dagMetrics, Logger: slog.New(slog.DiscardHandler)})},
+		child("governance"),
 	}}
 	d := supervisors.ProductionDefaults()
 	d.Intensity, d.Period = 1, time.Minute
@@ -119,7 +135,9 @@ func newFixture(t *testing.T) *fixture {
 	srv, err := New(Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: f.dataDir, Version: "test"}, Deps{
 		Tree: tree, Gatherer: f.reg, Registerer: f.reg, Logger: log,
 		Node: func() NodeInfo {
-			return NodeInfo{DID: "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp", PeerID: "12D3KooW", Version: "test", Profile: "test", StartedAt: started}
+			// As wiring builds it: the addresses end in the peer ID.
+			return NodeInfo{DID: id.DID().String(), PeerID: f.net.ID().String(), Addrs: []string{f.net.Addr().String()},
+				Version: "test", Profile: "test", StartedAt: started}
 		},
 		APIToken: []byte(apiToken), AdminToken: []byte(adminToken),
 	})
@@ -213,7 +231,8 @@ func TestPublicEndpoints(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &h); err != nil || rec.Code != 200 {
 		t.Fatalf("health: %d %s", rec.Code, rec.Body)
 	}
-	if h.Status != "ok" || len(h.Subsystems) != 4 || !h.Subsystems["peers"].Serving || h.Subsystems["executors"].Breaker != "closed" {
+	if h.Status != "ok" || len(h.Subsystems) != 5 || !h.Subsystems["peers"].Serving || !h.Subsystems["governance"].Serving ||
+		h.Subsystems["executors"].Breaker != "closed" {
 		t.Fatalf("health: %+v", h)
 	}
 	f.ledgerReady(t) // until then, /ready says the ledger is loading
@@ -222,7 +241,8 @@ func TestPublicEndpoints(t *testing.T) {
 	}
 	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/node", token: apiToken})
 	var n NodeInfo
-	if err := json.Unmarshal(rec.Body.Bytes(), &n); err != nil || n.Profile != "test" || !strings.HasPrefix(n.DID, "did:key:z") {
+	if err := json.Unmarshal(rec.Body.Bytes(), &n); err != nil || n.Profile != "test" || !strings.HasPrefix(n.DID, "did:key:z") ||
+		n.PeerID != f.net.ID().String() || len(n.Addrs) != 1 || !strings.HasSuffix(n.Addrs[0], "/p2p/"+n.PeerID) {
 		t.Fatalf("node: %d %s", rec.Code, rec.Body)
 	}
 	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/ledger", token: apiToken})
@@ -233,7 +253,8 @@ func TestPublicEndpoints(t *testing.T) {
 	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems", token: apiToken})
 	var all SubsystemsReply
 	// The fixture's executors supervisor has no behaviour: it says so at once.
-	if err := json.Unmarshal(rec.Body.Bytes(), &all); err != nil || len(all.Subsystems) != 4 || all.Subsystems[1].Status == nil ||
+	if err := json.Unmarshal(rec.Body.Bytes(), &all); err != nil || len(all.Subsystems) != 5 || all.Subsystems[0].Status == nil ||
+		all.Subsystems[0].Status.Details["peer_id"] != f.net.ID().String() || all.Subsystems[1].Status == nil ||
 		all.Subsystems[2].Error == nil || all.Subsystems[2].Error.Code != CodeNotImplemented {
 		t.Fatalf("subsystems: %d %s", rec.Code, rec.Body)
 	}
@@ -245,7 +266,7 @@ func TestPublicEndpoints(t *testing.T) {
 
 func TestCorrelationIDIsEchoedAndReachesTheActor(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken, header: map[string]string{RequestIDHeader: "trace-123"}})
+	rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/subsystems/governance", token: apiToken, header: map[string]string{RequestIDHeader: "trace-123"}})
 	if got := rec.Header().Get(RequestIDHeader); got != "trace-123" {
 		t.Fatalf("echoed %q", got)
 	}
@@ -314,33 +335,33 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 	f := newFixture(t)
 	adm, pub := f.srv.Admin(), f.srv.Public()
 	kill := func(mode string) *httptest.ResponseRecorder {
-		return f.do(t, adm, call{method: "POST", path: "/admin/actors/kill", token: adminToken, body: `{"path":"/icn/peers","mode":"` + mode + `"}`, contentType: "application/json"})
+		return f.do(t, adm, call{method: "POST", path: "/admin/actors/kill", token: adminToken, body: `{"path":"/icn/governance","mode":"` + mode + `"}`, contentType: "application/json"})
 	}
 	rec := kill("panic")
 	var acc KillAccepted
 	if err := json.Unmarshal(rec.Body.Bytes(), &acc); rec.Code != 202 || err != nil || !acc.Accepted || acc.Mode != "panic" {
 		t.Fatalf("kill: %d %s", rec.Code, rec.Body)
 	}
-	waitFor(t, "dag restarted", func() bool {
-		n, _ := f.tree.Actor("/icn/peers")
+	waitFor(t, "governance restarted", func() bool {
+		n, _ := f.tree.Actor("/icn/governance")
 		return n.Restarts == 1 && n.Status == "running"
 	})
 	// The registry says running once the restart is under way; an answer
 	// says the new incarnation has run its Started (which fails once
 	// broken is set below, and that would be the second failure).
-	waitFor(t, "peers answering", func() bool {
-		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken}).Code == 200
+	waitFor(t, "governance answering", func() bool {
+		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/governance", token: apiToken}).Code == 200
 	})
-	// Intensity is 1: the next failure opens dag's breaker.
+	// Intensity is 1: the next failure opens governance's breaker.
 	f.broken.Store(true)
 	if rec := kill("stop"); rec.Code != 202 {
 		t.Fatalf("second kill: %d %s", rec.Code, rec.Body)
 	}
-	waitFor(t, "dag breaker open", func() bool {
-		n, _ := f.tree.Actor("/icn/peers")
+	waitFor(t, "governance breaker open", func() bool {
+		n, _ := f.tree.Actor("/icn/governance")
 		return n.Breaker == "open"
 	})
-	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken})
+	rec = f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/governance", token: apiToken})
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorBody(t, rec).Code != CodeUnavailable {
 		t.Fatalf("call to an open breaker: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
@@ -349,24 +370,24 @@ func TestKillThenBreakerGives503WithRetryAfter(t *testing.T) {
 	}
 	var h Health
 	_ = json.Unmarshal(f.do(t, pub, call{method: "GET", path: "/health"}).Body.Bytes(), &h)
-	if h.Status != "degraded" || h.Subsystems["peers"].Serving || h.Subsystems["peers"].Breaker != "open" || !h.Subsystems["ledger"].Serving {
-		t.Fatalf("health with dag open: %+v", h)
+	if h.Status != "degraded" || h.Subsystems["governance"].Serving || h.Subsystems["governance"].Breaker != "open" || !h.Subsystems["ledger"].Serving {
+		t.Fatalf("health with governance open: %+v", h)
 	}
 	rec = f.do(t, pub, call{method: "GET", path: "/ready"})
-	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "peers is stopped (breaker open)") {
-		t.Fatalf("ready with dag open: %d %s", rec.Code, rec.Body)
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "governance is stopped (breaker open)") {
+		t.Fatalf("ready with governance open: %d %s", rec.Code, rec.Body)
 	}
 	// Repaired: the half-open probe is the next call and closes the breaker.
 	f.broken.Store(false)
-	waitFor(t, "dag half-open", func() bool {
-		n, _ := f.tree.Actor("/icn/peers")
+	waitFor(t, "governance half-open", func() bool {
+		n, _ := f.tree.Actor("/icn/governance")
 		return n.Breaker != "open"
 	})
-	waitFor(t, "dag serving again", func() bool {
-		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/peers", token: apiToken}).Code == 200
+	waitFor(t, "governance serving again", func() bool {
+		return f.do(t, pub, call{method: "GET", path: "/api/v1/subsystems/governance", token: apiToken}).Code == 200
 	})
-	waitFor(t, "dag breaker closed", func() bool {
-		n, _ := f.tree.Actor("/icn/peers")
+	waitFor(t, "governance breaker closed", func() bool {
+		n, _ := f.tree.Actor("/icn/governance")
 		return n.Breaker == "closed"
 	})
 }

@@ -53,7 +53,7 @@ func (a *API) OpenAPI(version string) map[string]any {
 			content["application/octet-stream"] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
 		}
 		if len(content) > 0 {
-			op["requestBody"] = map[string]any{"required": true, "content": content}
+			op["requestBody"] = map[string]any{"required": !rt.BodyOptional, "content": content}
 		}
 		responses := op["responses"].(map[string]any)
 		ok := map[string]any{"description": http.StatusText(rt.status())}

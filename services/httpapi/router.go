@@ -41,23 +41,24 @@ type Param struct {
 // its handler. The route table is the only way to register a handler, and
 // the OpenAPI document is generated from it, so the two cannot disagree.
 type Route struct {
-	Method      string // GET, POST, DELETE, ...
-	Path        string // ServeMux path pattern, with {name} wildcards
-	Summary     string
-	Description string
-	Tag         string
-	Public      bool        // no token needed (health, readiness, metrics, the admin page shell)
-	Params      []Param     // query parameters; path parameters are derived from Path
-	Body        any         // zero value of the JSON request body, nil if none
-	AlsoRaw     bool        // the body may also be raw bytes (any content type)
-	RawOnly     bool        // the body is raw bytes only (Body is nil)
-	BodyLimit   int64       // bytes; 0 means defaultBodyLimit
-	Response    any         // zero value of the JSON success body, nil if none
-	Status      int         // success status; 0 means 200
-	Produces    string      // success content type when it is not JSON
-	Errors      []int       // error statuses the route may answer (401 is added for token routes)
-	Alt         map[int]any // other statuses answered with their own JSON body (e.g. /ready's 503)
-	Handle      func(w http.ResponseWriter, r *http.Request) error
+	Method       string // GET, POST, DELETE, ...
+	Path         string // ServeMux path pattern, with {name} wildcards
+	Summary      string
+	Description  string
+	Tag          string
+	Public       bool        // no token needed (health, readiness, metrics, the admin page shell)
+	Params       []Param     // query parameters; path parameters are derived from Path
+	Body         any         // zero value of the JSON request body, nil if none
+	BodyOptional bool        // the JSON body may be left out (Body documents it when given)
+	AlsoRaw      bool        // the body may also be raw bytes (any content type)
+	RawOnly      bool        // the body is raw bytes only (Body is nil)
+	BodyLimit    int64       // bytes; 0 means defaultBodyLimit
+	Response     any         // zero value of the JSON success body, nil if none
+	Status       int         // success status; 0 means 200
+	Produces     string      // success content type when it is not JSON
+	Errors       []int       // error statuses the route may answer (401 is added for token routes)
+	Alt          map[int]any // other statuses answered with their own JSON body (e.g. /ready's 503)
+	Handle       func(w http.ResponseWriter, r *http.Request) error
 }
 
 func (rt Route) pattern() string { return rt.Method + " " + rt.Path }
@@ -216,6 +217,24 @@ func decodeJSON(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequest("empty request body: want a JSON object")
 	}
+	return decodeBody(body, v)
+}
+
+// decodeOptionalJSON is decodeJSON for a route whose body may be left out
+// (Route.BodyOptional): it says whether there was one.
+func decodeOptionalJSON(r *http.Request, v any) (bool, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return false, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return false, nil
+	}
+	return true, decodeBody(body, v)
+}
+
+// decodeBody decodes one strict JSON value, as decodeJSON describes.
+func decodeBody(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -296,8 +315,15 @@ func requestContext(r *http.Request, d time.Duration) (context.Context, context.
 // server's call timeout and the request's own context, and checks the
 // reply's type. An error reply comes back as the error, for statusOf.
 func actorCall[R any](s *Server, r *http.Request, name string, msg any) (R, error) {
+	return actorCallWithin[R](s, r, s.cfg.CallTimeout, name, msg)
+}
+
+// actorCallWithin is actorCall bounded by d instead of the call timeout,
+// for requests whose actor waits on something slower (a dial) that has a
+// deadline of its own: its answer, not a 504, should reach the client.
+func actorCallWithin[R any](s *Server, r *http.Request, d time.Duration, name string, msg any) (R, error) {
 	var zero R
-	ctx, cancel := requestContext(r, s.cfg.CallTimeout)
+	ctx, cancel := requestContext(r, d)
 	defer cancel()
 	res, err := s.deps.Tree.Request(ctx, name, msg)
 	if err != nil {

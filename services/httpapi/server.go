@@ -130,7 +130,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.publicRoutes()
 	s.dagRoutes()
 	s.ledgerRoutes()
+	s.peersRoutes()
 	s.adminRoutes()
+	s.faultRoutes()
 	return s, nil
 }
 

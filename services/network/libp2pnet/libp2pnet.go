@@ -1,7 +1,10 @@
 // Package libp2pnet is the production network: a libp2p host with the node
-// key (stable peer ID), TCP and QUIC, Noise, Yamux and a connection manager,
-// its metrics on the node's private registry. It must not be used by the test
-// profile (memnet is).
+// key (stable peer ID), TCP and QUIC, Noise, Yamux, a connection manager and
+// the fault-injection connection gater, running the network stack (private
+// DHT, redial loop, gossipsub, /icn/rpc/1), optionally mDNS, with all
+// metrics on the node's private registry. It must not be used by the test
+// profile (memnet is), and like the rest of network it must not interpret
+// the bytes it carries.
 package libp2pnet
 
 import (
@@ -11,6 +14,8 @@ import (
 	"log/slog"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -21,11 +26,25 @@ import (
 
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/network"
+	"github.com/intercooperative-network/icn-go/services/network/internal/stack"
 )
+
+// MDNSServiceName is the mDNS service nodes announce and look for on the
+// local link (only when Options.MDNS is set).
+const MDNSServiceName = "_icn._udp"
 
 // Options are what an operator sets for the host.
 type Options struct {
-	Listen []string // multiaddrs
+	// Listen are multiaddrs to listen on (config p2p.listen,
+	// --p2p-listen); the production default is /ip4/0.0.0.0/tcp/4001 and
+	// /ip4/0.0.0.0/udp/4001/quic-v1.
+	Listen []string
+	// Bootstrap are peers to dial at start and keep connected, multiaddrs
+	// ending in /p2p/<peer id> (config p2p.bootstrap, --bootstrap).
+	Bootstrap []string
+	// MDNS finds and dials peers on the local link; off by default, on in
+	// the dev profile.
+	MDNS bool
 }
 
 // Network is a libp2p host started by Start and closed by Stop.
@@ -34,10 +53,14 @@ type Network struct {
 	opts Options
 	reg  prometheus.Registerer
 	log  *slog.Logger
-	network.Endpoint
+	mdns mdns.Service
+	*stack.Stack
 }
 
-// New checks the options; nothing listens until Start.
+var _ network.Network = (*Network)(nil)
+
+// New checks the options and registers the metrics; nothing listens until
+// Start.
 func New(id *identity.Identity, opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Network, error) {
 	pid, err := id.PeerID()
 	if err != nil {
@@ -47,14 +70,27 @@ func New(id *identity.Identity, opts Options, reg prometheus.Registerer, logger 
 		return nil, errors.New("libp2pnet: no listen address")
 	}
 	for _, a := range opts.Listen {
-		if _, err := ma.NewMultiaddr(a); err != nil {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
 			return nil, fmt.Errorf("libp2pnet: listen address %q: %w", a, err)
 		}
+		if _, err := m.ValueForProtocol(ma.P_P2P); err == nil {
+			return nil, fmt.Errorf("libp2pnet: listen address %q must not name a peer", a)
+		}
 	}
-	return &Network{id: id, opts: opts, reg: reg, log: logger.With("component", "network"), Endpoint: network.NewEndpoint(pid)}, nil
+	bootstrap, err := stack.ParseBootstrap(opts.Bootstrap)
+	if err != nil {
+		return nil, fmt.Errorf("libp2pnet: %w", err)
+	}
+	log := logger.With("component", "network")
+	st, err := stack.New(pid, stack.Config{Bootstrap: bootstrap}, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Network{id: id, opts: opts, reg: reg, log: log, Stack: st}, nil
 }
 
-// Start opens the listeners.
+// Start opens the listeners and starts the network stack.
 func (n *Network) Start(context.Context) error {
 	key, err := n.id.Libp2pKey()
 	if err != nil {
@@ -72,13 +108,48 @@ func (n *Network) Start(context.Context) error {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(n.Gater()),
 		libp2p.PrometheusRegisterer(n.reg),
 		libp2p.UserAgent("icnd"),
 	)
 	if err != nil {
 		return fmt.Errorf("libp2pnet: start host: %w", err)
 	}
-	n.Attach(h)
-	n.log.Info("libp2p host listening", "peer_id", h.ID().String(), "addrs", fmt.Sprint(h.Addrs()))
+	if err := n.Stack.Start(h); err != nil {
+		return fmt.Errorf("libp2pnet: %w", err)
+	}
+	if n.opts.MDNS {
+		n.mdns = mdns.NewMdnsService(h, MDNSServiceName, mdnsNotifee{n})
+		if err := n.mdns.Start(); err != nil {
+			return errors.Join(fmt.Errorf("libp2pnet: start mdns: %w", err), n.Stop(context.Background()))
+		}
+	}
 	return nil
+}
+
+// Stop closes mDNS, the stack and the host; stopping twice is a no-op.
+func (n *Network) Stop(ctx context.Context) error {
+	var errs []error
+	if n.mdns != nil {
+		errs = append(errs, n.mdns.Close())
+		n.mdns = nil
+	}
+	errs = append(errs, n.Stack.Stop(ctx))
+	return errors.Join(errs...)
+}
+
+// mdnsNotifee dials each peer mDNS finds; once connected the redial loop
+// keeps it as a recently seen peer.
+type mdnsNotifee struct{ n *Network }
+
+func (m mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	h := m.n.Host()
+	if h == nil || ai.ID == h.ID() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), network.DefaultRPCTimeout)
+	defer cancel()
+	if err := h.Connect(ctx, ai); err != nil {
+		m.n.log.Debug("mdns peer not reachable", "peer", ai.ID.String(), "err", err)
+	}
 }

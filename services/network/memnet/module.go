@@ -1,37 +1,50 @@
 package memnet
 
 import (
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/network"
 )
 
-// Module provides network.Network on a mocknet of its own (one node).
+// Module provides network.Network on a fabric of its own (one node).
 var Module = fx.Module("network.memnet",
-	fx.Provide(func(lc fx.Lifecycle) mocknet.Mocknet {
-		mn := mocknet.New()
-		lc.Append(fx.StopHook(mn.Close))
-		return mn
+	fx.Provide(func(lc fx.Lifecycle) *Fabric {
+		f := NewFabric()
+		lc.Append(fx.StopHook(f.Close))
+		return f
 	}, fx.Private),
 	fx.Provide(fx.Annotate(provide, fx.As(new(network.Network)))),
 )
 
-// SharedModule provides network.Network on mn, which the caller shares
+// SharedModule provides network.Network on f, which the caller shares
 // between the nodes of a multi-node test and closes itself.
-func SharedModule(mn mocknet.Mocknet) fx.Option {
+func SharedModule(f *Fabric) fx.Option {
 	return fx.Module("network.memnet",
-		fx.Supply(fx.Annotate(mn, fx.As(new(mocknet.Mocknet))), fx.Private),
+		fx.Supply(f, fx.Private),
 		fx.Provide(fx.Annotate(provide, fx.As(new(network.Network)))),
 	)
 }
 
-func provide(lc fx.Lifecycle, mn mocknet.Mocknet, id *identity.Identity) (*Network, error) {
-	n, err := New(mn, id)
+// Params are the node's dependencies; Options may be absent (no bootstrap).
+type Params struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Fabric     *Fabric
+	Identity   *identity.Identity
+	Options    Options `optional:"true"`
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+func provide(p Params) (*Network, error) {
+	n, err := New(p.Fabric, p.Identity, p.Options, p.Registerer, p.Logger)
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.StartStopHook(n.Start, n.Stop))
+	p.Lifecycle.Append(fx.StartStopHook(n.Start, n.Stop))
 	return n, nil
 }

@@ -1,0 +1,337 @@
+package peers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/envelope"
+	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/network"
+	"github.com/intercooperative-network/icn-go/services/network/memnet"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+		// libp2p's process-wide workers (the resource manager's and the
+		// mocknet's) outlive any one host.
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/net/mock.(*peernet).setupConn"),
+	)
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// node is one node: an identity, a memnet network and a tree with the
+// peers actor.
+type node struct {
+	id      *identity.Identity
+	net     *memnet.Network
+	tree    *supervisors.Tree
+	metrics *Metrics
+}
+
+func (n *node) peerID() string { return n.net.ID().String() }
+
+func newNode(t *testing.T, f *memnet.Fabric, id *identity.Identity) *node {
+	t.Helper()
+	if id == nil {
+		var err error
+		if id, err = identity.Generate(rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	net, err := memnet.New(f, id, memnet.Options{}, reg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breaker := BreakerConfig{Failures: 2, OpenTimeout: 50 * time.Millisecond, MaxOpen: 200 * time.Millisecond}
+	producer, err := New(Deps{Network: net, Identity: id, Clock: clock.Real{}, Metrics: m, Logger: discard(), Breaker: breaker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := supervisors.ProductionDefaults()
+	d.Intensity, d.Period = 1000, time.Minute
+	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: Name, Restart: supervisors.Permanent, New: producer},
+	}}, discard(), reg, supervisors.WithDefaults(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{id: id, net: net, tree: tree, metrics: m}
+	t.Cleanup(func() {
+		if err := tree.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if err := net.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+func fabric(t *testing.T) *memnet.Fabric {
+	f := memnet.NewFabric()
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+func ask[R any](t *testing.T, n *node, msg any) R {
+	t.Helper()
+	r, err := supervisors.Ask[R](context.Background(), n.tree, Name, msg)
+	if err != nil {
+		t.Fatalf("%T: %v", msg, err)
+	}
+	return r
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func connectedTo(t *testing.T, n *node, p string) bool {
+	for _, i := range ask[*messages.PeerList](t, n, &messages.ListPeers{}).Peers {
+		if i.PeerID == p {
+			return i.Connected
+		}
+	}
+	return false
+}
+
+func TestConnectPingAndTable(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	info := ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	if info.PeerID != b.peerID() || !info.Connected || info.DID != string(b.id.DID()) {
+		t.Fatalf("connect: %+v", info)
+	}
+	eventually(t, "b sees a", 5*time.Second, func() bool { return connectedTo(t, b, a.peerID()) })
+	r := ask[*messages.PeerAnswer](t, a, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: []byte("hello")})
+	if !bytes.Equal(r.Body, []byte("hello")) || r.Peer != b.peerID() {
+		t.Fatalf("ping: %+v", r)
+	}
+	var row messages.PeerInfo
+	for _, i := range ask[*messages.PeerList](t, a, &messages.ListPeers{}).Peers {
+		if i.PeerID == b.peerID() {
+			row = i
+		}
+	}
+	if row.MessagesOut != 1 || row.Breaker != stateClosed || row.Since.IsZero() || len(row.Addrs) == 0 {
+		t.Fatalf("a's row for b: %+v", row)
+	}
+	for _, bad := range []*messages.ConnectPeer{{Addr: "nonsense"}, {Addr: "/ip4/127.0.0.1/tcp/1"}} {
+		if _, err := a.tree.Request(context.Background(), Name, bad); !errors.Is(err, messages.ErrInvalidPeer) {
+			t.Fatalf("connect %q: %v", bad.Addr, err)
+		}
+	}
+	if _, err := a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: "nobody.serves"}); !errors.Is(err, messages.ErrNoRoute) {
+		t.Fatalf("ask of an unknown type: %v", err)
+	}
+}
+
+func TestGossipProbeReachesEveryNode(t *testing.T) {
+	f := fabric(t)
+	nodes := []*node{newNode(t, f, nil), newNode(t, f, nil), newNode(t, f, nil)}
+	for _, n := range nodes[1:] {
+		ask[messages.PeerInfo](t, n, &messages.ConnectPeer{Addr: nodes[0].net.Addr().String()})
+	}
+	// Gossipsub needs a mesh before it delivers: publish until every other
+	// node has counted at least one probe.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ask[*messages.GossipPublished](t, nodes[2], &messages.PublishGossip{Topic: network.TopicJobs, Type: messages.WireProbe, Body: []byte("probe")})
+		if testutil.ToFloat64(nodes[0].metrics.probes) > 0 && testutil.ToFloat64(nodes[1].metrics.probes) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a probe did not reach every node")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(nodes[2].metrics.probes); got != 0 {
+		t.Fatalf("the publisher counted its own probes: %v", got)
+	}
+	if _, err := nodes[0].tree.Request(context.Background(), Name, &messages.PublishGossip{Topic: network.TopicJobs, Type: "nobody.serves"}); !errors.Is(err, messages.ErrNoRoute) {
+		t.Fatalf("publish of an unknown type: %v", err)
+	}
+}
+
+func TestBreakerOpensWhenAPeerGoesAndClosesWhenItReturns(t *testing.T) {
+	f := fabric(t)
+	a := newNode(t, f, nil)
+	bid, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, f, bid)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	ping := &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: []byte("x"), Timeout: 500 * time.Millisecond}
+	ask[*messages.PeerAnswer](t, a, ping)
+
+	// b goes away: two failures open a's breaker, then calls fail at once.
+	if err := b.net.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := a.tree.Request(context.Background(), Name, ping); !errors.Is(err, messages.ErrPeerFailed) {
+			t.Fatalf("ping %d of a peer that is gone: %v", i, err)
+		}
+	}
+	began := time.Now()
+	_, err = a.tree.Request(context.Background(), Name, ping)
+	var pu *messages.PeerUnavailableError
+	if !errors.As(err, &pu) || time.Since(began) > 100*time.Millisecond {
+		t.Fatalf("with the breaker open: %v after %s", err, time.Since(began))
+	}
+	if testutil.ToFloat64(a.metrics.breakersOpen) != 1 {
+		t.Fatal("icn_peer_breakers_open is not 1")
+	}
+
+	// b returns with the same key: the breaker lets a probe through and
+	// closes on its success.
+	b2 := newNode(t, f, bid)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b2.net.Addr().String()})
+	eventually(t, "the breaker to close", 5*time.Second, func() bool {
+		_, err := a.tree.Request(context.Background(), Name, ping)
+		return err == nil
+	})
+	// The table is read through the actor, which has taken the success.
+	for _, i := range ask[*messages.PeerList](t, a, &messages.ListPeers{}).Peers {
+		if i.PeerID == b.peerID() && i.Breaker != stateClosed {
+			t.Fatalf("breaker after the peer returned: %+v", i)
+		}
+	}
+	if testutil.ToFloat64(a.metrics.breakersOpen) != 0 {
+		t.Fatal("icn_peer_breakers_open is not 0 after the peer returned")
+	}
+}
+
+func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	mallory, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(id *identity.Identity, typ string, body []byte, at time.Time) []byte {
+		data, err := envelope.Seal(envelope.Signer{DID: string(id.DID()), Sign: func(m []byte) ([]byte, error) { return id.Sign(m), nil }},
+			typ, "", body, at, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	good := seal(a.id, messages.WirePing, []byte("ok"), time.Now())
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		reason string
+	}{
+		{"good", good, ""},
+		{"replayed", good, envelope.ReasonReplay},
+		{"another sender's key", seal(mallory, messages.WirePing, nil, time.Now()), envelope.ReasonSenderMismatch},
+		{"stale", seal(a.id, messages.WirePing, nil, time.Now().Add(-time.Hour)), envelope.ReasonClockSkew},
+		{"unknown type", seal(a.id, "nobody.serves", nil, time.Now()), envelope.ReasonUnknownType},
+		{"garbage", []byte("not an envelope"), envelope.ReasonMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(tc.reason))
+			_, err := a.net.Request(context.Background(), b.net.ID(), tc.data)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var remote *network.RemoteError
+			if !errors.As(err, &remote) {
+				t.Fatalf("got %v, want a refusal", err)
+			}
+			if got := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(tc.reason)); got != before+1 {
+				t.Fatalf("icn_network_rejected_total{reason=%q} = %v, want %v", tc.reason, got, before+1)
+			}
+		})
+	}
+}
+
+func TestKillingThePeersActorKeepsItServing(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	for i, mode := range []supervisors.KillMode{supervisors.KillPanic, supervisors.KillStop, supervisors.KillPoison} {
+		if err := b.tree.Kill(context.Background(), Name, mode); err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(fmt.Sprintf("after kill %d", i))
+		eventually(t, "b serving again after a "+mode.String()+" kill", 5*time.Second, func() bool {
+			r, err := supervisors.Ask[*messages.PeerAnswer](context.Background(), a.tree, Name,
+				&messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: body, Timeout: time.Second})
+			return err == nil && bytes.Equal(r.Body, body)
+		})
+		// Its table is rebuilt: a is connected.
+		if !connectedTo(t, b, a.peerID()) {
+			t.Fatalf("after a %s kill b's table lost a", mode)
+		}
+	}
+}
+
+func TestBlockAndUnblockAPeer(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	faults := ask[*messages.Faults](t, a, &messages.BlockPeers{Peers: []string{b.peerID()}})
+	if len(faults.Blocked) != 1 || faults.Blocked[0] != b.peerID() {
+		t.Fatalf("faults: %+v", faults)
+	}
+	eventually(t, "a disconnected from b", 5*time.Second, func() bool { return !connectedTo(t, a, b.peerID()) })
+	if _, err := a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Timeout: time.Second}); !errors.Is(err, messages.ErrPeerFailed) {
+		t.Fatalf("ping of a blocked peer: %v", err)
+	}
+	for _, bad := range [][]string{{"nonsense"}, {a.peerID()}} {
+		if _, err := a.tree.Request(context.Background(), Name, &messages.BlockPeers{Peers: bad}); !errors.Is(err, messages.ErrInvalidPeer) {
+			t.Fatalf("block %v: %v", bad, err)
+		}
+	}
+	if f := ask[*messages.Faults](t, a, &messages.UnblockPeers{}); len(f.Blocked) != 0 {
+		t.Fatalf("after heal: %+v", f)
+	}
+	// Unblocked, the peers talk again (the redial loop or a connect).
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	ask[*messages.PeerAnswer](t, a, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing})
+}

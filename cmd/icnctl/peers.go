@@ -1,0 +1,229 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/intercooperative-network/icn-go/services/httpapi"
+)
+
+// The network API (services/httpapi/peers.go).
+const (
+	peersPath     = "/api/v1/peers"
+	faultsPath    = "/admin/faults"
+	partitionPath = "/admin/faults/partition"
+)
+
+func (a *app) peersCmd() *cobra.Command {
+	var full bool
+	cmd := &cobra.Command{
+		Use:   "peers",
+		Short: "The peer table: the nodes this one knows, connected or not, with round trip, traffic and breaker",
+		Long: `peers lists every peer the node has seen (GET /api/v1/peers), connected ones
+first: its peer ID, its DID, whether it is connected and since when, the
+last round trip measured, the messages received from and sent to it, and
+the breaker of the node's requests to it (closed; open after repeated
+failures, when requests to it fail at once; half_open while one probes).
+
+Peer IDs are shortened to their first 8 and last 6 characters; --full (or
+-o json) shows them whole, as "icnctl faults partition" wants them.
+
+"icnctl peers connect ADDR" dials a node.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var l httpapi.PeerList
+			return explainPeers(a.show(cmd, apiListener(), peersPath, true, &l, func(w io.Writer) { renderPeers(w, l, full) }))
+		},
+	}
+	cmd.Flags().BoolVar(&full, "full", false, "show whole peer IDs")
+	cmd.AddCommand(a.peersConnectCmd())
+	return cmd
+}
+
+func (a *app) peersConnectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "connect ADDR",
+		Short: "Dial a node at ADDR, a multiaddr ending in /p2p/<peer id>",
+		Long: `connect asks the node to dial ADDR, a multiaddr ending in the other node's
+peer ID, such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... ("icnctl node" on
+the other node lists its addresses in that form). It prints the peer once
+connected; a peer already connected is no error.
+
+The node gives up a dial after 10 s: raise --timeout above that to see its
+answer for a slow or silent address. The node keeps a peer it dialled
+connected, redialling it when the connection drops.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return usageErrorf("ADDR is empty: want a multiaddr such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...")
+			}
+			c, err := a.client(cmd, apiListener())
+			if err != nil {
+				return err
+			}
+			ans, err := c.call(cmd.Context(), http.MethodPost, peersPath, httpapi.ConnectRequest{Addr: args[0]}, true, http.StatusCreated)
+			if err != nil {
+				return explainPeers(err)
+			}
+			var p httpapi.Peer
+			if err := decodeAnswer(http.MethodPost, peersPath, ans.Body, &p); err != nil {
+				return err
+			}
+			if a.json() {
+				return writeJSON(cmd.OutOrStdout(), ans.Body)
+			}
+			renderConnected(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}
+}
+
+func (a *app) faultsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "faults",
+		Short: "Network fault injection: partition this node from peers, heal, list",
+		Long: `faults injects network faults through the admin API (/admin/faults), to
+see how the node and its federation behave when peers go away:
+
+  icnctl faults partition PEER...   cut the node off from these peers
+  icnctl faults heal [PEER...]      lift the cut (all of it without PEER)
+  icnctl faults list                the peers cut off now
+
+A partition closes the connections to the peers, and neither side can
+dial the other until it is healed; the node then redials them. PEER is a
+peer ID (12D3KooW...; "icnctl peers --full" lists them). Faults last until
+healed or until the node restarts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(a.faultsListCmd(), a.faultsPartitionCmd(), a.faultsHealCmd())
+	return cmd
+}
+
+func (a *app) faultsListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "The network faults in force: the peers this node is cut off from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var f httpapi.Faults
+			return explainPeers(a.show(cmd, adminListener(), faultsPath, true, &f, func(w io.Writer) { renderFaults(w, f) }))
+		},
+	}
+}
+
+func (a *app) faultsPartitionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "partition PEER...",
+		Short: "Cut this node off from peers (connections closed, no dial either way) until healed",
+		Long: `partition blocks the peers (peer IDs): the node closes its connections to
+them, and neither side can dial the other until "icnctl faults heal". An
+invalid peer ID, or the node's own, blocks nothing. It prints every peer
+blocked now.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := peerArgs(args); err != nil {
+				return err
+			}
+			var f httpapi.Faults
+			return a.fault(cmd, http.MethodPost, partitionPath, httpapi.PartitionRequest{Peers: args}, &f, func(w io.Writer) {
+				fmt.Fprintf(w, "partitioned from %s: connections closed, no dial either way until healed\n", countLabel(uint64(len(args)), "peer"))
+				renderFaults(w, f)
+			})
+		},
+	}
+}
+
+func (a *app) faultsHealCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "heal [PEER...]",
+		Short: "Lift a partition: unblock the peers given, or every blocked peer; the node redials them",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := peerArgs(args); err != nil {
+				return err
+			}
+			path := partitionPath
+			if len(args) > 0 {
+				path = withQuery(path, url.Values{"peer": args})
+			}
+			var f httpapi.Faults
+			return a.fault(cmd, http.MethodDelete, path, nil, &f, func(w io.Writer) {
+				if len(args) == 0 {
+					fmt.Fprintln(w, "healed every partition; the node redials the peers")
+				} else {
+					fmt.Fprintf(w, "healed %s; the node redials them\n", countLabel(uint64(len(args)), "peer"))
+				}
+				renderFaults(w, f)
+			})
+		},
+	}
+}
+
+// peerArgs refuses an empty PEER argument (the node would refuse it too,
+// but "" is a slip of the shell, not a peer ID).
+func peerArgs(args []string) error {
+	for _, p := range args {
+		if strings.TrimSpace(p) == "" {
+			return usageErrorf("PEER is empty: want a peer ID such as 12D3KooW... (icnctl peers --full)")
+		}
+	}
+	return nil
+}
+
+// fault sends a fault injection to the admin listener and prints the
+// faults in force it answers.
+func (a *app) fault(cmd *cobra.Command, method, path string, body any, out *httpapi.Faults, render func(io.Writer)) error {
+	c, err := a.client(cmd, adminListener())
+	if err != nil {
+		return err
+	}
+	ans, err := c.call(cmd.Context(), method, path, body, true)
+	if err != nil {
+		return explainPeers(err)
+	}
+	if err := decodeAnswer(method, path, ans.Body, out); err != nil {
+		return err
+	}
+	if a.json() {
+		return writeJSON(cmd.OutOrStdout(), ans.Body)
+	}
+	render(cmd.OutOrStdout())
+	return nil
+}
+
+// explainPeers adds advice to the peer manager's refusals.
+func explainPeers(err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	var lines []string
+	switch ae.Body.Code {
+	case httpapi.CodeInvalidPeer:
+		if ae.Path == peersPath {
+			lines = append(lines, "ADDR is a multiaddr ending in the peer's ID, such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...; icnctl node on the other node lists its addresses.")
+		} else {
+			lines = append(lines, "PEER is another node's peer ID (12D3KooW..., not a DID or an address); icnctl peers --full lists them.")
+		}
+	case httpapi.CodePeerUnreachable:
+		lines = append(lines, "Is the other node running, and is its address reachable from this node (listen address, firewall, NAT)?",
+			"A peer cut off by a partition cannot be dialled either: icnctl faults list.")
+	case httpapi.CodePeerUnavailable:
+		lines = append(lines, "The peer failed repeatedly, so its breaker fails requests at once; icnctl peers shows it. It is probed again after the delay above.")
+	case httpapi.CodeUnavailable:
+		if actor, _ := ae.Body.Details["actor"].(string); strings.HasSuffix(actor, "peers") {
+			lines = append(lines, "The peer manager is restarting or its breaker is open; icnctl actors /icn/peers shows its state.")
+		}
+	}
+	if len(lines) == 0 {
+		return err
+	}
+	return &detailedError{err: err, lines: lines}
+}
