@@ -607,3 +607,91 @@ func TestSIGKILLDuringTransfersLosesNoAcknowledgedEntry(t *testing.T) {
 	t.Logf("%d acknowledged transfers survived SIGKILL", len(acked))
 	d2.signal(t, syscall.SIGTERM, 10*time.Second)
 }
+
+// waitConnected polls a daemon's peer table until peer is connected.
+func (a api) waitConnected(peer string, within time.Duration) {
+	a.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var l httpapi.PeerList
+		if code, err := a.do("GET", "/api/v1/peers", nil, &l); err == nil && code == 200 {
+			for _, p := range l.Peers {
+				if p.PeerID == peer && p.Connected {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%s not connected to %s within %s", a.addr, peer, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestThreeDaemonsFederate runs three icnd (production profile, libp2p on
+// 127.0.0.1): two bootstrap from the first; a block put on node 3 is
+// fetched by node 1; node 2 restarts with its peer ID and reconnects by
+// itself.
+func TestThreeDaemonsFederate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bins := build(t)
+	dirs := []string{filepath.Join(t.TempDir(), "n1"), filepath.Join(t.TempDir(), "n2"), filepath.Join(t.TempDir(), "n3")}
+	d1 := startDaemon(t, bins.icnd, dirs[0])
+	c1 := newAPI(t, d1.waitReady(t, dirs[0], 30*time.Second), dirs[0])
+	var n1 httpapi.NodeInfo
+	c1.must(200, "GET", "/api/v1/node", nil, &n1)
+	var bootstrap string
+	for _, a := range n1.Addrs {
+		if strings.HasPrefix(a, "/ip4/127.0.0.1/tcp/") {
+			bootstrap = a + "/p2p/" + n1.PeerID
+		}
+	}
+	if bootstrap == "" {
+		t.Fatalf("node 1 has no TCP address on 127.0.0.1: %v", n1.Addrs)
+	}
+	start := func(dir string) (*daemon, api, httpapi.NodeInfo) {
+		d := startDaemon(t, bins.icnd, dir, "--bootstrap", bootstrap)
+		c := newAPI(t, d.waitReady(t, dir, 30*time.Second), dir)
+		var n httpapi.NodeInfo
+		c.must(200, "GET", "/api/v1/node", nil, &n)
+		c.waitConnected(n1.PeerID, 15*time.Second)
+		return d, c, n
+	}
+	d2, _, n2 := start(dirs[1])
+	_, c3, _ := start(dirs[2])
+
+	// A block put on node 3 is fetched by node 1.
+	data := []byte("a block that only node 3 has")
+	req, _ := http.NewRequest("POST", "http://"+c3.addr+"/api/v1/dag/blocks", bytes.NewReader(data))
+	req.Header.Set("Authorization", c3.bearer)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var put httpapi.PutResult
+	if err := json.NewDecoder(res.Body).Decode(&put); err != nil || res.StatusCode != 201 {
+		t.Fatalf("put on node 3: %d %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+	req, _ = http.NewRequest("GET", "http://"+c1.addr+"/api/v1/dag/blocks/"+put.CID+"?fetch=true", nil)
+	req.Header.Set("Authorization", c1.bearer)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Fatalf("node 1 fetching node 3's block: %d %q", res.StatusCode, got)
+	}
+
+	// Node 2 restarts: same peer ID, and node 1 sees it again without help.
+	d2.signal(t, syscall.SIGTERM, 10*time.Second)
+	_, _, again := start(dirs[1])
+	if again.PeerID != n2.PeerID || again.DID != n2.DID {
+		t.Fatalf("node 2 came back as %s (%s), was %s (%s)", again.PeerID, again.DID, n2.PeerID, n2.DID)
+	}
+	c1.waitConnected(n2.PeerID, 15*time.Second)
+}
