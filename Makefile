@@ -9,7 +9,7 @@ DATA_DIR ?= ./data
 # Extra flags for `make run`, e.g. RUN_FLAGS="--log-format text".
 RUN_FLAGS ?=
 # Packages whose tests also run under the race detector.
-RACE_PKGS := ./supervisors/... ./actors/... ./services/httpapi/... ./services/store/... ./services/wasm/...
+RACE_PKGS := ./supervisors/... ./actors/... ./services/httpapi/... ./services/store/... ./services/wasm/... ./services/network/... ./messages/...
 
 .PHONY: all build run test test-deps vet fmt-check unit race bench lint clean
 

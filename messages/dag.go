@@ -127,6 +127,9 @@ type GetBlock struct {
 	// (providers on the DHT, then connected peers), check it against its
 	// CID and keep it (unpinned, with the default retention).
 	Fetch bool
+	// Prefer are peers to ask first when fetching: those that held the
+	// block's parent are likely to hold it too.
+	Prefer []string
 }
 
 // FetchDAG fetches every block under Root that this node lacks from other
@@ -148,7 +151,10 @@ type FetchDAGReply struct {
 }
 
 // GetBlockReply carries the block.
-type GetBlockReply struct{ Block block.Block }
+type GetBlockReply struct {
+	Block block.Block
+	From  string // the peer it was fetched from; "" when it was here
+}
 
 // StatBlock asks what the node knows of a block.
 type StatBlock struct{ CID cid.Cid }

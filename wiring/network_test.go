@@ -91,9 +91,11 @@ func chain(t *testing.T, n int) []block.Block {
 	return out
 }
 
+// TestADAGPutOnOneNodeIsFetchedByAnother: 12 nodes; a DAG of 200 blocks
+// put on one is fetched completely by another.
 func TestADAGPutOnOneNodeIsFetchedByAnother(t *testing.T) {
-	nodes := federation(t, 3)
-	src, dst := nodes[1], nodes[2] // not directly connected: both know node 0
+	nodes := federation(t, 12)
+	src, dst := nodes[5], nodes[11] // not directly connected: both know node 0
 	blocks := chain(t, 100)
 	root := blocks[len(blocks)-1].CID()
 	ctx := t.Context()

@@ -2,8 +2,8 @@ package dag
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,7 +25,7 @@ const (
 	walkParallel    = 8                // blocks of one FetchDAG in flight
 	askTimeout      = 5 * time.Second  // one peer asked for one block
 	fetchTimeout    = 30 * time.Second // one block, every candidate included
-	providersAsked  = 8
+	providersAsked  = 32               // a peer without the block says so at once: asking many is cheap
 )
 
 // fetched reports a fetch's outcome to the actor (for the metrics).
@@ -57,7 +57,7 @@ func (a *Actor) fetchOrRead(c actor.Context, m *messages.GetBlock) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 		defer cancel()
-		b, result, err := fetchBlock(ctx, tree, m.CID)
+		b, from, result, err := fetchBlock(ctx, tree, m.CID, m.Prefer)
 		if err == nil {
 			// Kept like any put: durable before the answer.
 			_, err = tree.Request(ctx, Name, &messages.PutBlocks{Blocks: []block.Block{b}})
@@ -68,22 +68,29 @@ func (a *Actor) fetchOrRead(c actor.Context, m *messages.GetBlock) {
 		case err != nil:
 			sys.Root.Send(sender, err)
 		default:
-			sys.Root.Send(sender, &messages.GetBlockReply{Block: b})
+			sys.Root.Send(sender, &messages.GetBlockReply{Block: b, From: from})
 		}
 	}()
 }
 
-// fetchBlock asks the candidates the peer manager names for c, one after
-// another, until one answers with bytes that hash to c. The result is the
+// fetchBlock asks the preferred peers, then the candidates the peer
+// manager names for c, one after another, until one answers with bytes
+// that hash to c; it returns the block and who sent it. The result is the
 // metric label: fetched, not_found or corrupt (a peer sent other bytes).
-func fetchBlock(ctx context.Context, tree *supervisors.Tree, c cid.Cid) (block.Block, string, error) {
+func fetchBlock(ctx context.Context, tree *supervisors.Tree, c cid.Cid, prefer []string) (block.Block, string, string, error) {
 	ps, err := supervisors.Ask[*messages.Providers](ctx, tree, peersName, &messages.FindProviders{CID: c, Limit: providersAsked})
 	if err != nil {
-		return block.Block{}, "not_found", fmt.Errorf("dag: fetch %s: find providers: %w", c, err)
+		return block.Block{}, "", "not_found", fmt.Errorf("dag: fetch %s: find providers: %w", c, err)
+	}
+	candidates := slices.Clone(prefer)
+	for _, p := range ps.Peers {
+		if !slices.Contains(candidates, p) {
+			candidates = append(candidates, p)
+		}
 	}
 	result := "not_found"
 	var tried []string
-	for _, p := range ps.Peers {
+	for _, p := range candidates {
 		r, err := supervisors.Ask[*messages.PeerAnswer](ctx, tree, peersName,
 			&messages.AskPeer{Peer: p, Type: messages.WireDAGBlock, Body: c.Bytes(), Timeout: askTimeout})
 		if err != nil {
@@ -99,9 +106,9 @@ func fetchBlock(ctx context.Context, tree *supervisors.Tree, c cid.Cid) (block.B
 			tried = append(tried, p)
 			continue
 		}
-		return b, "fetched", nil
+		return b, p, "fetched", nil
 	}
-	return block.Block{}, result, fmt.Errorf("%w: %s: no node had it (asked %d: %v)", messages.ErrBlockNotFound, c, len(tried), tried)
+	return block.Block{}, "", result, fmt.Errorf("%w: %s: no node had it (asked %d: %v)", messages.ErrBlockNotFound, c, len(tried), tried)
 }
 
 // serveBlock answers another node's request for a block this node holds;
@@ -169,26 +176,23 @@ func (a *Actor) announce(root cid.Cid) {
 func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, progress func(done, fetched int)) (*messages.FetchDAGReply, error) {
 	began := time.Now()
 	reply := &messages.FetchDAGReply{Root: root}
+	// Each block to visit carries the peers to ask first: the one that
+	// sent its parent.
+	type job struct {
+		c      cid.Cid
+		prefer []string
+	}
 	var (
 		mu       sync.Mutex
 		wake     = sync.NewCond(&mu)
-		pending  = []cid.Cid{root}
+		pending  = []job{{c: root}}
 		seen     = map[string]bool{string(root.Bytes()): true}
 		active   int
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	visit := func(c cid.Cid) (block.Block, bool, error) {
-		_, err := supervisors.Ask[*messages.BlockStat](ctx, tree, Name, &messages.StatBlock{CID: c})
-		local := err == nil
-		if err != nil && !errors.Is(err, messages.ErrBlockNotFound) {
-			return block.Block{}, false, err
-		}
-		r, err := supervisors.Ask[*messages.GetBlockReply](ctx, tree, Name, &messages.GetBlock{CID: c, Fetch: true})
-		if err != nil {
-			return block.Block{}, false, err
-		}
-		return r.Block, local, nil
+	visit := func(j job) (*messages.GetBlockReply, error) {
+		return supervisors.Ask[*messages.GetBlockReply](ctx, tree, Name, &messages.GetBlock{CID: j.c, Fetch: true, Prefer: j.prefer})
 	}
 	for range walkParallel {
 		wg.Go(func() {
@@ -202,14 +206,14 @@ func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, pro
 					wake.Broadcast()
 					return
 				}
-				c := pending[len(pending)-1]
+				j := pending[len(pending)-1]
 				pending = pending[:len(pending)-1]
 				active++
 				mu.Unlock()
-				b, local, err := visit(c)
+				r, err := visit(j)
 				var links []cid.Cid
 				if err == nil {
-					links, err = block.Links(b)
+					links, err = block.Links(r.Block)
 				}
 				mu.Lock()
 				active--
@@ -221,15 +225,17 @@ func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, pro
 					continue
 				}
 				reply.Blocks++
-				if !local {
+				prefer := j.prefer
+				if r.From != "" {
 					reply.Fetched++
-					reply.Bytes += int64(b.Size())
+					reply.Bytes += int64(r.Block.Size())
+					prefer = []string{r.From}
 				}
 				progress(reply.Blocks, reply.Fetched)
 				for _, l := range links {
 					if k := string(l.Bytes()); !seen[k] {
 						seen[k] = true
-						pending = append(pending, l)
+						pending = append(pending, job{c: l, prefer: prefer})
 					}
 				}
 				wake.Broadcast()
