@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -26,6 +27,8 @@ const (
 	askTimeout      = 5 * time.Second  // one peer asked for one block
 	fetchTimeout    = 30 * time.Second // one block, every candidate included
 	providersAsked  = 32               // a peer without the block says so at once: asking many is cheap
+	storeBatch      = 64               // fetched blocks of a DAG stored in one commit
+	storeBytes      = 4 << 20
 )
 
 // fetched reports a fetch's outcome to the actor (for the metrics).
@@ -78,37 +81,45 @@ func (a *Actor) fetchOrRead(c actor.Context, m *messages.GetBlock) {
 // that hash to c; it returns the block and who sent it. The result is the
 // metric label: fetched, not_found or corrupt (a peer sent other bytes).
 func fetchBlock(ctx context.Context, tree *supervisors.Tree, c cid.Cid, prefer []string) (block.Block, string, string, error) {
+	result := "not_found"
+	var tried []string
+	// The preferred peers first: asking the providers costs a DHT lookup,
+	// which a DAG fetch pays once for its root, not for every block.
+	if b, p, ok := askEach(ctx, tree, c, prefer, &tried, &result); ok {
+		return b, p, "fetched", nil
+	}
 	ps, err := supervisors.Ask[*messages.Providers](ctx, tree, peersName, &messages.FindProviders{CID: c, Limit: providersAsked})
 	if err != nil {
 		return block.Block{}, "", "not_found", fmt.Errorf("dag: fetch %s: find providers: %w", c, err)
 	}
-	candidates := slices.Clone(prefer)
-	for _, p := range ps.Peers {
-		if !slices.Contains(candidates, p) {
-			candidates = append(candidates, p)
-		}
+	rest := slices.DeleteFunc(ps.Peers, func(p string) bool { return slices.Contains(prefer, p) })
+	if b, p, ok := askEach(ctx, tree, c, rest, &tried, &result); ok {
+		return b, p, "fetched", nil
 	}
-	result := "not_found"
-	var tried []string
-	for _, p := range candidates {
+	return block.Block{}, "", result, fmt.Errorf("%w: %s: no node had it (asked %d: %v)", messages.ErrBlockNotFound, c, len(tried), tried)
+}
+
+// askEach asks peers for c in turn until one sends bytes that hash to c.
+func askEach(ctx context.Context, tree *supervisors.Tree, c cid.Cid, peers []string, tried *[]string, result *string) (block.Block, string, bool) {
+	for _, p := range peers {
+		if ctx.Err() != nil {
+			break
+		}
 		r, err := supervisors.Ask[*messages.PeerAnswer](ctx, tree, peersName,
 			&messages.AskPeer{Peer: p, Type: messages.WireDAGBlock, Body: c.Bytes(), Timeout: askTimeout})
 		if err != nil {
-			tried = append(tried, p)
-			if ctx.Err() != nil {
-				break
-			}
+			*tried = append(*tried, p)
 			continue
 		}
 		b, err := block.Verified(c, r.Body)
 		if err != nil {
-			result = "corrupt" // that peer lied or its disk rots: try the next
-			tried = append(tried, p)
+			*result = "corrupt" // that peer lied or its disk rots: try the next
+			*tried = append(*tried, p)
 			continue
 		}
-		return b, p, "fetched", nil
+		return b, p, true
 	}
-	return block.Block{}, "", result, fmt.Errorf("%w: %s: no node had it (asked %d: %v)", messages.ErrBlockNotFound, c, len(tried), tried)
+	return block.Block{}, "", false
 }
 
 // serveBlock answers another node's request for a block this node holds;
@@ -138,9 +149,9 @@ func (a *Actor) serveBlock(c actor.Context, m *messages.PeerRequestIn) {
 // actor's goroutine: each block goes through GetBlock with Fetch, so a
 // block this node has is read, not fetched.
 func (a *Actor) fetchDAG(c actor.Context, m *messages.FetchDAG) {
-	sender, tree, sys, log := c.Sender(), a.tree, a.sys, a.log
+	sender, tree, sys, log, metrics := c.Sender(), a.tree, a.sys, a.log, a.Metrics
 	go func() {
-		reply, err := walkAndFetch(context.Background(), tree, m.Root, func(done, fetched int) {
+		reply, err := walkAndFetch(context.Background(), tree, metrics, m.Root, func(done, fetched int) {
 			if done%1000 == 0 {
 				log.Info("fetching a DAG", "root", m.Root.String(), "blocks", done, "fetched", fetched)
 			}
@@ -173,7 +184,11 @@ func (a *Actor) announce(root cid.Cid) {
 // walkAndFetch gets every block under root (fetching the missing ones),
 // walkParallel at a time, each once. The queue of blocks to visit grows
 // with the DAG's width, not its goroutines.
-func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, progress func(done, fetched int)) (*messages.FetchDAGReply, error) {
+//
+// Fetched blocks are stored in batches (up to storeBatch blocks or
+// storeBytes), one durable commit each, rather than one commit per block;
+// the answer waits for the last batch.
+func walkAndFetch(ctx context.Context, tree *supervisors.Tree, metrics *Metrics, root cid.Cid, progress func(done, fetched int)) (*messages.FetchDAGReply, error) {
 	began := time.Now()
 	reply := &messages.FetchDAGReply{Root: root}
 	// Each block to visit carries the peers to ask first: the one that
@@ -191,8 +206,41 @@ func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, pro
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	var (
+		storeMu sync.Mutex // one batch filling at a time; commits may overlap
+		batch   []block.Block
+		size    int
+	)
+	store := func(flush bool, b ...block.Block) error {
+		storeMu.Lock()
+		batch = append(batch, b...)
+		for _, x := range b {
+			size += x.Size()
+		}
+		if len(batch) == 0 || (!flush && len(batch) < storeBatch && size < storeBytes) {
+			storeMu.Unlock()
+			return nil
+		}
+		full := batch
+		batch, size = nil, 0
+		storeMu.Unlock()
+		_, err := tree.Request(ctx, Name, &messages.PutBlocks{Blocks: full})
+		return err
+	}
 	visit := func(j job) (*messages.GetBlockReply, error) {
-		return supervisors.Ask[*messages.GetBlockReply](ctx, tree, Name, &messages.GetBlock{CID: j.c, Fetch: true, Prefer: j.prefer})
+		r, err := supervisors.Ask[*messages.GetBlockReply](ctx, tree, Name, &messages.GetBlock{CID: j.c})
+		if !errors.Is(err, messages.ErrBlockNotFound) {
+			return r, err
+		}
+		b, from, result, err := fetchBlock(ctx, tree, j.c, j.prefer)
+		metrics.fetches.WithLabelValues(result).Inc()
+		if err != nil {
+			return nil, err
+		}
+		if err := store(false, b); err != nil {
+			return nil, err
+		}
+		return &messages.GetBlockReply{Block: b, From: from}, nil
 	}
 	for range walkParallel {
 		wg.Go(func() {
@@ -243,6 +291,9 @@ func walkAndFetch(ctx context.Context, tree *supervisors.Tree, root cid.Cid, pro
 		})
 	}
 	wg.Wait()
+	if firstErr == nil {
+		firstErr = store(true)
+	}
 	if firstErr != nil {
 		return nil, fmt.Errorf("dag: fetch the DAG under %s: %w", root, firstErr)
 	}
