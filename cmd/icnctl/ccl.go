@@ -17,22 +17,24 @@ import (
 	"github.com/intercooperative-network/icn-go/ccl/runtime"
 )
 
-// The CCL commands run locally: they compile with package ccl and run
-// with ccl/runtime, and never talk to a node.
+// check, compile and run work locally: they compile with package ccl and
+// run with ccl/runtime, and never talk to a node. publish and eval
+// (ccl_node.go) are the node's.
 
 func (a *app) cclCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ccl",
-		Short: "CCL contracts, locally: check, compile to WebAssembly, run an entry point against a snapshot",
-		Long: `ccl works on Cooperative Contract Language programs on this machine; no
-node is needed. The language, the host functions, the traps and the
-snapshot format are described in docs/ccl.md.
+		Short: "CCL contracts: check, compile and run locally; publish to a node and evaluate there",
+		Long: `ccl works on Cooperative Contract Language programs. check, compile and run
+work on this machine, with no node; publish and eval use a node's contracts
+API with the api token. The language, the host functions, the traps and
+the snapshot format are described in docs/ccl.md.
 
 Compile errors are printed one a line as file:line:col: message (exit 1).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.cclCheckCmd(), a.cclCompileCmd(), a.cclRunCmd())
+	cmd.AddCommand(a.cclCheckCmd(), a.cclCompileCmd(), a.cclRunCmd(), a.cclPublishCmd(), a.cclEvalCmd())
 	return cmd
 }
 

@@ -8,7 +8,7 @@
 // icnctl faults: partitions from peers and their healing), and shows what it
 // got to a person or, with -o json, to a script. icnctl ccl checks, compiles
 // and runs CCL contracts locally, with no node (packages ccl and
-// ccl/runtime; docs/ccl.md).
+// ccl/runtime; docs/ccl.md), and publishes and evaluates them on a node.
 //
 // # Finding the node
 //
@@ -44,8 +44,9 @@
 // only connecting and the wait for an answer, never a transfer; mana.go
 // declares the ledger commands (mana, reputation) and explains the ledger's
 // refusals; peers.go declares the network commands (peers, faults) and
-// explains the peer manager's; ccl.go declares the CCL commands (check,
-// compile, run), which never talk to a node.
+// explains the peer manager's; ccl.go declares the local CCL commands (check,
+// compile, run), which never talk to a node; ccl_node.go those that do
+// (publish, eval).
 //
 // Apart from the local ccl commands, icnctl only talks HTTP to icnd: it
 // must not import the daemon's wiring, open its data (other than the

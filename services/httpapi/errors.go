@@ -63,6 +63,22 @@ const (
 	CodeInvalidPeer     = "invalid_peer"
 	CodePeerUnreachable = "peer_unreachable"
 	CodePeerUnavailable = "peer_unavailable"
+
+	CodeCompileError     = "compile_error"
+	CodeUnknownContract  = "unknown_contract"
+	CodeContractMismatch = "contract_mismatch"
+	CodeNoEntryPoint     = "no_entry_point"
+	CodeBadArguments     = "bad_arguments"
+	CodeBadSnapshot      = "bad_snapshot"
+	// A call that traps is a 422 whose code is the trap's kind.
+	CodeRequireFailed    = "require_failed"
+	CodeOverflow         = "overflow"
+	CodeDivideByZero     = "divide_by_zero"
+	CodeIndexOutOfBounds = "index_out_of_bounds"
+	CodeMissingParam     = "missing_param"
+	CodeMemoryLimit      = "memory_limit"
+	CodeFuelExhausted    = "fuel_exhausted"
+	CodeContractTrap     = "contract_trap" // a trap kind this server does not know
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -134,6 +150,9 @@ func statusOf(err error) *Error {
 		}
 		return e
 	}
+	if e := contractError(err); e != nil {
+		return e
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
@@ -172,6 +191,11 @@ func statusOf(err error) *Error {
 		{messages.ErrAccountLimit, http.StatusConflict, CodeAccountLimit},
 		{messages.ErrInvalidPeer, http.StatusBadRequest, CodeInvalidPeer},
 		{messages.ErrPeerFailed, http.StatusBadGateway, CodePeerUnreachable},
+		{messages.ErrUnknownContract, http.StatusNotFound, CodeUnknownContract},
+		{messages.ErrContractMismatch, http.StatusConflict, CodeContractMismatch},
+		{messages.ErrNoEntryPoint, http.StatusBadRequest, CodeNoEntryPoint},
+		{messages.ErrBadArguments, http.StatusBadRequest, CodeBadArguments},
+		{messages.ErrBadSnapshot, http.StatusBadRequest, CodeBadSnapshot},
 		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
 		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
 		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},
