@@ -381,6 +381,11 @@ func (a *Actor) entry(p peer.ID) *entry {
 func (a *Actor) changed(ev network.PeerEvent) {
 	e := a.entry(ev.Peer)
 	up := ev.Kind == network.PeerConnected
+	if e.connected == up {
+		// A dial's own report and the network's event say the same thing.
+		e.lastSeen = ev.Time
+		return
+	}
 	e.connected, e.lastSeen = up, ev.Time
 	if up {
 		e.since = ev.Time

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
@@ -334,4 +335,100 @@ func TestBlockAndUnblockAPeer(t *testing.T) {
 	// Unblocked, the peers talk again (the redial loop or a connect).
 	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
 	ask[*messages.PeerAnswer](t, a, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing})
+}
+
+// watcher is a subsystem that records the peer events it is sent.
+type watcher struct{ events chan *messages.PeerEvent }
+
+func (w *watcher) Receive(c actor.Context) {
+	if e, ok := c.Message().(*messages.PeerEvent); ok {
+		w.events <- e
+	}
+}
+
+func TestWatchersHearPeersComeAndGo(t *testing.T) {
+	f := fabric(t)
+	events := make(chan *messages.PeerEvent, 16)
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	net, err := memnet.New(f, id, memnet.Options{}, reg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	producer, err := New(Deps{Network: net, Identity: id, Clock: clock.Real{}, Metrics: m, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: Name, Restart: supervisors.Permanent, New: producer},
+		{Name: "jobs", Restart: supervisors.Permanent, New: func() actor.Actor { return &watcher{events: events} }},
+	}}, discard(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tree.Stop(context.Background())
+		_ = net.Stop(context.Background())
+	})
+	a := &node{id: id, net: net, tree: tree, metrics: m}
+	ask[*messages.PeerList](t, a, &messages.WatchPeers{Subscriber: "jobs"})
+
+	b := newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	next := func(up bool) {
+		t.Helper()
+		select {
+		case e := <-events:
+			if e.Peer != b.peerID() || e.Up != up || e.DID != string(b.id.DID()) {
+				t.Fatalf("event %+v, want %s up=%v", e, b.peerID(), up)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no event (up=%v)", up)
+		}
+	}
+	next(true)
+	if err := b.net.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next(false)
+}
+
+// TestProbesKeepArrivingAcrossKills kills b's peers actor
+// while a publishes probes: b keeps counting probes after every restart.
+func TestProbesKeepArrivingAcrossKills(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for ctx.Err() == nil {
+			_, _ = a.tree.Request(ctx, Name, &messages.PublishGossip{Topic: network.TopicGov, Type: messages.WireProbe, Body: []byte("p")})
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() { cancel(); <-published }()
+	for _, mode := range []supervisors.KillMode{supervisors.KillPanic, supervisors.KillStop, supervisors.KillPoison} {
+		before := testutil.ToFloat64(b.metrics.probes)
+		if err := b.tree.Kill(context.Background(), Name, mode); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "probes counted after a "+mode.String()+" kill", 10*time.Second, func() bool {
+			return testutil.ToFloat64(b.metrics.probes) > before+5
+		})
+	}
 }
