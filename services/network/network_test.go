@@ -623,9 +623,13 @@ func TestPartitionAndHeal(t *testing.T) {
 		t.Fatal("connections cross the partition")
 	}
 
-	// Gossip keeps flowing on both sides for a few seconds, long enough
-	// for the redial backoff to climb to several seconds.
-	const partitionFor = 4 * time.Second
+	// Gossip keeps flowing on both sides for 10 s (the figure),
+	// long enough for the redial backoff to reach its 5 s cap; 4 s in the
+	// -short (race) run.
+	partitionFor := 10 * time.Second
+	if testing.Short() {
+		partitionFor = 4 * time.Second
+	}
 	var tags []string
 	for start := time.Now(); time.Since(start) < partitionFor; {
 		for _, side := range [][]*tnode{left, right} {
