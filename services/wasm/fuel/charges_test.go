@@ -232,3 +232,26 @@ func TestStackWeight(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardsChargeWhatFollowsWithWhatPrecedes: the code after a guard (an
+// if without else whose then-arm traps) is charged with the code before
+// it, not as a segment of its own; so a run that passes the guard pays
+// the same, and one that traps at it pays for the code after it too.
+func TestGuardsChargeWhatFollowsWithWhatPrecedes(t *testing.T) {
+	in := newRunner(t).instance(t, "guards", nil)
+	short, long := in.used(t, "short", 1), in.used(t, "long", 1)
+	extra := long - short // the four adds after the guard
+	if extra == 0 {
+		t.Fatal("the code after the guard cost nothing")
+	}
+	trapAt := func(fn string) uint64 {
+		_, used, err := in.call(t, 1<<40, fn, 0)
+		if err == nil {
+			t.Fatalf("%s(0) did not trap", fn)
+		}
+		return used
+	}
+	if ts, tl := trapAt("short"), trapAt("long"); tl-ts != extra {
+		t.Fatalf("trapping at the guard: short used %d, long %d; want long to pay the %d after the guard too", ts, tl, extra)
+	}
+}

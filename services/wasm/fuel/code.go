@@ -80,6 +80,7 @@ type rewriter struct {
 	copied   int // src offset up to which pieces cover the input
 	cur      int // current segment, -1 in unreachable code
 	live     bool
+	trapped  bool // the code went dead at an unreachable (not a branch or return)
 
 	// snippet ranges in snips, per function
 	snipCallBefore, snipCallAfter, snipExit [2]int
@@ -306,6 +307,7 @@ func (w *rewriter) charge(c int64) {
 func (w *rewriter) dead() {
 	w.live = false
 	w.cur = -1
+	w.trapped = false
 }
 
 // target records a branch to relative depth l and reports whether it
@@ -483,6 +485,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			w.charge(CostBasic)
 			w.insert(at, w.snipExit)
 			w.dead()
+			w.trapped = true
 			w.polymorphic()
 		case 0x01: // nop
 		case 0x1A: // drop
@@ -960,6 +963,14 @@ func (w *rewriter) endFrame(f frame, after int) {
 	case frameLoop:
 		liveAfter = w.live
 	case frameIf: // no else: the false path skips to the end
+		if !w.live && w.trapped && !f.targeted && f.entryLive && f.outerSeg >= 0 {
+			// A guard (if cond { trap }), as checked arithmetic and bounds
+			// checks compile to: only the false path reaches the end, so
+			// what follows continues the segment before the if and is
+			// charged with it. That overcharges only a run that traps.
+			w.live, w.trapped, w.cur = true, false, f.outerSeg
+			return
+		}
 		liveAfter = w.live || f.entryLive || f.targeted
 		merge = true
 	case frameElse:

@@ -5,9 +5,10 @@ package fuel
 // where charges are placed changes the fuel a run uses, so it bumps this
 // number; caches of rewritten modules are keyed by it, and a receipt's
 // fuel_used is only comparable between executors that use the same version.
-const CostTableVersion = 2
+const CostTableVersion = 3
 
-// The cost table, version 2. One unit of fuel is about one simple
+// The cost table, version 3 (3: the code after a guard, an if without
+// else whose then-arm traps, is charged with the code before it). One unit of fuel is about one simple
 // instruction. Each instruction belongs to exactly one class.
 const (
 	// CostFree: nop, block, loop, else, end, drop. They compile to nothing.

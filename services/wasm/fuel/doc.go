@@ -41,7 +41,10 @@
 //     A += its static cost. Segments start at function entry, at a loop
 //     header, at the start of an if's then and else arms, after the end of
 //     an if or of a block that a branch targets (a merge point), and after
-//     br_if. Straight-line code across nested blocks that nothing branches
+//     br_if. A guard is not a merge point: after an if without else whose
+//     then-arm ends in unreachable and that nothing branches to, only the
+//     false path arrives, so the code continues the segment before the if
+//     (a run that traps at the guard pays for it too). Straight-line code across nested blocks that nothing branches
 //     to, and across calls, is one segment. Unreachable code is not charged.
 //   - Every back edge (br, br_if or br_table to a loop) folds the charges
 //     (L −= A; A = 0) and refills if L < 0. Every cycle in the control flow
