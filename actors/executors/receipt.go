@@ -1,0 +1,124 @@
+package executors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/services/identity"
+)
+
+// ErrInvalidReceipt: a receipt block that does not decode canonically,
+// lacks a field, or whose signature is not its executor's.
+var ErrInvalidReceipt = errors.New("executors: invalid receipt")
+
+// receipt is the stored form of a job receipt: a dag-cbor block signed by
+// the executor node's key. The signature covers the receipt's dag-cbor
+// encoding without "sig", after a domain prefix, so that it cannot be
+// replayed as any other kind of signed ICN record (same scheme as ledger
+// entries).
+type receipt struct {
+	Job             string     `cbor:"job"`
+	Executor        string     `cbor:"executor"`
+	Module          block.Link `cbor:"module"`
+	Input           block.Link `cbor:"input"`
+	Output          block.Link `cbor:"output"`
+	ExitCode        uint32     `cbor:"exit_code"`
+	FuelUsed        uint64     `cbor:"fuel_used"`
+	WallMS          uint64     `cbor:"wall_ms"`
+	PeakMemoryBytes uint64     `cbor:"peak_memory_bytes"`
+	Stderr          []byte     `cbor:"stderr,omitempty"`
+	Time            int64      `cbor:"time"` // unix milliseconds
+	Sig             []byte     `cbor:"sig,omitempty"`
+}
+
+// receiptDomain prefixes the bytes a receipt's signature covers.
+const receiptDomain = "icn/job/receipt/v1\n"
+
+// signingBytes are what the executor signs: the receipt without its signature.
+func (r receipt) signingBytes() ([]byte, error) {
+	r.Sig = nil
+	b, err := block.Encode(r)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(receiptDomain), b.Data()...), nil
+}
+
+// sign signs r with the executor's key and encodes its block.
+func (r receipt) sign(id *identity.Identity) (block.Block, error) {
+	msg, err := r.signingBytes()
+	if err != nil {
+		return block.Block{}, err
+	}
+	r.Sig = id.Sign(msg)
+	return block.Encode(r)
+}
+
+// decodeReceipt reads a receipt block. Only the canonical encoding is
+// accepted, so a signed receipt has exactly one CID.
+func decodeReceipt(b block.Block) (receipt, error) {
+	var r receipt
+	if err := block.Decode(b, &r); err != nil {
+		return receipt{}, fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
+	}
+	again, err := block.Encode(r)
+	if err != nil {
+		return receipt{}, fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
+	}
+	if !bytes.Equal(again.Data(), b.Data()) {
+		return receipt{}, fmt.Errorf("%w: %s is not the canonical encoding of a receipt", ErrInvalidReceipt, b.CID())
+	}
+	return r, nil
+}
+
+// message is the receipt as the pool's replies carry it.
+func (r receipt) message(b block.Block) *messages.JobReceipt {
+	return &messages.JobReceipt{
+		CID: b.CID(), JobID: r.Job, Executor: r.Executor, Module: r.Module.Cid, Input: r.Input.Cid, Output: r.Output.Cid,
+		ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes,
+		Stderr: r.Stderr, Time: time.UnixMilli(r.Time).UTC(), Sig: r.Sig,
+	}
+}
+
+// DecodeReceipt reads a receipt block without checking its signature (see
+// VerifyReceipt).
+func DecodeReceipt(b block.Block) (*messages.JobReceipt, error) {
+	r, err := decodeReceipt(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.message(b), nil
+}
+
+// VerifyReceipt checks a receipt block: canonical encoding, every field
+// present and in bounds, and the signature by the executor DID it names.
+// It does not fetch the output (the job manager checks that the output
+// block hashes to Output when it fetches it).
+func VerifyReceipt(b block.Block) error {
+	r, err := decodeReceipt(b)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Job == "":
+		return fmt.Errorf("%w: no job id", ErrInvalidReceipt)
+	case !r.Module.Cid.Defined() || !r.Input.Cid.Defined() || !r.Output.Cid.Defined():
+		return fmt.Errorf("%w: a module, input or output link is missing", ErrInvalidReceipt)
+	case len(r.Stderr) > messages.MaxReceiptStderr:
+		return fmt.Errorf("%w: stderr of %d bytes (max %d)", ErrInvalidReceipt, len(r.Stderr), messages.MaxReceiptStderr)
+	case len(r.Sig) == 0:
+		return fmt.Errorf("%w: unsigned", ErrInvalidReceipt)
+	}
+	msg, err := r.signingBytes()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
+	}
+	if err := identity.Verify(identity.DID(r.Executor), msg, r.Sig); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidReceipt, err)
+	}
+	return nil
+}
