@@ -1,45 +1,347 @@
 package jobs
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
 // Name is the subsystem's name in the supervision tree.
 const Name = "jobs"
 
-// Spec is the jobs supervisor: one_for_one over dynamic job actors, with the
-// manager behaviour answering the subsystem's own messages.
-func Spec(c clock.Clock) *supervisors.Spec {
+// Names of the subsystems the manager calls.
+const (
+	dagName       = "dag"
+	ledgerName    = "ledger"
+	executorsName = "executors"
+)
+
+// Config tunes the manager.
+type Config struct {
+	// Price is what this node bids to run a job (capped by its max_mana).
+	Price uint64
+	// AssignTimeout bounds how long a job waits for an executor with a
+	// free worker before it fails no_bids.
+	AssignTimeout time.Duration
+}
+
+// DefaultConfig is the configuration of a node that does not say.
+func DefaultConfig() Config { return Config{Price: 10, AssignTimeout: 30 * time.Second} }
+
+// Deps are the manager's collaborators.
+type Deps struct {
+	// Identity is the node's: its account escrows the jobs' mana, and it is
+	// the executor a lone node assigns its jobs to.
+	Identity *identity.Identity
+	Clock    clock.Clock
+	Config   Config
+	Logger   *slog.Logger
+}
+
+// Bounds of the manager's work.
+const (
+	callTimeout  = 30 * time.Second // one dag or ledger request
+	runMargin    = 30 * time.Second // over a job's own timeout, for fetching and queueing
+	defaultRunMS = 60_000           // a job without a timeout: the engine's bound applies, this only bounds the wait
+	maxBackoff   = time.Second
+	maxLost      = 2 // runs again after an executor lost the job: 3 attempts in all
+)
+
+// Spec is the jobs supervisor: one_for_one over dynamic children (none
+// yet: see the manager), with the manager behaviour answering the
+// subsystem's messages.
+func Spec(d Deps) *supervisors.Spec {
+	if d.Config == (Config{}) {
+		d.Config = DefaultConfig()
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &supervisors.Spec{
 		Strategy: supervisors.OneForOne,
 		Behavior: func(children supervisors.Children) actor.Actor {
-			return &manager{clock: c, children: children}
+			return &manager{Deps: d, children: children, jobs: map[string]*job{}, log: d.Logger.With("actor", Name)}
 		},
 	}
 }
 
-// manager is the behaviour of the jobs supervisor.
+// manager holds every job this node has submitted.
+//
+// One actor holds them all rather than one child actor per job: a job's
+// state is its record in the dag, and its progress is one goroutine (a
+// driver) that waits on the ledger and the executors. A per-job actor would
+// add a mailbox and a restart policy per job but no isolation the dag's
+// compare-and-swap does not already give: a restarted manager reloads every
+// record and resumes every unfinished job from its last persisted state.
+// The manager's own goroutine only keeps the map that reads are answered
+// from; every dag, ledger and executor call is made by a driver.
 type manager struct {
-	clock    clock.Clock
+	Deps
 	children supervisors.Children
+	log      *slog.Logger
+	self     *actor.PID
+	sys      *actor.ActorSystem
+	tree     *supervisors.Tree
 	since    time.Time
-	active   int
+	ready    bool
+	jobs     map[string]*job
+
+	life    context.Context // cancelled when this incarnation stops
+	stopAll context.CancelFunc
+	drivers sync.WaitGroup
 }
+
+// job is the manager's view of one job.
+type job struct {
+	status  messages.JobStatus
+	cancel  context.CancelCauseFunc // nil once the driver is done
+	cancels []*actor.PID            // callers waiting for a cancel to land
+}
+
+// Messages from the manager's goroutines to the manager. owner drops those
+// of an earlier incarnation.
+type (
+	loaded struct {
+		owner *manager
+		jobs  []*driver
+	}
+	updated struct {
+		owner  *manager
+		status messages.JobStatus
+		done   bool // the driver has stopped
+		drop   bool // the job was refused at submit: forget it
+	}
+)
+
+// errCancelRequested is the cause a driver's run context ends with when a
+// member cancels the job (as opposed to the node stopping).
+var errCancelRequested = errors.New("jobs: cancel requested")
 
 // Receive implements actor.Actor.
 func (m *manager) Receive(c actor.Context) {
-	switch c.Message().(type) {
+	switch msg := c.Message().(type) {
 	case *actor.Started:
-		m.since = m.clock.Now()
+		m.start(c)
+	case *actor.Stopping, *actor.Restarting:
+		m.stop()
+	case *loaded:
+		if msg.owner == m {
+			m.onLoaded(msg)
+		}
+	case *updated:
+		if msg.owner == m {
+			m.onUpdated(msg)
+		}
 	case *messages.StatusRequest:
-		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: true, Since: m.since,
-			Details: map[string]string{"active_jobs": strconv.Itoa(m.active)}})
+		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: m.ready, Since: m.since,
+			Details: map[string]string{"active_jobs": strconv.Itoa(m.active()), "jobs": strconv.Itoa(len(m.jobs))}})
+	case *messages.SubmitJob, *messages.GetJob, *messages.ListJobs, *messages.CancelJob:
+		if !m.ready {
+			c.Respond(&supervisors.UnavailableError{Path: Name, State: "loading", RetryAfter: time.Second})
+			return
+		}
+		m.handle(c)
+	}
+}
+
+func (m *manager) active() int {
+	n := 0
+	for _, j := range m.jobs {
+		if !messages.JobFinal(j.status.State) {
+			n++
+		}
+	}
+	return n
+}
+
+// start loads the job records off the actor's goroutine; until they are
+// loaded, job requests answer 503 (loading).
+func (m *manager) start(c actor.Context) {
+	m.self, m.sys, m.tree = c.Self(), c.ActorSystem(), supervisors.TreeOf(c)
+	m.since = m.Clock.Now()
+	m.life, m.stopAll = context.WithCancel(context.Background())
+	ctx := m.life
+	m.drivers.Go(func() {
+		backoff := 50 * time.Millisecond
+		for {
+			ds, err := m.loadAll(ctx)
+			if err == nil {
+				m.sys.Root.Send(m.self, &loaded{owner: m, jobs: ds})
+				return
+			}
+			m.log.Warn("jobs: cannot load the jobs yet; retrying", "err", err, "in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	})
+}
+
+// stop ends every driver and waits for them, so that the next incarnation
+// never races one of this one's on a job's ref. A driver waiting on a call
+// returns as soon as its context ends.
+func (m *manager) stop() {
+	for _, j := range m.jobs {
+		// The next incarnation resumes the job; the cancel may be asked again.
+		for _, p := range j.cancels {
+			m.sys.Root.Send(p, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+		}
+		j.cancels = nil
+	}
+	if m.stopAll != nil {
+		m.stopAll()
+		m.drivers.Wait()
+	}
+}
+
+func (m *manager) onLoaded(l *loaded) {
+	m.ready = true
+	for _, d := range l.jobs {
+		j := &job{status: d.rec.status(d.id, d.spec, d.receipt)}
+		m.jobs[d.id] = j
+		if !messages.JobFinal(d.rec.State) || !d.rec.Settled {
+			m.launch(j, d)
+		}
+	}
+	m.log.Debug("jobs loaded", "jobs", len(m.jobs), "resumed", m.active())
+}
+
+// launch starts a job's driver.
+func (m *manager) launch(j *job, d *driver) {
+	run, cancel := context.WithCancelCause(m.life)
+	j.cancel = cancel
+	d.m, d.life, d.run = m, m.life, run
+	m.drivers.Go(d.drive)
+}
+
+func (m *manager) onUpdated(u *updated) {
+	j := m.jobs[u.status.ID]
+	if j == nil {
+		return
+	}
+	if u.drop {
+		delete(m.jobs, u.status.ID)
+	} else {
+		j.status = u.status
+	}
+	if u.done && j.cancel != nil {
+		j.cancel(nil)
+		j.cancel = nil
+	}
+	if messages.JobFinal(u.status.State) || u.drop {
+		for _, p := range j.cancels {
+			switch {
+			case u.drop:
+				m.sys.Root.Send(p, fmt.Errorf("%w: %s was refused at submit", messages.ErrUnknownJob, u.status.ID))
+			case u.status.State == messages.JobCancelled:
+				m.sys.Root.Send(p, &u.status)
+			default:
+				m.sys.Root.Send(p, fmt.Errorf("%w: %s is %s", messages.ErrJobFinished, u.status.ID, u.status.State))
+			}
+		}
+		j.cancels = nil
+	}
+}
+
+func (m *manager) handle(c actor.Context) {
+	switch msg := c.Message().(type) {
+	case *messages.SubmitJob:
+		m.submit(c, msg)
+	case *messages.GetJob:
+		j := m.jobs[msg.ID]
+		if j == nil || j.status.State == "" { // "": being recorded, its id not given out yet
+			c.Respond(fmt.Errorf("%w: %s", messages.ErrUnknownJob, msg.ID))
+			return
+		}
+		s := j.status
+		c.Respond(&s)
+	case *messages.ListJobs:
+		c.Respond(m.list(msg))
+	case *messages.CancelJob:
+		j := m.jobs[msg.ID]
+		switch {
+		case j == nil || j.status.State == "":
+			c.Respond(fmt.Errorf("%w: %s", messages.ErrUnknownJob, msg.ID))
+		case messages.JobFinal(j.status.State):
+			c.Respond(fmt.Errorf("%w: %s is %s", messages.ErrJobFinished, msg.ID, j.status.State))
+		default:
+			// The driver records the cancel (it alone writes the job's
+			// ref) and the reply comes when it has.
+			if c.Sender() != nil {
+				j.cancels = append(j.cancels, c.Sender())
+			}
+			j.cancel(errCancelRequested)
+		}
+	}
+}
+
+func (m *manager) submit(c actor.Context, msg *messages.SubmitJob) {
+	spec, err := normalize(msg.Spec)
+	if err != nil {
+		c.Respond(err)
+		return
+	}
+	b, err := encodeSpec(spec)
+	if err != nil {
+		c.Respond(fmt.Errorf("%w: %w", messages.ErrInvalidSpec, err))
+		return
+	}
+	id := b.CID().String()
+	if j := m.jobs[id]; j != nil {
+		// The same spec is the same job: a resubmission answers it.
+		s := j.status
+		c.Respond(&s)
+		return
+	}
+	j := &job{status: messages.JobStatus{ID: id, Spec: spec}}
+	m.jobs[id] = j
+	m.launch(j, &driver{id: id, spec: spec, specBlock: b, submitter: c.Sender()})
+}
+
+func (m *manager) list(msg *messages.ListJobs) *messages.JobList {
+	limit := msg.Limit
+	if limit <= 0 || limit > messages.MaxListedJobs {
+		limit = messages.MaxListedJobs
+	}
+	ids := make([]string, 0, len(m.jobs))
+	for id, j := range m.jobs {
+		if id > msg.After && (msg.State == "" || j.status.State == msg.State) && j.status.State != "" {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := &messages.JobList{Jobs: []messages.JobStatus{}}
+	if len(ids) > limit {
+		ids, out.More = ids[:limit], true
+	}
+	for _, id := range ids {
+		out.Jobs = append(out.Jobs, m.jobs[id].status)
+	}
+	return out
+}
+
+// sleep waits d (real time: it paces calls to other actors) or until ctx
+// ends, reporting whether it slept.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

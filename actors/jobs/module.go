@@ -1,6 +1,20 @@
 package jobs
 
-import "go.uber.org/fx"
+import (
+	"log/slog"
 
-// Module provides the jobs supervisor spec, named "jobs" for the tree literal.
-var Module = fx.Module(Name, fx.Provide(fx.Annotate(Spec, fx.ResultTags(`name:"jobs"`))))
+	"go.uber.org/fx"
+
+	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// Module provides the jobs supervisor spec, named "jobs" for the tree
+// literal, over the node's identity (its account escrows, and it is the
+// executor of its own jobs).
+var Module = fx.Module(Name, fx.Provide(fx.Annotate(
+	func(id *identity.Identity, c clock.Clock, log *slog.Logger) *supervisors.Spec {
+		return Spec(Deps{Identity: id, Clock: c, Config: DefaultConfig(), Logger: log.With("component", Name)})
+	},
+	fx.ResultTags(`name:"jobs"`))))

@@ -139,7 +139,7 @@ func (a *app) client(cmd *cobra.Command, l listener) (*client, error) {
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "icnctl",
-		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection, blocks, mana, peers",
+		Short: "Operate an ICN node (icnd): status, health, the supervision tree, fault injection, blocks, mana, jobs, peers",
 		Long: `icnctl talks to a running icnd over its public API and its admin API.
 
 It finds the node through the data directory icnd writes: api.addr and
@@ -177,7 +177,7 @@ verify); 64 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.healthCmd(), a.readyCmd(), a.subsystemsCmd(),
-		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd(), a.dagCmd(), a.manaCmd(), a.reputationCmd(),
+		a.metricsCmd(), a.openAPICmd(), a.versionCmd(), a.actorsCmd(), a.adminURLCmd(), a.dagCmd(), a.manaCmd(), a.reputationCmd(), a.jobCmd(),
 		a.peersCmd(), a.faultsCmd(), a.cclCmd())
 	return root
 }

@@ -682,3 +682,67 @@ func renderFaults(w io.Writer, f httpapi.Faults) {
 		fmt.Fprintf(w, "  %s\n", clean(p))
 	}
 }
+
+// renderJob prints a job: its state, its history and its receipt.
+func renderJob(w io.Writer, j httpapi.Job) {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Job\t%s\n", clean(j.JobID))
+	fmt.Fprintf(tw, "State\t%s\n", clean(j.State))
+	if j.Reason != "" {
+		fmt.Fprintf(tw, "Reason\t%s\n", clean(j.Reason))
+	}
+	fmt.Fprintf(tw, "Module\t%s\n", clean(j.Spec.Module))
+	fmt.Fprintf(tw, "Max mana\t%d\n", j.Spec.MaxMana)
+	fmt.Fprintf(tw, "Executor\t%s\n", dash(clean(j.Executor)))
+	if j.Executor != "" {
+		fmt.Fprintf(tw, "Price\t%d\n", j.Price)
+	}
+	fmt.Fprintf(tw, "Escrow\t%s\n", escrowLabel(j))
+	if r := j.Receipt; r != nil {
+		fmt.Fprintf(tw, "Receipt\t%s\n", clean(r.CID))
+		fmt.Fprintf(tw, "Output\t%s\n", clean(r.Output))
+		fmt.Fprintf(tw, "Exit code\t%d\n", r.ExitCode)
+		fmt.Fprintf(tw, "Run\t%d ms, %d fuel, %s peak memory\n", r.WallMS, r.FuelUsed, humanBytes(int64(min(r.PeakMemoryBytes, 1<<62))))
+	}
+	for i, h := range j.History {
+		label := ""
+		if i == 0 {
+			label = "History"
+		}
+		fmt.Fprintf(tw, "%s\t%s  %s\n", label, stamp(h.Time), clean(h.State))
+	}
+	tw.Flush()
+}
+
+func escrowLabel(j httpapi.Job) string {
+	switch {
+	case j.Settled:
+		return "released"
+	case j.State == "submitted":
+		return "not yet taken"
+	default:
+		return "held"
+	}
+}
+
+// renderJobs prints one line per job, and how to ask for the next page.
+func renderJobs(w io.Writer, l httpapi.JobList) {
+	if len(l.Jobs) == 0 {
+		fmt.Fprintln(w, "no jobs")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "JOB\tSTATE\tSUBMITTED\tEXECUTOR\tREASON")
+	for _, j := range l.Jobs {
+		submitted := "-"
+		if len(j.History) > 0 {
+			submitted = stamp(j.History[0].Time)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(j.JobID), clean(j.State), submitted, dash(shorten(clean(j.Executor), 24)),
+			dash(shorten(clean(j.Reason), 40)))
+	}
+	tw.Flush()
+	if l.Next != "" {
+		fmt.Fprintf(w, "more: icnctl job list --after %s\n", clean(l.Next))
+	}
+}

@@ -79,6 +79,12 @@ const (
 	CodeMemoryLimit      = "memory_limit"
 	CodeFuelExhausted    = "fuel_exhausted"
 	CodeContractTrap     = "contract_trap" // a trap kind this server does not know
+
+	CodeUnknownJob    = "unknown_job"
+	CodeJobFinished   = "job_finished"
+	CodeInvalidJob    = "invalid_job"
+	CodeInvalidModule = "invalid_module"
+	CodeNoOutput      = "no_output"
 )
 
 // ErrorBody is the one shape of every error answer, on both listeners.
@@ -196,6 +202,9 @@ func statusOf(err error) *Error {
 		{messages.ErrNoEntryPoint, http.StatusBadRequest, CodeNoEntryPoint},
 		{messages.ErrBadArguments, http.StatusBadRequest, CodeBadArguments},
 		{messages.ErrBadSnapshot, http.StatusBadRequest, CodeBadSnapshot},
+		{messages.ErrUnknownJob, http.StatusNotFound, CodeUnknownJob},
+		{messages.ErrJobFinished, http.StatusConflict, CodeJobFinished},
+		{messages.ErrInvalidSpec, http.StatusBadRequest, CodeInvalidJob},
 		{block.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBlockTooLarge},
 		{block.ErrInvalidCID, http.StatusBadRequest, CodeInvalidCID},
 		{block.ErrUnsupported, http.StatusBadRequest, CodeUnsupportedCID},

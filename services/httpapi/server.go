@@ -130,6 +130,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.publicRoutes()
 	s.dagRoutes()
 	s.ledgerRoutes()
+	s.jobsRoutes()
 	s.contractRoutes()
 	s.peersRoutes()
 	s.adminRoutes()

@@ -1,0 +1,186 @@
+package jobs
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+func TestJobCompletes(t *testing.T) {
+	n := startNode(t, 2, Config{})
+	before := n.account(t).Available
+	mod := n.module(t, "upper")
+	s, err := n.submit(t, messages.JobSpec{Module: mod, Input: []byte("hello, mesh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State == messages.JobSubmitted || s.State == "" {
+		t.Fatalf("submit answered state %q, want escrowed or later", s.State)
+	}
+	done := n.wait(t, s.ID)
+	if done.State != messages.JobCompleted {
+		t.Fatalf("state %s (%s), want completed", done.State, done.Reason)
+	}
+	want := []string{"submitted", "escrowed", "announced", "bidding", "assigned", "running", "completed"}
+	if got := states(done); !slices.Equal(got, want) {
+		t.Fatalf("history %v, want %v", got, want)
+	}
+	if done.Executor != n.id.DID().String() || done.Receipt == nil || done.Receipt.JobID != s.ID {
+		t.Fatalf("executor %s receipt %+v", done.Executor, done.Receipt)
+	}
+	if got := string(n.block(t, done.Receipt.Output)); got != "HELLO, MESH" {
+		t.Fatalf("output %q", got)
+	}
+	if done.Spec.MaxMana != messages.DefaultMaxMana {
+		t.Fatalf("max mana %d, want the default", done.Spec.MaxMana)
+	}
+	a := n.account(t)
+	if a.Available != before || a.Reserved != 0 {
+		t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
+	}
+	if e := n.entries(t, s.ID); e[messages.OpReserve] != 1 || e[messages.OpRelease] != 1 || e[messages.OpSettle] != 0 {
+		t.Fatalf("ledger entries for the job: %v", e)
+	}
+	// The same spec is the same job.
+	again, err := n.submit(t, messages.JobSpec{Module: mod, Input: []byte("hello, mesh")})
+	if err != nil || again.ID != s.ID || again.State != messages.JobCompleted {
+		t.Fatalf("resubmission: %+v, %v", again, err)
+	}
+	l, err := retry[*messages.JobList](t, n, Name, &messages.ListJobs{State: messages.JobCompleted})
+	if err != nil || len(l.Jobs) != 1 || l.Jobs[0].ID != s.ID {
+		t.Fatalf("list: %+v, %v", l, err)
+	}
+}
+
+func TestInfiniteLoopFails(t *testing.T) {
+	n := startNode(t, 1, Config{})
+	before := n.account(t).Available
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "infinite"), Limits: messages.JobLimits{TimeoutMS: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := n.wait(t, s.ID)
+	if done.State != messages.JobFailed ||
+		!(strings.HasPrefix(done.Reason, messages.ReasonTimeout) || strings.HasPrefix(done.Reason, messages.ReasonFuel)) {
+		t.Fatalf("state %s reason %q, want failed timeout", done.State, done.Reason)
+	}
+	if a := n.account(t); a.Available != before || a.Reserved != 0 {
+		t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
+	}
+}
+
+func TestInsufficientManaRefused(t *testing.T) {
+	n := startNode(t, 1, Config{})
+	before := n.account(t)
+	_, err := n.submit(t, messages.JobSpec{Module: n.module(t, "upper"), MaxMana: before.Available + 1})
+	if !errors.Is(err, messages.ErrInsufficientMana) {
+		t.Fatalf("err %v, want insufficient mana", err)
+	}
+	l, err := retry[*messages.JobList](t, n, Name, &messages.ListJobs{})
+	if err != nil || len(l.Jobs) != 0 {
+		t.Fatalf("jobs after a refusal: %+v, %v", l, err)
+	}
+	refs, err := retry[*messages.ListRefsReply](t, n, "dag", &messages.ListRefs{Prefix: refPrefix})
+	if err != nil || len(refs.Refs) != 0 {
+		t.Fatalf("refs after a refusal: %+v, %v", refs, err)
+	}
+	if a := n.account(t); a.Available != before.Available || a.Reserved != 0 {
+		t.Fatalf("account %+v, was %+v", a, before)
+	}
+}
+
+func TestInvalidSpec(t *testing.T) {
+	n := startNode(t, 1, Config{})
+	if _, err := n.submit(t, messages.JobSpec{}); !errors.Is(err, messages.ErrInvalidSpec) {
+		t.Fatalf("err %v, want invalid spec", err)
+	}
+	if _, err := retry[*messages.JobStatus](t, n, Name, &messages.GetJob{ID: "nope"}); !errors.Is(err, messages.ErrUnknownJob) {
+		t.Fatalf("err %v, want unknown job", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	n := startNode(t, 1, Config{})
+	before := n.account(t).Available
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "sleep"), Limits: messages.JobLimits{TimeoutMS: 3000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := retry[*messages.JobStatus](t, n, Name, &messages.CancelJob{ID: s.ID})
+	if err != nil || c.State != messages.JobCancelled || c.Reason != messages.ReasonCancelled {
+		t.Fatalf("cancel: %+v, %v", c, err)
+	}
+	done := n.wait(t, s.ID)
+	if done.State != messages.JobCancelled {
+		t.Fatalf("state %s", done.State)
+	}
+	if _, err := retry[*messages.JobStatus](t, n, Name, &messages.CancelJob{ID: s.ID}); !errors.Is(err, messages.ErrJobFinished) {
+		t.Fatalf("second cancel: %v, want finished", err)
+	}
+	if _, err := retry[*messages.JobStatus](t, n, Name, &messages.CancelJob{ID: "nope"}); !errors.Is(err, messages.ErrUnknownJob) {
+		t.Fatalf("cancel of nothing: %v, want unknown", err)
+	}
+	if a := n.account(t); a.Available != before || a.Reserved != 0 {
+		t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
+	}
+}
+
+func TestNoWorkerFailsNoBids(t *testing.T) {
+	n := startNode(t, 0, Config{Price: 10, AssignTimeout: 100 * time.Millisecond})
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "upper")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := n.wait(t, s.ID); done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, messages.ReasonNoBids) {
+		t.Fatalf("state %s reason %q, want failed no_bids", done.State, done.Reason)
+	}
+}
+
+// Killing the manager mid-job: the restarted manager resumes the job from
+// its record, and it completes once, its escrow released once.
+func TestKilledManagerResumes(t *testing.T) {
+	for name, mode := range map[string]supervisors.KillMode{"stop": supervisors.KillStop, "panic": supervisors.KillPanic} {
+		t.Run(name, func(t *testing.T) {
+			n := startNode(t, 1, Config{})
+			before := n.account(t).Available
+			s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "loop"), Input: le64(100_000_000)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				g, err := retry[*messages.JobStatus](t, n, Name, &messages.GetJob{ID: s.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g.State == messages.JobRunning {
+					break
+				}
+				if messages.JobFinal(g.State) {
+					t.Fatalf("finished before the kill: %s", g.State)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if err := n.tree.Kill(ctx(t), Name, mode); err != nil {
+				t.Fatal(err)
+			}
+			done := n.wait(t, s.ID)
+			if done.State != messages.JobCompleted {
+				t.Fatalf("state %s (%s)", done.State, done.Reason)
+			}
+			if c := strings.Count(strings.Join(states(done), ","), messages.JobCompleted); c != 1 {
+				t.Fatalf("history %v", states(done))
+			}
+			if e := n.entries(t, s.ID); e[messages.OpReserve] != 1 || e[messages.OpRelease]+e[messages.OpSettle] != 1 {
+				t.Fatalf("ledger entries for the job: %v", e)
+			}
+			if a := n.account(t); a.Available != before || a.Reserved != 0 {
+				t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/ipfs/go-cid"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/intercooperative-network/icn-go/actors/dag"
+	"github.com/intercooperative-network/icn-go/actors/executors"
+	"github.com/intercooperative-network/icn-go/actors/ledger"
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/store/memstore"
+	"github.com/intercooperative-network/icn-go/services/wasm"
+	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+	)
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// node is a tree with the dag, a stub peer manager, the ledger, an
+// executor pool and the job manager, over a memory store and a real
+// engine.
+type node struct {
+	tree *supervisors.Tree
+	id   *identity.Identity
+}
+
+// noPeers answers FindProviders with nobody.
+type noPeers struct{}
+
+func (noPeers) Receive(c actor.Context) {
+	if _, ok := c.Message().(*messages.FindProviders); ok {
+		c.Respond(&messages.Providers{})
+	}
+}
+
+func startNode(t *testing.T, workers int, cfg Config) *node {
+	t.Helper()
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := wasm.New(wasm.WithLogger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	dm, err := dag.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := ledger.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := executors.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	params := ledger.DefaultParams()
+	params.Initial = 500
+	d := supervisors.ProductionDefaults()
+	d.Intensity, d.Period = 10_000, time.Minute
+	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
+	d.Breaker.OpenTimeout, d.Breaker.MaxOpenTimeout = 10*time.Millisecond, 50*time.Millisecond
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
+			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
+		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noPeers{} }},
+		{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
+			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
+		{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,
+			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: discard()})},
+		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Logger: discard()})},
+	}}, discard(), reg, supervisors.WithDefaults(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := tree.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if err := eng.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return &node{tree: tree, id: id}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// retry asks until the subsystem is past loading or restarting.
+func retry[R any](t *testing.T, n *node, name string, msg any) (R, error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := supervisors.Ask[R](ctx(t), n.tree, name, msg)
+		var u *supervisors.UnavailableError
+		if (errors.As(err, &u) || errors.Is(err, supervisors.ErrNotRunning)) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		return r, err
+	}
+}
+
+// module stores the WAT corpus module name.
+func (n *node) module(t *testing.T, name string) cid.Cid {
+	t.Helper()
+	b, err := block.NewRaw(wasmtest.WAT(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.tree.Request(ctx(t), dag.Name, &messages.PutBlocks{Blocks: []block.Block{b}}); err != nil {
+		t.Fatal(err)
+	}
+	return b.CID()
+}
+
+func (n *node) submit(t *testing.T, spec messages.JobSpec) (*messages.JobStatus, error) {
+	t.Helper()
+	return retry[*messages.JobStatus](t, n, Name, &messages.SubmitJob{Spec: spec})
+}
+
+// wait polls the job until it is final and settled.
+func (n *node) wait(t *testing.T, id string) *messages.JobStatus {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := retry[*messages.JobStatus](t, n, Name, &messages.GetJob{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if messages.JobFinal(s.State) && s.Settled {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s", id, s.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (n *node) account(t *testing.T) *messages.AccountInfo {
+	t.Helper()
+	a, err := retry[*messages.AccountInfo](t, n, ledger.Name, &messages.GetAccount{Account: n.id.DID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// entries counts the ledger entries of the node's account for ref, by op.
+func (n *node) entries(t *testing.T, ref string) map[string]int {
+	t.Helper()
+	l, err := retry[*messages.EntryList](t, n, ledger.Name, &messages.ListEntries{Account: n.id.DID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range l.Entries {
+		if e.Ref == ref {
+			out[e.Op]++
+		}
+	}
+	return out
+}
+
+func (n *node) block(t *testing.T, c cid.Cid) []byte {
+	t.Helper()
+	r, err := supervisors.Ask[*messages.GetBlockReply](ctx(t), n.tree, dag.Name, &messages.GetBlock{CID: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Block.Data()
+}
+
+func states(s *messages.JobStatus) []string {
+	var out []string
+	for _, h := range s.History {
+		out = append(out, h.State)
+	}
+	return out
+}
+
+func le64(n uint64) []byte { return binary.LittleEndian.AppendUint64(nil, n) }

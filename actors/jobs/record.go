@@ -1,0 +1,138 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+)
+
+// refPrefix names the jobs' refs: jobs/<id> points at the job's latest
+// record, which links its spec (and receipt), so the ref keeps them all.
+const refPrefix = "jobs/"
+
+func jobRef(id string) string { return refPrefix + id }
+
+// specNode is a JobSpec as stored: its CID is the job id.
+type specNode struct {
+	Module      block.Link        `cbor:"module"`
+	Input       []byte            `cbor:"input,omitempty"`
+	InputCID    *block.Link       `cbor:"input_cid,omitempty"`
+	Args        []string          `cbor:"args,omitempty"`
+	Env         map[string]string `cbor:"env,omitempty"`
+	MemoryMB    uint32            `cbor:"memory_mb,omitempty"`
+	TimeoutMS   uint64            `cbor:"timeout_ms,omitempty"`
+	MaxOutput   int               `cbor:"max_output_bytes,omitempty"`
+	Fuel        uint64            `cbor:"fuel,omitempty"`
+	MaxMana     uint64            `cbor:"max_mana"`
+	BidWindowMS uint64            `cbor:"bid_window_ms"`
+	Verify      int               `cbor:"verify"`
+}
+
+// normalize checks a spec and fills in its defaults, so that the stored
+// spec (and so the job id) says exactly what runs.
+func normalize(s messages.JobSpec) (messages.JobSpec, error) {
+	switch {
+	case !s.Module.Defined():
+		return s, fmt.Errorf("%w: no module", messages.ErrInvalidSpec)
+	case len(s.Input) > messages.MaxJobInput:
+		return s, fmt.Errorf("%w: input of %d bytes (max %d)", messages.ErrInvalidSpec, len(s.Input), messages.MaxJobInput)
+	case len(s.Input) > 0 && s.InputCID.Defined():
+		return s, fmt.Errorf("%w: both input and input_cid", messages.ErrInvalidSpec)
+	case s.Verify < 0 || s.Verify > 1:
+		// Agreement of two executors needs other nodes: it comes with bidding.
+		return s, fmt.Errorf("%w: verify %d (this node runs jobs once: 0 or 1)", messages.ErrInvalidSpec, s.Verify)
+	}
+	if s.MaxMana == 0 {
+		s.MaxMana = messages.DefaultMaxMana
+	}
+	if s.BidWindowMS == 0 {
+		s.BidWindowMS = messages.DefaultBidWindowMS
+	}
+	if s.Verify == 0 {
+		s.Verify = 1
+	}
+	if len(s.Input) == 0 {
+		s.Input = nil
+	}
+	if len(s.Args) == 0 {
+		s.Args = nil
+	}
+	if len(s.Env) == 0 {
+		s.Env = nil
+	}
+	return s, nil
+}
+
+func encodeSpec(s messages.JobSpec) (block.Block, error) {
+	n := specNode{Module: block.LinkTo(s.Module), Input: s.Input, Args: s.Args, Env: s.Env,
+		MemoryMB: s.Limits.MemoryMB, TimeoutMS: s.Limits.TimeoutMS, MaxOutput: s.Limits.MaxOutputBytes, Fuel: s.Limits.Fuel,
+		MaxMana: s.MaxMana, BidWindowMS: s.BidWindowMS, Verify: s.Verify}
+	if s.InputCID.Defined() {
+		l := block.LinkTo(s.InputCID)
+		n.InputCID = &l
+	}
+	return block.Encode(n)
+}
+
+func decodeSpec(b block.Block) (messages.JobSpec, error) {
+	var n specNode
+	if err := block.Decode(b, &n); err != nil {
+		return messages.JobSpec{}, err
+	}
+	s := messages.JobSpec{Module: n.Module.Cid, Input: n.Input, Args: n.Args, Env: n.Env,
+		Limits:  messages.JobLimits{MemoryMB: n.MemoryMB, TimeoutMS: n.TimeoutMS, MaxOutputBytes: n.MaxOutput, Fuel: n.Fuel},
+		MaxMana: n.MaxMana, BidWindowMS: n.BidWindowMS, Verify: n.Verify}
+	if n.InputCID != nil {
+		s.InputCID = n.InputCID.Cid
+	}
+	return s, nil
+}
+
+// transition is one entry of a record's history.
+type transition struct {
+	State string `cbor:"state"`
+	Time  int64  `cbor:"time"` // Unix milliseconds
+}
+
+// record is a job's state as stored: a new block per transition, the ref
+// jobs/<id> moved to it by compare-and-swap.
+type record struct {
+	Spec     block.Link   `cbor:"spec"`
+	State    string       `cbor:"state"`
+	History  []transition `cbor:"history"`
+	Executor string       `cbor:"executor,omitempty"`
+	Price    uint64       `cbor:"price,omitempty"`
+	Receipt  *block.Link  `cbor:"receipt,omitempty"`
+	Reason   string       `cbor:"reason,omitempty"`
+	// Settled: the escrow of a final job has been released (or paid).
+	// Final and unsettled is the one final state a restart resumes.
+	Settled bool `cbor:"settled"`
+}
+
+// to returns the record moved to state at t.
+func (r record) to(state string, t time.Time) record {
+	r.History = append(r.History[:len(r.History):len(r.History)], transition{State: state, Time: t.UnixMilli()})
+	r.State = state
+	return r
+}
+
+func (r record) receipt() cid.Cid {
+	if r.Receipt == nil {
+		return cid.Undef
+	}
+	return r.Receipt.Cid
+}
+
+// status is the record as the manager reports it.
+func (r record) status(id string, spec messages.JobSpec, receipt *messages.JobReceipt) messages.JobStatus {
+	s := messages.JobStatus{ID: id, Spec: spec, State: r.State, Executor: r.Executor, Price: r.Price,
+		Receipt: receipt, Reason: r.Reason, Settled: r.Settled}
+	for _, h := range r.History {
+		s.History = append(s.History, messages.JobTransition{State: h.State, Time: time.UnixMilli(h.Time).UTC()})
+	}
+	return s
+}

@@ -1,0 +1,122 @@
+package messages
+
+import (
+	"errors"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Messages of the job manager (the jobs supervisor): submit a job, follow
+// it through its states, cancel it. A job's id is the CID of its spec,
+// stored as a dag-cbor block.
+
+var (
+	// ErrUnknownJob: no job has this id on this node.
+	ErrUnknownJob = errors.New("jobs: unknown job")
+	// ErrJobFinished: the job is already completed, failed or cancelled,
+	// so it cannot be cancelled.
+	ErrJobFinished = errors.New("jobs: job already finished")
+	// ErrInvalidSpec: the job spec is malformed (no module, an input over
+	// MaxJobInput, both Input and InputCID, ...); nothing was recorded.
+	ErrInvalidSpec = errors.New("jobs: invalid job spec")
+)
+
+// Job spec defaults.
+const (
+	DefaultMaxMana     = 100
+	DefaultBidWindowMS = 50
+	MaxListedJobs      = 1000
+)
+
+// Job states. A job moves forward through them; the last three are final.
+// On one node announced and bidding are passed through at once (the node
+// bids on its own job); they are where cross-node bidding slots in.
+const (
+	JobSubmitted = "submitted"
+	JobEscrowed  = "escrowed"
+	JobAnnounced = "announced"
+	JobBidding   = "bidding"
+	JobAssigned  = "assigned"
+	JobRunning   = "running"
+	JobCompleted = "completed"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+)
+
+// Reasons a job fails that the job manager itself decides (the executor's
+// are in jobs.go).
+const (
+	ReasonNoBids               = "no_bids"
+	ReasonCancelled            = "cancelled"
+	ReasonVerificationMismatch = "verification_mismatch"
+	ReasonInsufficientMana     = "insufficient_mana"
+)
+
+// JobFinal says whether state is completed, failed or cancelled.
+func JobFinal(state string) bool {
+	return state == JobCompleted || state == JobFailed || state == JobCancelled
+}
+
+// JobSpec is what a member asks to run. Its dag-cbor encoding is the job's
+// identity: two submissions of the same spec are the same job.
+type JobSpec struct {
+	Module   cid.Cid
+	Input    []byte  // stdin, at most MaxJobInput bytes; or
+	InputCID cid.Cid // a raw block whose bytes are stdin
+	Args     []string
+	Env      map[string]string
+	Limits   JobLimits
+	// MaxMana is escrowed from the node's account for the job's life (0:
+	// DefaultMaxMana); an executor is paid its price from it.
+	MaxMana     uint64
+	BidWindowMS uint64 // 0: DefaultBidWindowMS
+	Verify      int    // executors that must agree (0 or 1: one)
+}
+
+// SubmitJob records and starts a job. The reply is a *JobStatus once the
+// job is escrowed, ErrInvalidSpec, or ErrInsufficientMana (nothing
+// recorded).
+type SubmitJob struct{ Spec JobSpec }
+
+// GetJob asks for a job's status (ErrUnknownJob).
+type GetJob struct{ ID string }
+
+// ListJobs lists jobs by id, those after After, in state State ("" any), at
+// most Limit (0 or over MaxListedJobs: MaxListedJobs). The reply is a
+// *JobList.
+type ListJobs struct {
+	State string
+	Limit int
+	After string
+}
+
+// JobList is one page of jobs; More says whether another follows.
+type JobList struct {
+	Jobs []JobStatus
+	More bool
+}
+
+// CancelJob cancels a job that is not finished: the reply is its
+// *JobStatus once cancelled, ErrUnknownJob or ErrJobFinished.
+type CancelJob struct{ ID string }
+
+// JobTransition is one state a job entered, and when.
+type JobTransition struct {
+	State string
+	Time  time.Time
+}
+
+// JobStatus is a job as the manager has recorded it.
+type JobStatus struct {
+	ID       string
+	Spec     JobSpec
+	State    string
+	History  []JobTransition
+	Executor string // DID of the executor it is assigned to
+	Price    uint64 // the assigned executor's price
+	Receipt  *JobReceipt
+	Reason   string // a failed job: one of the Reason constants, then detail
+	// Settled: the escrow of a finished job has been paid and released.
+	Settled bool
+}

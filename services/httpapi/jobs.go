@@ -1,0 +1,297 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
+)
+
+// The job manager's name in the tree.
+const jobsActor = "jobs"
+
+// jobBodyLimit bounds a job submission: a module of up to 4 MiB and an
+// input of up to messages.MaxJobInput, both base64 (4/3), with room for
+// the rest. The input's own bound is checked after decoding, so that it
+// answers 413 with the input's limit.
+const jobBodyLimit = 8 << 20
+
+// wasmMagic opens every WebAssembly binary.
+var wasmMagic = []byte{0, 'a', 's', 'm'}
+
+// JobLimits bound one run; zero fields take the node's defaults.
+type JobLimits struct {
+	MemoryMB       uint32 `json:"memory_mb,omitempty"`
+	TimeoutMS      uint64 `json:"timeout_ms,omitempty"`
+	MaxOutputBytes int    `json:"max_output_bytes,omitempty"`
+	Fuel           uint64 `json:"fuel,omitempty"`
+}
+
+// JobRequest is the body of POST /api/v1/jobs. Exactly one of module and
+// module_wasm; at most one of input and input_cid.
+type JobRequest struct {
+	Module      string            `json:"module,omitempty"`      // CID of a WASM module in the DAG
+	ModuleWASM  []byte            `json:"module_wasm,omitempty"` // base64: stored in the DAG first
+	Input       []byte            `json:"input,omitempty"`       // base64, at most 1 MiB decoded
+	InputCID    string            `json:"input_cid,omitempty"`   // a raw block whose bytes are stdin
+	Args        []string          `json:"args,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Limits      JobLimits         `json:"limits,omitzero"`
+	MaxMana     uint64            `json:"max_mana,omitempty"` // escrowed from the node's account (default 100)
+	BidWindowMS uint64            `json:"bid_window_ms,omitempty"`
+	Verify      int               `json:"verify,omitempty"`
+}
+
+// JobSpec is a job's spec as stored (defaults filled in).
+type JobSpec struct {
+	Module      string            `json:"module"`
+	Input       []byte            `json:"input,omitempty"`
+	InputCID    string            `json:"input_cid,omitempty"`
+	Args        []string          `json:"args,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Limits      JobLimits         `json:"limits"`
+	MaxMana     uint64            `json:"max_mana"`
+	BidWindowMS uint64            `json:"bid_window_ms"`
+	Verify      int               `json:"verify"`
+}
+
+// JobTransition is one state a job entered.
+type JobTransition struct {
+	State string `json:"state"`
+	Time  string `json:"time"`
+}
+
+// JobReceipt is the executor's signed account of a run.
+type JobReceipt struct {
+	CID             string `json:"cid"`
+	Executor        string `json:"executor"`
+	Module          string `json:"module"`
+	Input           string `json:"input"`
+	Output          string `json:"output"`
+	ExitCode        uint32 `json:"exit_code"`
+	FuelUsed        uint64 `json:"fuel_used"`
+	WallMS          uint64 `json:"wall_ms"`
+	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
+	Stderr          []byte `json:"stderr,omitempty"` // base64: the log's tail
+	Time            string `json:"time"`
+}
+
+// Job is GET /api/v1/jobs/{id}.
+type Job struct {
+	JobID string  `json:"job_id"`
+	Spec  JobSpec `json:"spec"`
+	// State: submitted, escrowed, announced, bidding, assigned, running,
+	// completed, failed or cancelled (the last three are final).
+	State    string          `json:"state"`
+	History  []JobTransition `json:"history"`
+	Executor string          `json:"executor,omitempty"` // DID
+	Price    uint64          `json:"price,omitempty"`
+	Receipt  *JobReceipt     `json:"receipt,omitempty"`
+	// Reason: a failed job's reason (timeout, fuel, memory, ..., then detail).
+	Reason string `json:"reason,omitempty"`
+	// Settled: the escrow of a final job has been released (or paid).
+	Settled bool `json:"settled"`
+}
+
+// JobList is GET /api/v1/jobs, by job id.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+	// Next, when set, is the after= of the next page.
+	Next string `json:"next,omitempty"`
+}
+
+func (s *Server) jobsRoutes() {
+	a := s.public
+	a.handle(Route{Method: "POST", Path: "/api/v1/jobs", Tag: "jobs",
+		Summary: "Submit a WASM job: it is escrowed (max_mana from the node's account), assigned and run",
+		Description: "Answers 202 once the job is recorded and its mana escrowed; follow it at Location. " +
+			"The job id is the CID of the spec, so submitting the same spec again answers the same job. " +
+			"A refused job (insufficient mana) records nothing.",
+		Body: JobRequest{}, BodyLimit: jobBodyLimit,
+		Response: Job{}, Status: http.StatusAccepted, Errors: []int{400, 404, 409, 413, 415, 500, 503, 504}, Handle: s.postJob})
+	a.handle(Route{Method: "GET", Path: "/api/v1/jobs", Tag: "jobs",
+		Summary: "The jobs submitted to this node, by id; next is the after= of the next page",
+		Params: []Param{{Name: "state", In: "query", Type: "string", Description: "only jobs in this state"},
+			{Name: "limit", In: "query", Type: "integer", Description: fmt.Sprintf("at most this many (default and maximum %d)", messages.MaxListedJobs)},
+			{Name: "after", In: "query", Type: "string", Description: "only jobs whose id sorts after this (the previous page's next)"}},
+		Response: JobList{}, Errors: []int{400, 404, 503, 504}, Handle: s.getJobs})
+	a.handle(Route{Method: "GET", Path: "/api/v1/jobs/{id}", Tag: "jobs",
+		Summary:  "A job: its spec, state, history of transitions, executor, receipt and reason",
+		Response: Job{}, Errors: []int{404, 503, 504}, Handle: s.getJob})
+	a.handle(Route{Method: "GET", Path: "/api/v1/jobs/{id}/output", Tag: "jobs",
+		Summary:  "A job's output (its stdout), once it has a receipt",
+		Produces: ctRaw, Errors: []int{404, 409, 500, 503, 504}, Handle: s.getJobOutput})
+	a.handle(Route{Method: "POST", Path: "/api/v1/jobs/{id}/cancel", Tag: "jobs",
+		Summary:     "Cancel a job that is not finished; its escrow is released",
+		Description: "Answers once the cancel is recorded. A job that is already completed, failed or cancelled is a 409.",
+		Response:    Job{}, Errors: []int{404, 409, 503, 504}, Handle: s.postJobCancel})
+}
+
+func jobsCall[R any](s *Server, r *http.Request, msg any) (R, error) {
+	return actorCall[R](s, r, jobsActor, msg)
+}
+
+func jobJSON(st messages.JobStatus) Job {
+	sp := st.Spec
+	out := Job{JobID: st.ID, State: st.State, History: make([]JobTransition, 0, len(st.History)), Executor: st.Executor,
+		Price: st.Price, Reason: st.Reason, Settled: st.Settled,
+		Spec: JobSpec{Module: cidString(sp.Module), Input: sp.Input, InputCID: cidString(sp.InputCID), Args: sp.Args, Env: sp.Env,
+			Limits:  JobLimits{MemoryMB: sp.Limits.MemoryMB, TimeoutMS: sp.Limits.TimeoutMS, MaxOutputBytes: sp.Limits.MaxOutputBytes, Fuel: sp.Limits.Fuel},
+			MaxMana: sp.MaxMana, BidWindowMS: sp.BidWindowMS, Verify: sp.Verify}}
+	for _, h := range st.History {
+		out.History = append(out.History, JobTransition{State: h.State, Time: stamp(h.Time)})
+	}
+	if r := st.Receipt; r != nil {
+		out.Receipt = &JobReceipt{CID: cidString(r.CID), Executor: r.Executor, Module: cidString(r.Module), Input: cidString(r.Input),
+			Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS,
+			PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: stamp(r.Time)}
+	}
+	return out
+}
+
+// invalidModule is a 400 for a module that cannot be a job's.
+func invalidModule(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidModule, Message: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) postJob(w http.ResponseWriter, r *http.Request) error {
+	var req JobRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if len(req.Input) > messages.MaxJobInput {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+			Message: fmt.Sprintf("input of %d bytes (max %d)", len(req.Input), messages.MaxJobInput),
+			Details: map[string]any{"limit": messages.MaxJobInput}}
+	}
+	spec := messages.JobSpec{Input: req.Input, Args: req.Args, Env: req.Env, MaxMana: req.MaxMana, BidWindowMS: req.BidWindowMS, Verify: req.Verify,
+		Limits: messages.JobLimits{MemoryMB: req.Limits.MemoryMB, TimeoutMS: req.Limits.TimeoutMS, MaxOutputBytes: req.Limits.MaxOutputBytes, Fuel: req.Limits.Fuel}}
+	switch {
+	case req.Module != "" && len(req.ModuleWASM) > 0:
+		return invalidModule(`both "module" and "module_wasm": give one`)
+	case req.Module != "":
+		c, err := block.Parse(req.Module)
+		if err != nil {
+			return invalidModule(`"module": %v`, err)
+		}
+		spec.Module = c
+	case len(req.ModuleWASM) > 0:
+		if !bytes.HasPrefix(req.ModuleWASM, wasmMagic) {
+			return invalidModule(`"module_wasm" is not a WebAssembly binary (no \0asm header)`)
+		}
+		b, err := block.NewRaw(req.ModuleWASM)
+		if err != nil {
+			return err
+		}
+		// Unpinned: the job's record links the module once it is
+		// recorded, and the dag's grace period covers the moment between.
+		if _, err := dagCall[*messages.PutBlocksReply](s, r, &messages.PutBlocks{Blocks: []block.Block{b}}); err != nil {
+			return err
+		}
+		spec.Module = b.CID()
+	default:
+		return invalidModule(`missing "module" (a CID) or "module_wasm" (base64)`)
+	}
+	if req.InputCID != "" {
+		c, err := block.Parse(req.InputCID)
+		if err != nil {
+			return BadRequest(`"input_cid": %v`, err)
+		}
+		spec.InputCID = c
+	}
+	reply, err := jobsCall[*messages.JobStatus](s, r, &messages.SubmitJob{Spec: spec})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "job submitted", "job", reply.ID, "state", reply.State)
+	w.Header().Set("Location", "/api/v1/jobs/"+url.PathEscape(reply.ID))
+	writeJSON(w, http.StatusAccepted, jobJSON(*reply))
+	return nil
+}
+
+// jobStates are the states ?state= may name.
+var jobStates = []string{messages.JobSubmitted, messages.JobEscrowed, messages.JobAnnounced, messages.JobBidding,
+	messages.JobAssigned, messages.JobRunning, messages.JobCompleted, messages.JobFailed, messages.JobCancelled}
+
+func (s *Server) getJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	msg := &messages.ListJobs{State: q.Get("state"), After: q.Get("after")}
+	if msg.State != "" && !contains(jobStates, msg.State) {
+		return BadRequest("?state=%q: want one of %v", msg.State, jobStates)
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > messages.MaxListedJobs {
+			return BadRequest("?limit=%q: want 1 to %d", v, messages.MaxListedJobs)
+		}
+		msg.Limit = n
+	}
+	reply, err := jobsCall[*messages.JobList](s, r, msg)
+	if err != nil {
+		return err
+	}
+	out := JobList{Jobs: make([]Job, 0, len(reply.Jobs))}
+	for _, j := range reply.Jobs {
+		out.Jobs = append(out.Jobs, jobJSON(j))
+	}
+	if reply.More && len(reply.Jobs) > 0 {
+		out.Next = reply.Jobs[len(reply.Jobs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+	reply, err := jobsCall[*messages.JobStatus](s, r, &messages.GetJob{ID: r.PathValue("id")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobJSON(*reply))
+	return nil
+}
+
+func (s *Server) getJobOutput(w http.ResponseWriter, r *http.Request) error {
+	reply, err := jobsCall[*messages.JobStatus](s, r, &messages.GetJob{ID: r.PathValue("id")})
+	if err != nil {
+		return err
+	}
+	if reply.Receipt == nil || !reply.Receipt.Output.Defined() {
+		return &Error{Status: http.StatusConflict, Code: CodeNoOutput,
+			Message: fmt.Sprintf("job %s has no output (it is %s)", reply.ID, reply.State), Details: map[string]any{"state": reply.State}}
+	}
+	b, err := dagCall[*messages.GetBlockReply](s, r, &messages.GetBlock{CID: reply.Receipt.Output})
+	if err != nil {
+		return err
+	}
+	body := b.Block.Data()
+	h := w.Header()
+	h.Set("Content-Type", ctRaw)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // the client may have gone
+	return nil
+}
+
+func (s *Server) postJobCancel(w http.ResponseWriter, r *http.Request) error {
+	reply, err := jobsCall[*messages.JobStatus](s, r, &messages.CancelJob{ID: r.PathValue("id")})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "job cancelled", "job", reply.ID)
+	writeJSON(w, http.StatusOK, jobJSON(*reply))
+	return nil
+}

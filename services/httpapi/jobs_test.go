@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/intercooperative-network/icn-go/actors/dag"
+	"github.com/intercooperative-network/icn-go/actors/executors"
+	"github.com/intercooperative-network/icn-go/actors/jobs"
+	"github.com/intercooperative-network/icn-go/actors/ledger"
+	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/store/memstore"
+	"github.com/intercooperative-network/icn-go/services/wasm"
+	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
+	"github.com/intercooperative-network/icn-go/supervisors"
+)
+
+// noProviders is the peer manager of a node alone: nobody has a block.
+type noProviders struct{}
+
+func (noProviders) Receive(c actor.Context) {
+	if _, ok := c.Message().(*messages.FindProviders); ok {
+		c.Respond(&messages.Providers{})
+	}
+}
+
+// newJobsFixture is a server over a tree that runs jobs for real: the
+// dag, the ledger, an executor pool of one worker and the job manager.
+func newJobsFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{reg: prometheus.NewRegistry()}
+	log := slog.New(slog.DiscardHandler)
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := wasm.New(wasm.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := dag.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := ledger.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := executors.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	d := supervisors.ProductionDefaults()
+	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
+	d.Shutdown = 5 * time.Second
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
+		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
+			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: log})},
+		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noProviders{} }},
+		{Name: "ledger", Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
+			Store: st, Clock: clock.Real{}, Params: testParams, Metrics: lm, Logger: log})},
+		{Name: "executors", Restart: supervisors.Permanent, Supervisor: executors.Spec(1,
+			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: log})},
+		{Name: "jobs", Restart: supervisors.Permanent, Supervisor: jobs.Spec(jobs.Deps{Identity: id, Clock: clock.Real{}, Logger: log})},
+	}}, log, f.reg, supervisors.WithDefaults(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tree.Stop(context.Background())
+		_ = eng.Close(context.Background())
+	})
+	f.tree = tree
+	srv, err := New(Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: t.TempDir(), Version: "test"}, Deps{
+		Tree: tree, Gatherer: f.reg, Registerer: f.reg, Logger: log,
+		Node: func() NodeInfo {
+			return NodeInfo{DID: id.DID().String(), Version: "test", Profile: "test", Addrs: []string{}}
+		},
+		APIToken: []byte(apiToken), AdminToken: []byte(adminToken),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.started.Store(true)
+	f.srv = srv
+	waitFor(t, "the job manager and ledger to load", func() bool {
+		rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/jobs", token: apiToken})
+		rec2 := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/accounts", token: apiToken})
+		return rec.Code == 200 && rec2.Code == 200
+	})
+	return f
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// waitJob polls a job until it is final and settled.
+func (f *fixture) waitJob(t *testing.T, id string) Job {
+	t.Helper()
+	var j Job
+	waitFor(t, "job "+id+" to finish", func() bool {
+		f.api(t, "GET", "/api/v1/jobs/"+id, "", 200, &j)
+		return messages.JobFinal(j.State) && j.Settled
+	})
+	return j
+}
+
+// TestJobRoutes drives every job route through the router into a real job
+// manager, and checks every answer against the OpenAPI document.
+func TestJobRoutes(t *testing.T) {
+	f := newJobsFixture(t)
+	var accounts AccountList
+	f.api(t, "GET", "/api/v1/accounts", "", 200, &accounts)
+	before := accounts.Accounts[0]
+
+	// A module given inline runs and completes.
+	var j Job
+	rec := f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "input": %q, "max_mana": 50}`,
+		b64(wasmtest.WAT(t, "upper")), b64([]byte("job via http"))), 202, &j)
+	if j.JobID == "" || rec.Header().Get("Location") != "/api/v1/jobs/"+j.JobID || j.Spec.MaxMana != 50 {
+		t.Fatalf("submit: %+v, location %q", j, rec.Header().Get("Location"))
+	}
+	done := f.waitJob(t, j.JobID)
+	if done.State != messages.JobCompleted || done.Receipt == nil || done.Executor != before.DID || len(done.History) != 7 {
+		t.Fatalf("job %+v", done)
+	}
+	out := f.api(t, "GET", "/api/v1/jobs/"+j.JobID+"/output", "", 200, nil)
+	if got := out.Body.String(); got != "JOB VIA HTTP" || out.Header().Get("Content-Type") != ctRaw {
+		t.Fatalf("output %q (%s)", got, out.Header().Get("Content-Type"))
+	}
+	eb := errorBody(t, f.api(t, "POST", "/api/v1/jobs/"+j.JobID+"/cancel", "", 409, nil))
+	if eb.Code != CodeJobFinished {
+		t.Fatalf("cancel of a finished job: %+v", eb)
+	}
+
+	// A job cancelled while it runs. The executor is not told (it has no
+	// way to be yet): its one worker sleeps until the job's own timeout,
+	// kept short so that the next job does not wait long.
+	var slow Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "limits": {"timeout_ms": 300}}`, b64(wasmtest.WAT(t, "sleep"))), 202, &slow)
+	var cancelled Job
+	f.api(t, "POST", "/api/v1/jobs/"+slow.JobID+"/cancel", "", 200, &cancelled)
+	if cancelled.State != messages.JobCancelled {
+		t.Fatalf("cancel: %+v", cancelled)
+	}
+	eb = errorBody(t, f.api(t, "GET", "/api/v1/jobs/"+slow.JobID+"/output", "", 409, nil))
+	if eb.Code != CodeNoOutput {
+		t.Fatalf("output of a cancelled job: %+v", eb)
+	}
+	// The first job's module by CID.
+	var byCID Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module": %q, "input": %q, "args": ["a"], "env": {"K": "V"}}`,
+		done.Spec.Module, b64([]byte("again"))), 202, &byCID)
+	if byCID.Spec.Module != done.Spec.Module || byCID.JobID == j.JobID {
+		t.Fatalf("by CID: %+v", byCID)
+	}
+	f.waitJob(t, byCID.JobID)
+
+	var list JobList
+	f.api(t, "GET", "/api/v1/jobs", "", 200, &list)
+	if len(list.Jobs) != 3 {
+		t.Fatalf("list: %+v", list)
+	}
+	f.api(t, "GET", "/api/v1/jobs?state=completed&limit=1", "", 200, &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].State != messages.JobCompleted || list.Next == "" {
+		t.Fatalf("list completed, limit 1: %+v", list)
+	}
+	f.api(t, "GET", "/api/v1/jobs?state=completed&after="+list.Next, "", 200, &list)
+	if len(list.Jobs) != 1 || list.Next != "" {
+		t.Fatalf("second page: %+v", list)
+	}
+
+	// Every escrow came back.
+	f.api(t, "GET", "/api/v1/accounts", "", 200, &accounts)
+	if a := accounts.Accounts[0]; a.Available != before.Available || a.Reserved != 0 {
+		t.Fatalf("account %+v, was %+v", a, before)
+	}
+}
+
+func TestJobRouteErrors(t *testing.T) {
+	f := newJobsFixture(t)
+	module := b64(wasmtest.WAT(t, "upper"))
+	for _, c := range []struct {
+		body   string
+		status int
+		code   string
+	}{
+		{`{}`, 400, CodeInvalidModule},
+		{`{"module": "not-a-cid"}`, 400, CodeInvalidModule},
+		{fmt.Sprintf(`{"module_wasm": %q}`, b64([]byte("not wasm"))), 400, CodeInvalidModule},
+		{fmt.Sprintf(`{"module_wasm": %q, "module": "bafkqaaa"}`, module), 400, CodeInvalidModule},
+		{fmt.Sprintf(`{"module_wasm": %q, "input": %q}`, module, b64(make([]byte, messages.MaxJobInput+1))), 413, CodeTooLarge},
+		{fmt.Sprintf(`{"module_wasm": %q, "input": "aGk=", "input_cid": "bafkqaaa"}`, module), 400, CodeInvalidJob},
+		{fmt.Sprintf(`{"module_wasm": %q, "max_mana": 2000}`, module), 409, CodeInsufficientMana},
+		{fmt.Sprintf(`{"module_wasm": %q, "bogus": 1}`, module), 400, CodeBadRequest},
+	} {
+		eb := errorBody(t, f.api(t, "POST", "/api/v1/jobs", c.body, c.status, nil))
+		if eb.Code != c.code {
+			t.Errorf("%.60s: code %s, want %s (%s)", c.body, eb.Code, c.code, eb.Error)
+		}
+	}
+	var list JobList
+	f.api(t, "GET", "/api/v1/jobs", "", 200, &list)
+	if len(list.Jobs) != 0 {
+		t.Fatalf("refused jobs were recorded: %+v", list)
+	}
+	for _, c := range []struct {
+		method, path, code string
+		status             int
+	}{
+		{"GET", "/api/v1/jobs/nope", CodeUnknownJob, 404},
+		{"GET", "/api/v1/jobs/nope/output", CodeUnknownJob, 404},
+		{"POST", "/api/v1/jobs/nope/cancel", CodeUnknownJob, 404},
+		{"GET", "/api/v1/jobs?state=sleeping", CodeBadRequest, 400},
+		{"GET", "/api/v1/jobs?limit=0", CodeBadRequest, 400},
+	} {
+		eb := errorBody(t, f.api(t, c.method, c.path, "", c.status, nil))
+		if eb.Code != c.code {
+			t.Errorf("%s %s: code %s, want %s", c.method, c.path, eb.Code, c.code)
+		}
+	}
+}
