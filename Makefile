@@ -11,13 +11,23 @@ RUN_FLAGS ?=
 # Packages whose tests also run under the race detector.
 RACE_PKGS := ./supervisors/... ./actors/... ./services/httpapi/... ./services/store/... ./services/wasm/... ./services/network/... ./messages/...
 
-.PHONY: all build run test test-deps vet fmt-check unit race bench lint clean
+.PHONY: all build run test test-deps vet fmt-check unit race bench lint clean examples
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/icnd ./cmd/icnd
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/icnctl ./cmd/icnctl
+
+## examples: the Go jobs of examples/jobs, built for WASI (GOOS=wasip1) into
+## examples/jobs/bin/NAME.wasm, ready for `icnctl job submit` (docs/jobs.md).
+EXAMPLE_JOBS := $(patsubst examples/jobs/%/main.go,%,$(wildcard examples/jobs/*/main.go))
+examples:
+	@mkdir -p examples/jobs/bin
+	@for j in $(EXAMPLE_JOBS); do \
+		echo "examples/jobs/bin/$$j.wasm"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -o examples/jobs/bin/$$j.wasm ./examples/jobs/$$j || exit 1; \
+	done
 
 ## run: one node, production profile, embedded badger under $(DATA_DIR).
 run: build

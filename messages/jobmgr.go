@@ -29,9 +29,10 @@ const (
 	MaxListedJobs      = 1000
 )
 
-// Job states. A job moves forward through them; the last three are final.
-// On one node announced and bidding are passed through at once (the node
-// bids on its own job); they are where cross-node bidding slots in.
+// Job states, in the order a job moves through them; the last three are
+// final.
+// A job may go back from running to assigned (its executor failed it and
+// the next bid takes it) or to bidding (no bid left to try).
 const (
 	JobSubmitted = "submitted"
 	JobEscrowed  = "escrowed"

@@ -21,6 +21,13 @@ import (
 // bootstrapping from the first (p2p.bootstrap).
 func federation(t *testing.T, n int) []*Node {
 	t.Helper()
+	return federationWith(t, n, nil)
+}
+
+// federationWith is federation with tweak (if not nil) applied to node i's
+// configuration before it is built.
+func federationWith(t *testing.T, n int, tweak func(i int, c *Config)) []*Node {
+	t.Helper()
 	f := memnet.NewFabric()
 	t.Cleanup(func() { _ = f.Close() })
 	shared := Component{Role: RoleNetwork, Impl: "mocknet", Stub: true, Module: memnet.SharedModule(f)}
@@ -29,6 +36,9 @@ func federation(t *testing.T, n int) []*Node {
 		cfg := testConfig(t, ProfileTest)
 		if i > 0 {
 			cfg.P2P.Bootstrap = []string{nodes[0].Network.(*memnet.Network).Addr().String()}
+		}
+		if tweak != nil {
+			tweak(i, &cfg)
 		}
 		node, err := New(cfg, Options{Logger: discard(), Version: "test", Overrides: []Component{shared}})
 		if err != nil {

@@ -37,6 +37,11 @@ type driver struct {
 	rec     record
 	head    cid.Cid // the block the ref points at (cid.Undef: no ref yet)
 	receipt *messages.JobReceipt
+
+	// The bidding, kept in memory only: a restarted job bids again.
+	bids     []bid           // the bids not yet tried, best first
+	lost     map[string]bool // executors that failed the job
+	bidSince time.Time       // when the job first looked for an executor
 }
 
 // errRefused: the job was refused at submit and its ref removed.
@@ -99,34 +104,21 @@ func (d *driver) step() error {
 	switch d.rec.State {
 	case messages.JobSubmitted:
 		return d.escrow()
-	case messages.JobEscrowed, messages.JobAnnounced, messages.JobBidding:
-		// One node: the announcement reaches nobody else and the only bid
-		// is this node's own, so the three transitions land together.
-		next := d.rec
-		for _, s := range []string{messages.JobAnnounced, messages.JobBidding, messages.JobAssigned} {
-			if next.State != s && !passed(next, s) {
-				next = next.to(s, now)
-			}
-		}
-		next.Executor = d.m.Identity.DID().String()
-		next.Price = min(d.spec.MaxMana, d.m.Config.Price)
-		return d.persist(next)
+	case messages.JobEscrowed:
+		// Recorded before the announcement goes out.
+		return d.persist(d.rec.to(messages.JobAnnounced, now))
+	case messages.JobAnnounced, messages.JobBidding:
+		// A lone node hears no other bid than its own, which wins.
+		return d.bid()
 	case messages.JobAssigned:
 		return d.persist(d.rec.to(messages.JobRunning, now))
 	case messages.JobRunning:
-		return d.execute()
+		if d.rec.Executor == d.self() {
+			return d.execute()
+		}
+		return d.executeRemote()
 	}
 	return fmt.Errorf("jobs: %s is in unknown state %q", d.id, d.rec.State)
-}
-
-// passed says whether r went through state.
-func passed(r record, state string) bool {
-	for _, h := range r.History {
-		if h.State == state {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *driver) ctx() (context.Context, context.CancelFunc) {
@@ -237,7 +229,7 @@ func (d *driver) execute() error {
 		var unavailable *supervisors.UnavailableError
 		switch {
 		case err == nil:
-			return d.receive(r)
+			return d.receive(r.CID)
 		case d.run.Err() != nil:
 			return nil // cancelled (the next step records it) or stopping
 		case errors.As(err, &failure) && failure.Reason == messages.ReasonExecutorLost && lost < maxLost:
@@ -273,15 +265,24 @@ func (d *driver) execute() error {
 }
 
 // receive checks a receipt (signature, job, executor, output present) and
-// records the job's end.
-func (d *driver) receive(r *messages.JobReceipt) error {
+// records the job's end. A remote executor's receipt and output are
+// fetched from its node; one that does not verify (or cannot be fetched)
+// is the executor failing the job, which goes to the next bid.
+func (d *driver) receive(receipt cid.Cid) error {
 	ctx, cancel := d.ctx()
 	defer cancel()
-	rb, err := supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: r.CID})
+	remote := d.rec.Executor != d.self()
+	rb, err := supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: receipt, Fetch: remote})
 	if err != nil {
+		if remote && d.life.Err() == nil {
+			return d.reassign("receipt " + receipt.String() + ": " + err.Error())
+		}
 		return err
 	}
 	verified, err := d.verify(ctx, rb.Block)
+	if err != nil && remote && d.life.Err() == nil {
+		return d.reassign(messages.ReasonVerificationMismatch + ": " + err.Error())
+	}
 	if err != nil {
 		return d.finish(messages.JobFailed, messages.ReasonVerificationMismatch+": "+err.Error())
 	}
@@ -324,16 +325,19 @@ func (d *driver) verify(ctx context.Context, b block.Block) (*messages.JobReceip
 	return r, nil
 }
 
-// settle releases a final job's escrow, records the executor's outcome,
-// and records that it did. The executor is this node, whose account holds
-// the escrow, so it is released rather than paid (the ledger refuses a
-// settle to the account itself); paying another executor its Price comes
-// with bidding.
+// settle pays a remote executor that sent a verified receipt its price
+// from the escrow and releases the rest, or releases the whole escrow (the
+// job ran here, and the ledger refuses a settle to the account itself, or
+// it produced no receipt); then it records the executor's outcome, and
+// that it did.
 func (d *driver) settle() error {
 	ctx, cancel := d.ctx()
 	defer cancel()
-	_, err := supervisors.Ask[*messages.EntryReply](ctx, d.m.tree, ledgerName,
-		&messages.Release{Account: d.m.Identity.DID().String(), Ref: d.id})
+	var op any = &messages.Release{Account: d.self(), Ref: d.id}
+	if d.rec.Executor != "" && d.rec.Executor != d.self() && d.rec.Receipt != nil && d.rec.Price > 0 {
+		op = &messages.Settle{Account: d.self(), Ref: d.id, Pay: d.rec.Price, To: d.rec.Executor}
+	}
+	paid, err := supervisors.Ask[*messages.EntryReply](ctx, d.m.tree, ledgerName, op)
 	if err != nil && !errors.Is(err, messages.ErrUnknownReservation) {
 		return err // an unknown reservation was released already (or never taken)
 	}
@@ -352,7 +356,13 @@ func (d *driver) settle() error {
 	}
 	next := d.rec
 	next.Settled = true
-	return d.persist(next)
+	if err := d.persist(next); err != nil {
+		return err
+	}
+	if _, isSettle := op.(*messages.Settle); isSettle && paid != nil && d.rec.ExecutorPeer != "" {
+		d.m.drivers.Go(func() { d.m.notifyPaid(d.life, d.id, d.rec.ExecutorPeer, paid.Entry.CID) })
+	}
+	return nil
 }
 
 // outcome judges the executor (not the job): a verified receipt is a

@@ -72,7 +72,7 @@ func Spec(d Deps) *supervisors.Spec {
 	return &supervisors.Spec{
 		Strategy: supervisors.OneForOne,
 		Behavior: func(children supervisors.Children) actor.Actor {
-			return &manager{Deps: d, children: children, jobs: map[string]*job{}, log: d.Logger.With("actor", Name)}
+			return &manager{Deps: d, children: children, jobs: map[string]*job{}, boxes: newBidBoxes(), runs: newAssignedRuns(), log: d.Logger.With("actor", Name)}
 		},
 	}
 }
@@ -97,6 +97,8 @@ type manager struct {
 	since    time.Time
 	ready    bool
 	jobs     map[string]*job
+	boxes    *bidBoxes     // the open bidding windows of this incarnation's drivers
+	runs     *assignedRuns // the jobs other nodes assigned to this one
 
 	life    context.Context // cancelled when this incarnation stops
 	stopAll context.CancelFunc
@@ -144,6 +146,12 @@ func (m *manager) Receive(c actor.Context) {
 		if msg.owner == m {
 			m.onUpdated(msg)
 		}
+	case *messages.GossipIn:
+		m.onAnnounce(msg)
+	case *messages.PeerRequestIn:
+		// Served whether or not this node's own jobs are loaded: the
+		// requests touch none of them.
+		m.onPeerRequest(c, msg)
 	case *messages.StatusRequest:
 		c.Respond(&messages.SubsystemStatus{Name: Name, Ready: m.ready, Since: m.since,
 			Details: map[string]string{"active_jobs": strconv.Itoa(m.active()), "jobs": strconv.Itoa(len(m.jobs))}})

@@ -45,12 +45,17 @@ type node struct {
 	id   *identity.Identity
 }
 
-// noPeers answers FindProviders with nobody.
+// noPeers is a node alone: no providers, no peers, gossip to nobody.
 type noPeers struct{}
 
 func (noPeers) Receive(c actor.Context) {
-	if _, ok := c.Message().(*messages.FindProviders); ok {
+	switch c.Message().(type) {
+	case *messages.FindProviders:
 		c.Respond(&messages.Providers{})
+	case *messages.ListPeers:
+		c.Respond(&messages.PeerList{})
+	case *messages.PublishGossip:
+		c.Respond(&messages.GossipPublished{})
 	}
 }
 

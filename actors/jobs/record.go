@@ -105,9 +105,13 @@ type record struct {
 	State    string       `cbor:"state"`
 	History  []transition `cbor:"history"`
 	Executor string       `cbor:"executor,omitempty"`
-	Price    uint64       `cbor:"price,omitempty"`
-	Receipt  *block.Link  `cbor:"receipt,omitempty"`
-	Reason   string       `cbor:"reason,omitempty"`
+	// ExecutorPeer is the executor's peer ID ("" when it is this node).
+	ExecutorPeer string `cbor:"executor_peer,omitempty"`
+	// Attempts counts the executors the job was assigned to.
+	Attempts int         `cbor:"attempts,omitempty"`
+	Price    uint64      `cbor:"price,omitempty"`
+	Receipt  *block.Link `cbor:"receipt,omitempty"`
+	Reason   string      `cbor:"reason,omitempty"`
 	// Settled: the escrow of a final job has been released (or paid).
 	// Final and unsettled is the one final state a restart resumes.
 	Settled bool `cbor:"settled"`

@@ -61,7 +61,7 @@ func New(d Deps) func() actor.Actor {
 	// for them before it loads, so it never builds on a stale head.
 	commits := &sync.WaitGroup{}
 	return func() actor.Actor {
-		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, receiving: map[string]bool{}, log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -81,6 +81,7 @@ type Actor struct {
 	queue      []*pending          // operations waiting for the put in flight
 	puts       int                 // puts in flight
 	reputation map[string]*record
+	receiving  map[string]bool // payments from other nodes being received, by source CID bytes
 	commits    *sync.WaitGroup // shared by every incarnation
 
 	ready       bool // the accounts are loaded
@@ -127,6 +128,12 @@ func (a *Actor) Receive(c actor.Context) {
 		if m.owner == a {
 			a.done(m)
 		}
+	case *paymentChecked:
+		if m.owner == a {
+			a.onPaymentChecked(m)
+		} else if m.sender != nil {
+			a.sys.Root.Send(m.sender, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+		}
 	case *messages.StatusRequest:
 		a.status(c)
 	case *messages.RecordOutcome:
@@ -165,6 +172,20 @@ func (a *Actor) account(c actor.Context) {
 		a.listEntries(c, m)
 	case *messages.VerifyAccount:
 		a.verify(c, m)
+	case *messages.ReceivePayment:
+		a.receivePayment(c, m.Source, false)
+	case *messages.PeerRequestIn:
+		// Another node says it paid an account of this one.
+		if m.Type != messages.WireLedgerPaid {
+			c.Respond(fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type))
+			return
+		}
+		source, err := cid.Cast(m.Body)
+		if err != nil {
+			c.Respond(fmt.Errorf("%w: bad CID: %w", messages.ErrInvalidPayment, err))
+			return
+		}
+		a.receivePayment(c, source, true)
 	}
 }
 
@@ -433,11 +454,17 @@ type pending struct {
 // a put per operation would commit one entry per account per disk sync;
 // batching lets a busy account append many in one.
 func (a *Actor) submit(c actor.Context, op string, changes []change, extra []messages.RefUpdate, reply any) {
-	if a.inflight >= maxInFlight {
-		a.reject(c, op, fmt.Errorf("%w: the ledger has %d operations in flight", messages.ErrBusy, a.inflight))
-		return
+	if err := a.enqueue(c.Sender(), op, changes, extra, reply); err != nil {
+		a.reject(c, op, err)
 	}
-	p := &pending{op: op, changes: changes, sender: c.Sender(), reply: reply, began: time.Now()}
+}
+
+// enqueue is submit for a sender other than the current message's.
+func (a *Actor) enqueue(sender *actor.PID, op string, changes []change, extra []messages.RefUpdate, reply any) error {
+	if a.inflight >= maxInFlight {
+		return fmt.Errorf("%w: the ledger has %d operations in flight", messages.ErrBusy, a.inflight)
+	}
+	p := &pending{op: op, changes: changes, sender: sender, reply: reply, began: time.Now()}
 	for _, ch := range changes {
 		p.refs = append(p.refs, messages.RefUpdate{Name: headRef(ch.acct.tip.account), Old: ch.acct.tip.head, New: ch.b.CID()})
 		ch.acct.tip = ch.next
@@ -449,6 +476,7 @@ func (a *Actor) submit(c actor.Context, op string, changes []change, extra []mes
 	if a.puts == 0 {
 		a.flush()
 	}
+	return nil
 }
 
 // errEarlierFailed fails the operations queued behind a failed commit of
@@ -563,6 +591,10 @@ func (a *Actor) record(ops []*pending, err error) {
 	for _, p := range ops {
 		a.inflight--
 		for _, ch := range p.changes {
+			if ch.e.Op == messages.OpReceive && ch.e.Source != nil {
+				// Received (or not: a retry checks the ref again).
+				delete(a.receiving, string(ch.e.Source.Cid.Bytes()))
+			}
 			acct := ch.acct
 			acct.inflight--
 			if err != nil {

@@ -51,7 +51,9 @@ type Deps struct {
 
 // DefaultRoutes are the wire types of a node and their owners.
 func DefaultRoutes() map[string]string {
-	return map[string]string{messages.WirePing: Name, messages.WireProbe: Name, messages.WireDAGBlock: "dag"}
+	return map[string]string{messages.WirePing: Name, messages.WireProbe: Name, messages.WireDAGBlock: "dag",
+		messages.WireJobAnnounce: "jobs", messages.WireJobBid: "jobs", messages.WireJobAssign: "jobs",
+		messages.WireLedgerPaid: "ledger"}
 }
 
 // New returns the producer the supervisor calls on every (re)start.

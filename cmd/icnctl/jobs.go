@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,7 @@ same input and settings again answers the same job.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.jobSubmitCmd(), a.jobGetCmd(), a.jobListCmd(), a.jobCancelCmd(), a.jobOutputCmd())
+	cmd.AddCommand(a.jobSubmitCmd(), a.jobGetCmd(), a.jobListCmd(), a.jobCancelCmd(), a.jobOutputCmd(), a.jobWatchCmd())
 	return cmd
 }
 
@@ -69,9 +70,10 @@ block that holds it instead.
 
 It prints the job id alone on one line, so that id=$(icnctl job submit
 m.wasm) works. With --wait it then prints each state the job goes through,
-one per line, until it ends: exit 0 when it completed (icnctl job output ID
-gives its output), 1 when it failed or was cancelled (the reason is printed).
-With -o json it prints the node's answer (with --wait, the final job).`,
+one per line, until it ends (as icnctl job watch does): exit 0 when it
+completed (icnctl job output ID gives its output), 1 when it failed or was
+cancelled (the reason is printed). With -o json it prints the node's answer
+(with --wait, the final job, once its escrow is settled).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			req := httpapi.JobRequest{Args: args, Limits: limits, MaxMana: maxMana, InputCID: inputCID}
@@ -121,10 +123,17 @@ With -o json it prints the node's answer (with --wait, the final job).`,
 				fmt.Fprintln(out, clean(j.JobID))
 				return nil
 			}
-			if !a.json() {
-				fmt.Fprintln(out, clean(j.JobID))
+			if a.json() {
+				// The final job as JSON: polled, since it is the
+				// settled job that is wanted, not the transitions.
+				return a.waitJob(cmd.Context(), c, out, j, poll)
 			}
-			return a.waitJob(cmd.Context(), c, out, j, poll)
+			fmt.Fprintln(out, clean(j.JobID))
+			err = a.followJob(cmd.Context(), c, out, j.JobID)
+			if errors.Is(err, errNoJobEvents) {
+				return a.waitJob(cmd.Context(), c, out, j, poll) // a node without the stream
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -138,7 +147,7 @@ With -o json it prints the node's answer (with --wait, the final job).`,
 	f.Uint64Var(&limits.Fuel, "fuel", 0, "fuel limit (default: the node's)")
 	f.Uint64Var(&maxMana, "max-mana", 0, "the most the job may cost, escrowed while it runs (default: 100)")
 	f.BoolVar(&wait, "wait", false, "follow the job until it ends, printing each state")
-	f.DurationVar(&poll, "poll", 200*time.Millisecond, "with --wait, how often to ask the node")
+	f.DurationVar(&poll, "poll", 200*time.Millisecond, "with --wait -o json (or a node without the event stream), how often to ask the node")
 	return cmd
 }
 
@@ -221,13 +230,108 @@ func (a *app) waitJob(ctx context.Context, c *client, out io.Writer, j httpapi.J
 			}
 		}
 	}
-	switch j.State {
+	return jobOutcome(j.JobID, j.State, j.Reason)
+}
+
+// errNoJobEvents: the node has no job event stream (it predates it); the
+// caller polls instead.
+var errNoJobEvents = errors.New("the node has no job event stream")
+
+// Reconnecting a job's event stream: it may end without a final state (the
+// node's time limit on one stream, a restart of the node, a proxy), and is
+// opened again, its history replayed and skipped.
+const (
+	jobStreamRetries = 5
+	jobStreamBackoff = 200 * time.Millisecond
+)
+
+// followJob follows a job's event stream, printing one line per state it
+// enters, until it reaches a final state: nil when it completed, an error
+// naming the reason when it failed or was cancelled.
+func (a *app) followJob(ctx context.Context, c *client, out io.Writer, id string) error {
+	path := jobPath(id, "/events")
+	printed, tries := 0, 0
+	var last httpapi.JobEvent
+	for {
+		res, err := c.openStream(ctx, path)
+		if err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Body.Code != httpapi.CodeUnknownJob && printed == 0 {
+				return errNoJobEvents
+			}
+			return explainJob(err)
+		}
+		seen := 0
+		var bad error
+		err = readSSE(res.Body, func(ev sseEvent) bool {
+			if ev.Name != "state" {
+				return true // timeout, error: the stream ends next
+			}
+			var je httpapi.JobEvent
+			if err := json.Unmarshal([]byte(ev.Data), &je); err != nil || je.State == "" {
+				bad = fmt.Errorf("job event stream: malformed state event %.80q", ev.Data)
+				return false
+			}
+			seen++
+			if seen > printed {
+				fmt.Fprintf(out, "%s  %s\n", stamp(je.Time), clean(je.State))
+				printed, tries = seen, 0
+			}
+			last = je
+			return !messages.JobFinal(je.State)
+		})
+		res.Body.Close()
+		switch {
+		case bad != nil:
+			return bad
+		case messages.JobFinal(last.State):
+			return jobOutcome(id, last.State, last.Reason)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		if tries++; tries > jobStreamRetries {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = errors.New("the stream ended before the job did")
+			}
+			return fmt.Errorf("following job %s: %w", clean(id), err)
+		}
+		if !sleep(ctx, jobStreamBackoff) {
+			return ctx.Err()
+		}
+	}
+}
+
+// jobOutcome is the exit of a command that followed a job to state.
+func jobOutcome(id, state, reason string) error {
+	switch state {
 	case messages.JobCompleted:
 		return nil
 	case messages.JobFailed:
-		return fmt.Errorf("job %s failed: %s", clean(j.JobID), clean(j.Reason))
+		return fmt.Errorf("job %s failed: %s", clean(id), clean(reason))
 	default:
-		return fmt.Errorf("job %s was %s", clean(j.JobID), clean(j.State))
+		return fmt.Errorf("job %s was %s", clean(id), clean(state))
+	}
+}
+
+func (a *app) jobWatchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch ID",
+		Short: "Follow a job: one line per state until it ends (exit 0 completed, 1 failed or cancelled)",
+		Long: `watch follows the job's event stream (/api/v1/jobs/ID/events): it prints the
+states the job has been through, then each new one as it is entered, and
+exits when the job ends: 0 when it completed, 1 when it failed (the reason is
+printed) or was cancelled. A stream that drops is opened again.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := nonEmpty("ID", args[0]); err != nil {
+				return err
+			}
+			c, err := a.client(cmd, apiListener())
+			if err != nil {
+				return err
+			}
+			return a.followJob(cmd.Context(), c, cmd.OutOrStdout(), args[0])
+		},
 	}
 }
 

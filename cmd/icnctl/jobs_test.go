@@ -33,7 +33,7 @@ func cannedJob(states ...string) httpapi.Job {
 	}
 	if j.State == "completed" {
 		j.Receipt = &httpapi.JobReceipt{CID: cidHead, Executor: didNode, Module: cidModule, Input: cidPrev, Output: cidOutput,
-			WallMS: 3, FuelUsed: 1200, PeakMemoryBytes: 65536, Time: "2026-11-27T13:30:00.125Z"}
+			WallMS: 3, FuelUsed: 1200, PeakMemoryBytes: 65536, Stderr: []byte("one\ntwo\n"), Time: "2026-11-27T13:30:00.125Z"}
 	}
 	return j
 }
@@ -82,9 +82,9 @@ func TestJobSubmitAndWait(t *testing.T) {
 	if r.code != exitOK || r.stdout != want || r.stderr != "" {
 		t.Fatalf("submit --wait: exit %d\nstdout %q\n  want %q\nstderr %q", r.code, r.stdout, want, r.stderr)
 	}
-	reqs = n.api.requests() // POST, then two polls
+	reqs = n.api.requests() // POST, the stream (a 404 here), then two polls
 	sent = httpapi.JobRequest{}
-	if err := json.Unmarshal([]byte(reqs[len(reqs)-3].body), &sent); err != nil {
+	if err := json.Unmarshal([]byte(reqs[len(reqs)-4].body), &sent); err != nil {
 		t.Fatal(err)
 	}
 	if sent.Module != cidModule || sent.ModuleWASM != nil || string(sent.Input) != "from stdin" {
@@ -151,7 +151,7 @@ func TestJobReads(t *testing.T) {
 
 	r := runCmd(t, n.flags("job", "get", jobID)...)
 	for _, want := range []string{"Job        " + jobID, "State      completed", "Executor   " + didNode, "Escrow     released",
-		"Output     " + cidOutput, "Run        3 ms, 1200 fuel, 64.0 KiB peak memory", "History    2026-11-27T13:30:00Z  submitted",
+		"Output     " + cidOutput, "Run        3 ms, 1200 fuel, 64.0 KiB peak memory", "Log        one", "           two", "History    2026-11-27T13:30:00Z  submitted",
 		"           2026-11-27T13:30:00Z  completed"} {
 		if !strings.Contains(r.stdout, want+"\n") {
 			t.Errorf("get: no line %q in\n%s", want, r.stdout)
@@ -181,5 +181,70 @@ func TestJobReads(t *testing.T) {
 	var got httpapi.Job
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.JobID != jobID || got.State != "completed" {
 		t.Fatalf("-o json: %v %+v", err, r)
+	}
+}
+
+// stateFrames are the event stream frames of states, the last with reason.
+func stateFrames(t *testing.T, reason string, states ...string) []string {
+	t.Helper()
+	var out []string
+	for i, s := range states {
+		ev := httpapi.JobEvent{State: s, Time: "2026-11-27T13:30:00.125Z"}
+		if i == len(states)-1 {
+			ev.Reason = reason
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "event: state\ndata: "+string(b)+"\n\n")
+	}
+	return out
+}
+
+func TestJobWatch(t *testing.T) {
+	n := newNode(t, false)
+	want := ""
+	for _, s := range lifecycle {
+		want += "2026-11-27T13:30:00Z  " + s + "\n"
+	}
+	// The first stream drops after three states (and a comment), the
+	// second replays them and goes on: each state is printed once.
+	var opened atomic.Int32
+	n.api.mux.HandleFunc("GET /api/v1/jobs/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != jobID {
+			failure(http.StatusNotFound, httpapi.CodeUnknownJob, "jobs: unknown job: "+r.PathValue("id"), "")(w, r)
+			return
+		}
+		if opened.Add(1) == 1 {
+			n.api.sse(true, append([]string{": icn job\n\n"}, stateFrames(t, "", lifecycle[:3]...)...)...)(w, r)
+			return
+		}
+		n.api.sse(true, stateFrames(t, "", lifecycle...)...)(w, r)
+	})
+	r := runCmd(t, n.flags("job", "watch", jobID)...)
+	if r.code != exitOK || r.stdout != want || r.stderr != "" || opened.Load() != 2 {
+		t.Fatalf("watch: exit %d, %d streams\nstdout %q\n  want %q\nstderr %q", r.code, opened.Load(), r.stdout, want, r.stderr)
+	}
+	r = runCmd(t, n.flags("job", "watch", "nope")...)
+	if r.code != exitError || !strings.Contains(r.stderr, "(unknown_job)") {
+		t.Fatalf("watch unknown: %+v", r)
+	}
+
+	// submit --wait follows the stream too; a failed job exits 1 with its
+	// reason.
+	n.api.mux.HandleFunc("POST /api/v1/jobs", reply(http.StatusAccepted, cannedJob(lifecycle[:2]...)))
+	failed := append(append([]string{}, lifecycle[:6]...), "failed")
+	opened.Store(1)
+	n.api.mux.HandleFunc("GET /api/v1/jobs/"+jobID+"/events", n.api.sse(true, stateFrames(t, "fuel: the job used its 1000 fuel", failed...)...))
+	r = runCmd(t, n.flags("job", "submit", cidModule, "--wait")...)
+	if r.code != exitError || !strings.HasSuffix(r.stdout, "  running\n2026-11-27T13:30:00Z  failed\n") ||
+		r.stderr != "icnctl: job "+jobID+" failed: fuel: the job used its 1000 fuel\n" {
+		t.Fatalf("submit --wait, failed: %+v", r)
+	}
+	for _, req := range n.api.requests() {
+		if req.uri == jobsPath+"/"+jobID {
+			t.Fatalf("submit --wait polled although the node streams: %s", req.uri)
+		}
 	}
 }

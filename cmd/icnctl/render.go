@@ -703,6 +703,13 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		fmt.Fprintf(tw, "Output\t%s\n", clean(r.Output))
 		fmt.Fprintf(tw, "Exit code\t%d\n", r.ExitCode)
 		fmt.Fprintf(tw, "Run\t%d ms, %d fuel, %s peak memory\n", r.WallMS, r.FuelUsed, humanBytes(int64(min(r.PeakMemoryBytes, 1<<62))))
+		// The log's last lines: why a job exited non-zero is usually
+		// there. The whole tail is in -o json.
+		label := "Log"
+		for _, line := range lastLines(string(r.Stderr), jobLogLines) {
+			fmt.Fprintf(tw, "%s\t%s\n", label, clean(line))
+			label = ""
+		}
 	}
 	for i, h := range j.History {
 		label := ""
@@ -712,6 +719,18 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		fmt.Fprintf(tw, "%s\t%s  %s\n", label, stamp(h.Time), clean(h.State))
 	}
 	tw.Flush()
+}
+
+// jobLogLines is how much of a receipt's log icnctl job get shows.
+const jobLogLines = 5
+
+// lastLines returns the last n non-empty lines of s.
+func lastLines(s string, n int) []string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return nil
+	}
+	return lines[max(0, len(lines)-n):]
 }
 
 func escrowLabel(j httpapi.Job) string {

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
@@ -63,6 +65,15 @@ type JobSpec struct {
 type JobTransition struct {
 	State string `json:"state"`
 	Time  string `json:"time"`
+}
+
+// JobEvent is the data of one "event: state" of GET /api/v1/jobs/{id}/events:
+// a state the job entered. Reason is set on a failed or cancelled job's last
+// event.
+type JobEvent struct {
+	State  string `json:"state"`
+	Time   string `json:"time"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // JobReceipt is the executor's signed account of a run.
@@ -125,6 +136,12 @@ func (s *Server) jobsRoutes() {
 	a.handle(Route{Method: "GET", Path: "/api/v1/jobs/{id}/output", Tag: "jobs",
 		Summary:  "A job's output (its stdout), once it has a receipt",
 		Produces: ctRaw, Errors: []int{404, 409, 500, 503, 504}, Handle: s.getJobOutput})
+	a.handle(Route{Method: "GET", Path: "/api/v1/jobs/{id}/events", Tag: "jobs",
+		Summary: "A job's transitions as Server-Sent Events (event: state, data: a JobEvent), ending after a final state",
+		Description: "The history so far comes first, then each new state as the job enters it; the stream ends after " +
+			"completed, failed or cancelled (whose event carries the reason). A stream open longer than an hour ends " +
+			"with an \"event: timeout\"; open it again to go on (the history is replayed). A comment line is sent every 15 s while idle.",
+		Produces: "text/event-stream", Errors: []int{404, 503, 504}, Handle: s.getJobEvents})
 	a.handle(Route{Method: "POST", Path: "/api/v1/jobs/{id}/cancel", Tag: "jobs",
 		Summary:     "Cancel a job that is not finished; its escrow is released",
 		Description: "Answers once the cancel is recorded. A job that is already completed, failed or cancelled is a 409.",
@@ -294,4 +311,116 @@ func (s *Server) postJobCancel(w http.ResponseWriter, r *http.Request) error {
 	s.log.InfoContext(r.Context(), "job cancelled", "job", reply.ID)
 	writeJSON(w, http.StatusOK, jobJSON(*reply))
 	return nil
+}
+
+// The job event stream polls the job manager rather than subscribing to it,
+// so that it needs nothing of the actor: a GetJob is cheap, and 15 ms adds
+// little to a job that takes a few milliseconds end to end.
+const (
+	jobEventsPoll = 15 * time.Millisecond
+	// jobEventsMax bounds one stream, so that a stuck job does not hold a
+	// connection (and a poller) forever; the client reopens it.
+	jobEventsMax = time.Hour
+	// jobEventsGrace is how long the manager may stay unreachable (a
+	// restart of the jobs supervisor reloading its jobs) before the stream
+	// gives up with an "event: error".
+	jobEventsGrace = 10 * time.Second
+)
+
+func (s *Server) getJobEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	// The first look answers an unknown job with an ordinary 404, before
+	// the stream starts.
+	st, err := jobsCall[*messages.JobStatus](s, r, &messages.GetJob{ID: id})
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprintf(w, ": icn job %s\n\n", st.ID); err != nil {
+		return err
+	}
+	poll := time.NewTicker(jobEventsPoll)
+	defer poll.Stop()
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	end := time.NewTimer(jobEventsMax)
+	defer end.Stop()
+	sent := 0
+	var failingSince time.Time
+	for {
+		if st != nil {
+			for ; sent < len(st.History); sent++ {
+				h := st.History[sent]
+				ev := JobEvent{State: h.State, Time: stamp(h.Time)}
+				if messages.JobFinal(h.State) {
+					ev.Reason = st.Reason
+				}
+				if err := writeSSE(w, "state", ev); err != nil {
+					return err
+				}
+			}
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+			if sent > 0 && messages.JobFinal(st.History[sent-1].State) {
+				return nil
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return nil // the client went away
+		case <-s.streams.Done():
+			return nil // shutting down
+		case <-end.C:
+			if err := writeSSE(w, "timeout", map[string]string{"error": "the stream's time is up: open it again to go on"}); err != nil {
+				return err
+			}
+			return rc.Flush()
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				return err
+			}
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+			st = nil
+			continue
+		case <-poll.C:
+		}
+		st, err = jobsCall[*messages.JobStatus](s, r, &messages.GetJob{ID: id})
+		if err != nil {
+			if r.Context().Err() != nil {
+				return nil
+			}
+			now := time.Now()
+			if failingSince.IsZero() {
+				failingSince = now
+			}
+			if now.Sub(failingSince) < jobEventsGrace {
+				st = nil
+				continue
+			}
+			s.log.WarnContext(r.Context(), "job event stream ends: the job manager does not answer", "job", id, "err", err)
+			if err := writeSSE(w, "error", map[string]string{"error": err.Error()}); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+		failingSince = time.Time{}
+	}
+}
+
+// writeSSE writes one event whose data is v as JSON (one line: JSON
+// escapes newlines).
+func writeSSE(w http.ResponseWriter, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+	return err
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,4 +235,94 @@ func TestJobRouteErrors(t *testing.T) {
 			t.Errorf("%s %s: code %s, want %s", c.method, c.path, eb.Code, c.code)
 		}
 	}
+}
+
+// jobEvents reads a job event stream's "event: state" events (and the
+// name of any other event) from body.
+func jobEvents(t *testing.T, body string) (states []JobEvent, other []string) {
+	t.Helper()
+	for _, block := range strings.Split(body, "\n\n") {
+		var name, data string
+		for _, line := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				name = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				data = v
+			}
+		}
+		switch {
+		case name == "state":
+			var ev JobEvent
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatalf("event data %q: %v", data, err)
+			}
+			states = append(states, ev)
+		case name != "":
+			other = append(other, name)
+		}
+	}
+	return states, other
+}
+
+// TestJobEvents follows jobs through the event stream: one event per
+// transition, the history first, and the stream ends after the final
+// state (the recorder returns only once the handler has).
+func TestJobEvents(t *testing.T) {
+	f := newJobsFixture(t)
+	var j Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "input": %q}`,
+		b64(wasmtest.WAT(t, "upper")), b64([]byte("events"))), 202, &j)
+	rec := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/jobs/" + j.JobID + "/events", token: apiToken})
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %v", rec.Code, rec.Header())
+	}
+	states, other := jobEvents(t, rec.Body.String())
+	var done Job
+	f.api(t, "GET", "/api/v1/jobs/"+j.JobID, "", 200, &done)
+	if len(other) != 0 || len(states) != len(done.History) || states[len(states)-1].State != messages.JobCompleted {
+		t.Fatalf("events %+v (and %v), history %+v", states, other, done.History)
+	}
+	for i, ev := range states {
+		if ev.State != done.History[i].State || ev.Time != done.History[i].Time || ev.Reason != "" {
+			t.Fatalf("event %d: %+v, history %+v", i, ev, done.History[i])
+		}
+	}
+
+	// A finished job's stream is its history, then the end.
+	again := f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/jobs/" + j.JobID + "/events", token: apiToken})
+	if s, _ := jobEvents(t, again.Body.String()); len(s) != len(states) {
+		t.Fatalf("replay: %+v", s)
+	}
+
+	// A failed job's last event carries the reason.
+	var bad Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q}`, b64(wasmtest.WAT(t, "trap"))), 202, &bad)
+	rec = f.do(t, f.srv.Public(), call{method: "GET", path: "/api/v1/jobs/" + bad.JobID + "/events", token: apiToken})
+	states, _ = jobEvents(t, rec.Body.String())
+	if last := states[len(states)-1]; last.State != messages.JobFailed || last.Reason == "" {
+		t.Fatalf("failed job's events: %+v", states)
+	}
+
+	eb := errorBody(t, f.api(t, "GET", "/api/v1/jobs/nope/events", "", 404, nil))
+	if eb.Code != CodeUnknownJob {
+		t.Fatalf("events of an unknown job: %+v", eb)
+	}
+
+	// A client that goes away ends the stream of a job still running.
+	var slow Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "limits": {"timeout_ms": 300}}`, b64(wasmtest.WAT(t, "sleep"))), 202, &slow)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/jobs/"+slow.JobID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	start := time.Now()
+	rec = httptest.NewRecorder()
+	f.srv.Public().ServeHTTP(rec, req)
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Fatalf("the stream outlived its client by %s", d)
+	}
+	if states, _ := jobEvents(t, rec.Body.String()); len(states) == 0 || messages.JobFinal(states[len(states)-1].State) {
+		t.Fatalf("events of a running job: %+v", states)
+	}
+	f.waitJob(t, slow.JobID)
 }

@@ -1,0 +1,59 @@
+package messages
+
+// Wire types and bodies of the cross-node job lifecycle. The bodies are
+// JSON inside a signed envelope: the envelope says who sent them (its DID
+// is checked against the libp2p key), so a body never needs to prove its
+// author.
+const (
+	// WireJobAnnounce is gossip on the jobs topic: a submitter announces a
+	// job (body JobAnnouncement) and executors' nodes answer with a bid.
+	WireJobAnnounce = "jobs.announce"
+	// WireJobBid is an RPC to the submitter's node: one bid (body JobBid).
+	WireJobBid = "jobs.bid"
+	// WireJobAssign is an RPC to the chosen executor's node (body
+	// JobAssignment): it starts the job unless it runs already, and answers
+	// a JobAssignReply when the run ends or, after a few seconds, one that
+	// says it is still pending. The submitter asks again until the run
+	// ends: no request outlives the network's serving bound, however long
+	// the job, and a silent executor is noticed within one ask.
+	WireJobAssign = "jobs.assign"
+)
+
+// JobAnnouncement is what executors need to decide whether to bid; the
+// spec block itself (the job id is its CID) is fetchable from the
+// submitter's node.
+type JobAnnouncement struct {
+	JobID     string `json:"job_id"`
+	Module    string `json:"module"`
+	MaxMana   uint64 `json:"max_mana"`
+	TimeoutMS uint64 `json:"timeout_ms,omitempty"`
+	MemoryMB  uint32 `json:"memory_mb,omitempty"`
+	Submitter string `json:"submitter"` // DID
+}
+
+// JobBid is an executor node's offer to run a job. The bidder is the
+// envelope's author; Bidder repeats it so that the bid reads on its own.
+type JobBid struct {
+	JobID  string `json:"job_id"`
+	Bidder string `json:"bidder"` // DID
+	Price  uint64 `json:"price"`
+	Free   int    `json:"free"` // free workers when the bid was made
+}
+
+// JobAssignment gives a job to the executor that won its bidding.
+type JobAssignment struct {
+	JobID    string `json:"job_id"`
+	Spec     string `json:"spec"` // CID of the spec block (the job id)
+	Executor string `json:"executor"`
+}
+
+// JobAssignReply is the executor node's answer once the job ran: the CID
+// of its signed receipt, or the failure the executor reported (Reason is
+// one of the Reason constants), so that the submitter can tell a job that
+// broke its limits from an executor that lost it.
+type JobAssignReply struct {
+	Pending bool   `json:"pending,omitempty"` // still running: ask again
+	Receipt string `json:"receipt,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
