@@ -219,12 +219,17 @@ func (d *driver) execute() error {
 		timeout = defaultRunMS * time.Millisecond
 	}
 	for {
+		freed := d.m.freed.wait()
 		ctx, cancel := context.WithTimeout(d.run, timeout+runMargin)
 		r, err := supervisors.Ask[*messages.JobReceipt](ctx, d.m.tree, executorsName, &messages.RunJob{
 			JobID: d.id, Module: d.spec.Module, Input: d.spec.Input, InputCID: d.spec.InputCID,
 			Args: d.spec.Args, Env: d.spec.Env, Limits: d.spec.Limits,
 		})
 		cancel()
+		busy := errors.Is(err, messages.ErrNoCapacity)
+		if !busy {
+			d.m.freed.fire() // this run is over, whatever its outcome
+		}
 		var failure *messages.JobFailure
 		var unavailable *supervisors.UnavailableError
 		switch {
@@ -257,7 +262,13 @@ func (d *driver) execute() error {
 			}
 			d.m.log.Warn("jobs: the executor failed; retrying", "job", d.id, "err", err)
 		}
-		if !sleep(d.run, backoff) {
+		if busy {
+			// Woken when a run ends; the timer is the backstop (a worker
+			// freed by a remote job's run or a restart).
+			if !sleepOrFreed(d.run, backoff, freed) {
+				return nil
+			}
+		} else if !sleep(d.run, backoff) {
 			return nil
 		}
 		backoff = min(2*backoff, maxBackoff)

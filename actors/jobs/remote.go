@@ -276,6 +276,9 @@ func (m *manager) runAssigned(a messages.JobAssignment) (*messages.JobAssignRepl
 		JobID: a.JobID, Module: spec.Module, Input: spec.Input, InputCID: spec.InputCID,
 		Args: spec.Args, Env: spec.Env, Limits: spec.Limits,
 	})
+	if !errors.Is(err, messages.ErrNoCapacity) {
+		m.freed.fire() // a worker this node's own jobs may be waiting for
+	}
 	var failure *messages.JobFailure
 	switch {
 	case err == nil:
