@@ -145,6 +145,11 @@ func (d *driver) persist(next record, blocks ...block.Block) error {
 	if err != nil {
 		return err
 	}
+	var since time.Duration
+	if n := len(d.rec.History); n > 0 {
+		since = d.m.Clock.Now().Sub(time.UnixMilli(d.rec.History[n-1].Time))
+	}
+	d.m.Metrics.transition(d.rec.State, next.State, since, next.Reason)
 	d.rec, d.head = next, b.CID()
 	d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: d.status()})
 	return nil

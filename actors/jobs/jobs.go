@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/clock"
@@ -48,6 +49,7 @@ type Deps struct {
 	Clock    clock.Clock
 	Config   Config
 	Logger   *slog.Logger
+	Metrics  *Metrics // nil: counted on a registry of its own (tests)
 }
 
 // Bounds of the manager's work.
@@ -68,6 +70,13 @@ func Spec(d Deps) *supervisors.Spec {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		m, err := NewMetrics(prometheus.NewRegistry())
+		if err != nil {
+			panic(err) // a fresh registry holds no names to clash with
+		}
+		d.Metrics = m
 	}
 	return &supervisors.Spec{
 		Strategy: supervisors.OneForOne,
@@ -137,6 +146,7 @@ var errCancelRequested = errors.New("jobs: cancel requested")
 func (m *manager) Receive(c actor.Context) {
 	switch msg := c.Message().(type) {
 	case *actor.Started:
+		m.Metrics.resetActive() // this incarnation counts its jobs as it loads them
 		m.start(c)
 	case *actor.Stopping, *actor.Restarting:
 		m.stop()
@@ -222,6 +232,7 @@ func (m *manager) onLoaded(l *loaded) {
 	for _, d := range l.jobs {
 		j := &job{status: d.rec.status(d.id, d.spec, d.receipt)}
 		m.jobs[d.id] = j
+		m.Metrics.moved("", j.status.State)
 		if !messages.JobFinal(d.rec.State) || !d.rec.Settled {
 			m.launch(j, d)
 		}
@@ -243,8 +254,10 @@ func (m *manager) onUpdated(u *updated) {
 		return
 	}
 	if u.drop {
+		m.Metrics.moved(j.status.State, "")
 		delete(m.jobs, u.status.ID)
 	} else {
+		m.Metrics.moved(j.status.State, u.status.State)
 		j.status = u.status
 	}
 	if u.done && j.cancel != nil {

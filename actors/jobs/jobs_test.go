@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -55,6 +57,18 @@ func TestJobCompletes(t *testing.T) {
 	if err != nil || len(l.Jobs) != 1 || l.Jobs[0].ID != s.ID {
 		t.Fatalf("list: %+v, %v", l, err)
 	}
+	// Counted once, and no longer active.
+	if sub, comp := testutil.ToFloat64(n.metrics.submitted), testutil.ToFloat64(n.metrics.completed); sub != 1 || comp != 1 {
+		t.Fatalf("icn_jobs_submitted_total %v, icn_jobs_completed_total %v, want 1 and 1", sub, comp)
+	}
+	for _, st := range activeStates() {
+		if v := testutil.ToFloat64(n.metrics.active.WithLabelValues(st)); v != 0 {
+			t.Fatalf("icn_jobs_active{state=%q} = %v after the job completed", st, v)
+		}
+	}
+	if c := testutil.CollectAndCount(n.metrics.phase); c != len(activeStates()) {
+		t.Fatalf("phase series %d", c)
+	}
 }
 
 func TestInfiniteLoopFails(t *testing.T) {
@@ -71,6 +85,11 @@ func TestInfiniteLoopFails(t *testing.T) {
 	}
 	if a := n.account(t); a.Available != before || a.Reserved != 0 {
 		t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
+	}
+	failed := testutil.ToFloat64(n.metrics.failed.WithLabelValues(messages.ReasonTimeout)) +
+		testutil.ToFloat64(n.metrics.failed.WithLabelValues(messages.ReasonFuel))
+	if failed != 1 {
+		t.Fatalf("icn_jobs_failed_total{reason=timeout|fuel} = %v, want 1", failed)
 	}
 }
 

@@ -41,8 +41,9 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 // executor pool and the job manager, over a memory store and a real
 // engine.
 type node struct {
-	tree *supervisors.Tree
-	id   *identity.Identity
+	tree    *supervisors.Tree
+	id      *identity.Identity
+	metrics *Metrics
 }
 
 // noPeers is a node alone: no providers, no peers, gossip to nobody.
@@ -82,6 +83,10 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	jm, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := memstore.New()
 	params := ledger.DefaultParams()
 	params.Initial = 500
@@ -97,7 +102,7 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
 		{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,
 			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: discard()})},
-		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Logger: discard()})},
+		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()})},
 	}}, discard(), reg, supervisors.WithDefaults(d))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +118,7 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 			t.Error(err)
 		}
 	})
-	return &node{tree: tree, id: id}
+	return &node{tree: tree, id: id, metrics: jm}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -99,8 +99,10 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 		case b.Bidder != msg.From:
 			c.Respond(fmt.Errorf("jobs: a bid for %s signed by %s", b.Bidder, msg.From))
 		case !m.boxes.put(bid{JobBid: b, peer: msg.Peer}):
+			m.Metrics.bids.WithLabelValues("refused").Inc()
 			c.Respond(fmt.Errorf("%w: %s", errBiddingClosed, b.JobID))
 		default:
+			m.Metrics.bids.WithLabelValues("received").Inc()
 			c.Respond(&messages.PeerResponse{})
 		}
 	case messages.WireJobAssign:
@@ -234,6 +236,8 @@ func (m *manager) onAnnounce(msg *messages.GossipIn) {
 		if _, err := m.tree.Request(ctx, peersName, &messages.AskPeer{Peer: msg.Peer, Type: messages.WireJobBid,
 			Body: body, Timeout: peerCallTimeout}); err != nil {
 			m.log.Debug("jobs: bid not taken", "job", a.JobID, "err", err)
+		} else {
+			m.Metrics.bids.WithLabelValues("sent").Inc()
 		}
 	})
 }
