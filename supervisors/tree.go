@@ -492,6 +492,10 @@ func (t *Tree) wait(ctx context.Context, f *actor.Future) (any, error) {
 	case o := <-done:
 		return o.res, o.err
 	case <-ctx.Done():
+		// Resolve the future now (its first message does), so that the
+		// goroutine above ends instead of waiting out the timeout; a
+		// reply that comes later is a dead letter.
+		t.system.Root.Send(f.PID(), ctx.Err())
 		return nil, ctx.Err()
 	}
 }

@@ -18,9 +18,18 @@ import (
 // temp dir) bootstrapping from bootstrap, if given.
 func prodNode(b *testing.B, bootstrap ...string) *Node {
 	b.Helper()
+	return prodNodeWith(b, nil, bootstrap...)
+}
+
+// prodNodeWith is prodNode with mutate applied to the config.
+func prodNodeWith(b *testing.B, mutate func(*Config), bootstrap ...string) *Node {
+	b.Helper()
 	cfg, err := Default(ProfileProduction)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(&cfg)
 	}
 	cfg.DataDir = b.TempDir()
 	cfg.APIAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"

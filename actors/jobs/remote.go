@@ -328,8 +328,10 @@ func (d *driver) bid() error {
 		}
 	}
 	var bids []bid
+	ownBid := 0 // whether this node can bid: the window waits for as many bids as there are bidders
 	ctx, cancel = context.WithTimeout(d.life, peerCallTimeout)
 	if workers, free := d.m.capacity(ctx); workers > 0 && !d.lost[d.self()] {
+		ownBid = 1
 		// This node's own bid: it runs the job when nobody beats it, and a
 		// busy pool still bids (its run waits for a worker), so that a lone
 		// node queues its jobs rather than failing them.
@@ -337,7 +339,7 @@ func (d *driver) bid() error {
 			Price: min(d.spec.MaxMana, d.m.Config.Price), Free: free}})
 	}
 	cancel()
-	want := min(peers+1, maxBidsWanted)
+	want := min(peers+ownBid, maxBidsWanted)
 	window := time.NewTimer(time.Duration(d.spec.BidWindowMS) * time.Millisecond)
 	defer window.Stop()
 collect:
