@@ -375,7 +375,7 @@ type Call struct {
 	t       *Tree
 	name    string
 	pid     *actor.PID
-	f       *actor.Future
+	r       *reply
 	timeout time.Duration
 }
 
@@ -401,13 +401,13 @@ func (t *Tree) begin(ctx context.Context, pid *actor.PID, name string, msg any) 
 	if timeout <= 0 {
 		return nil, context.DeadlineExceeded
 	}
-	f := actor.NewFuture(t.system, timeout)
-	env := &actor.MessageEnvelope{Message: msg, Sender: f.PID()}
+	r := t.newReply()
+	env := &actor.MessageEnvelope{Message: msg, Sender: r.pid}
 	if id := correlation.From(ctx); id != "" {
 		env.SetHeader(correlation.Header, id)
 	}
 	t.system.Root.Send(pid, env)
-	return &Call{t: t, name: name, pid: pid, f: f, timeout: timeout}, nil
+	return &Call{t: t, name: name, pid: pid, r: r, timeout: timeout}, nil
 }
 
 // Wait returns the reply (an error reply as the error), or ctx's error if
@@ -422,7 +422,7 @@ func (c *Call) Wait(ctx context.Context) (any, error) {
 }
 
 func (c *Call) wait(ctx context.Context) (any, error) {
-	res, err := c.t.wait(ctx, c.f)
+	res, err := c.r.wait(ctx, c.timeout)
 	switch {
 	case errors.Is(err, actor.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, c.pid.Id, c.timeout.Round(time.Millisecond))
@@ -472,30 +472,59 @@ func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
 	return c.wait(ctx)
 }
 
-// wait returns the future's outcome, or the context's error if it ends
-// first (a client that went away must not hold its handler until the
-// timeout). A context that cannot end costs no extra goroutine.
-func (t *Tree) wait(ctx context.Context, f *actor.Future) (any, error) {
-	if ctx.Done() == nil {
-		return f.Result()
+// reply is where the answer to one request arrives: a process of the
+// actor system (so an actor can Respond to it) that puts the first message
+// into a channel. It replaces protoactor's future, whose waiter cannot be
+// woken when the caller gives up: each abandoned request left a goroutine
+// until the future's timeout.
+type reply struct {
+	system *actor.ActorSystem
+	pid    *actor.PID
+	ch     chan any
+}
+
+func (t *Tree) newReply() *reply {
+	r := &reply{system: t.system, ch: make(chan any, 1)}
+	r.pid, _ = t.system.ProcessRegistry.Add(r, "future"+t.system.ProcessRegistry.NextId())
+	return r
+}
+
+// SendUserMessage implements actor.Process: the first message is the
+// answer, later ones are dropped.
+func (r *reply) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	if _, ok := msg.(*actor.DeadLetterResponse); ok {
+		msg = actor.ErrDeadLetter
 	}
-	type outcome struct {
-		res any
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := f.Result()
-		done <- outcome{res, err}
-	}()
 	select {
-	case o := <-done:
-		return o.res, o.err
+	case r.ch <- msg:
+	default:
+	}
+}
+
+// SendSystemMessage implements actor.Process.
+func (r *reply) SendSystemMessage(pid *actor.PID, message any) { r.SendUserMessage(pid, message) }
+
+// Stop implements actor.Process.
+func (r *reply) Stop(*actor.PID) {}
+
+// wait returns the answer, ErrTimeout after timeout, or the context's
+// error if it ends first (a client that went away must not hold its
+// handler until the timeout). Either way the reply leaves the registry: a
+// later answer is a dead letter.
+func (r *reply) wait(ctx context.Context, timeout time.Duration) (any, error) {
+	defer r.system.ProcessRegistry.Remove(r.pid)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case msg := <-r.ch:
+		if err, ok := msg.(error); ok && errors.Is(err, actor.ErrDeadLetter) {
+			return nil, actor.ErrDeadLetter
+		}
+		return msg, nil
+	case <-timer.C:
+		return nil, actor.ErrTimeout
 	case <-ctx.Done():
-		// Resolve the future now (its first message does), so that the
-		// goroutine above ends instead of waiting out the timeout; a
-		// reply that comes later is a dead letter.
-		t.system.Root.Send(f.PID(), ctx.Err())
 		return nil, ctx.Err()
 	}
 }
