@@ -538,7 +538,7 @@ func (c *checker) binary(e *binaryExpr) Type {
 
 func (c *checker) call(e *callExpr) Type {
 	var params []Type
-	result := Invalid
+	var result Type
 	switch {
 	case e.name == "len":
 		e.builtin = true

@@ -41,8 +41,8 @@ type fetched struct {
 // writing) is read as usual; a missing one is fetched off the actor's
 // goroutine and kept.
 func (a *Actor) fetchOrRead(c actor.Context, m *messages.GetBlock) {
-	k := string(m.CID.Bytes())
-	if _, ok := a.index[k]; ok || a.inflight[k] != nil {
+	k := m.CID.Bytes()
+	if _, ok := a.index[string(k)]; ok || a.inflight[string(k)] != nil {
 		a.get(c, m)
 		return
 	}

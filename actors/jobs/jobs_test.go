@@ -80,7 +80,7 @@ func TestInfiniteLoopFails(t *testing.T) {
 	}
 	done := n.wait(t, s.ID)
 	if done.State != messages.JobFailed ||
-		!(strings.HasPrefix(done.Reason, messages.ReasonTimeout) || strings.HasPrefix(done.Reason, messages.ReasonFuel)) {
+		!strings.HasPrefix(done.Reason, messages.ReasonTimeout) && !strings.HasPrefix(done.Reason, messages.ReasonFuel) {
 		t.Fatalf("state %s reason %q, want failed timeout", done.State, done.Reason)
 	}
 	if a := n.account(t); a.Available != before || a.Reserved != 0 {

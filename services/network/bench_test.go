@@ -307,7 +307,7 @@ func bareEcho(tb testing.TB) string {
 			conns = append(conns, c)
 			mu.Unlock()
 			wg.Go(func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				var buf []byte
 				for {
 					var err error

@@ -7,8 +7,10 @@ package main
 
 import "fmt"
 
+// kept holds every block, so that none can be collected and reused.
+var kept [][]byte
+
 func main() {
-	var kept [][]byte
 	for i := 1; ; i++ {
 		b := make([]byte, 1<<20)
 		for j := 0; j < len(b); j += 4096 {
