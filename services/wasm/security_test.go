@@ -78,8 +78,10 @@ func TestHostContextCancelled(t *testing.T) {
 	release := make(chan struct{}) // unblocks the host function if the context never ends
 	t.Cleanup(func() { close(release) })
 	causes := make(chan error, 1)
+	entered := make(chan struct{}, 1) // the host function is running
 	waiter := func(b wazero.HostModuleBuilder) wazero.HostModuleBuilder {
 		return b.NewFunctionBuilder().WithFunc(func(ctx context.Context) int32 {
+			entered <- struct{}{}
 			select {
 			case <-ctx.Done():
 				causes <- context.Cause(ctx)
@@ -110,8 +112,14 @@ func TestHostContextCancelled(t *testing.T) {
 				_, err := e.Call(ctx, Call{Module: mod, Function: "wait", Limits: Limits{Timeout: tc.limit}})
 				errc <- err
 			}()
+			// Stopped once the host function runs: stopped earlier, the
+			// run ends before it and there is no host context to check.
+			select {
+			case <-entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the host function was never called")
+			}
 			if tc.stop != nil {
-				waitActive(t, e)
 				tc.stop(e, cancel)
 			}
 			select {
@@ -123,8 +131,13 @@ func TestHostContextCancelled(t *testing.T) {
 				release <- struct{}{}
 				t.Fatal("the host function was not cancelled")
 			}
-			if cause := <-causes; !errors.Is(cause, tc.want) {
-				t.Fatalf("the host function's context ended with %v, want %v", cause, tc.want)
+			select {
+			case cause := <-causes:
+				if !errors.Is(cause, tc.want) {
+					t.Fatalf("the host function's context ended with %v, want %v", cause, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the host function never returned")
 			}
 		})
 	}
