@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,27 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ipfs/go-cid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/intercooperative-network/icn-go/actors/dag"
-	"github.com/intercooperative-network/icn-go/actors/executors"
 	"github.com/intercooperative-network/icn-go/actors/ledger"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
-	"github.com/intercooperative-network/icn-go/services/clock"
-	"github.com/intercooperative-network/icn-go/services/identity"
-	"github.com/intercooperative-network/icn-go/services/store/memstore"
-	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
 // The benchmarks of docs/benchmarks.md, "Mesh jobs (issue 6)": a trivial
-// job (upper.wasm) from SubmitJob to completed on one node. They build the
-// tree of startNode (main_test.go), which takes a *testing.T, over
-// testing.TB, with a ledger rich enough for thousands of jobs.
+// job (upper.wasm) from SubmitJob to completed on one node, on the tree of
+// startNodeWith (main_test.go) with a ledger rich enough for thousands of
+// jobs.
 
 // benchWorkers is the executor pool of the benchmark node: one worker per
 // core of the 2-core machine the goals are set for.
@@ -38,56 +30,7 @@ const benchWorkers = 2
 
 func startBenchNode(tb testing.TB) *node {
 	tb.Helper()
-	id, err := identity.Generate(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eng, err := wasm.New(wasm.WithLogger(discard()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	dm, err := dag.NewMetrics(reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	lm, err := ledger.NewMetrics(reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	em, err := executors.NewMetrics(reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st := memstore.New()
-	params := ledger.DefaultParams()
-	params.Initial = params.Capacity
-	d := supervisors.ProductionDefaults()
-	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
-			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
-		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noPeers{} }},
-		{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
-			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
-		{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(benchWorkers,
-			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: discard()})},
-		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: DefaultConfig(), Logger: discard()})},
-	}}, discard(), reg, supervisors.WithDefaults(d))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := tree.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := tree.Stop(context.Background()); err != nil {
-			tb.Error(err)
-		}
-		if err := eng.Close(context.Background()); err != nil {
-			tb.Error(err)
-		}
-	})
-	return &node{tree: tree, id: id}
+	return startNodeWith(tb, benchWorkers, Config{}, ledger.DefaultParams().Capacity)
 }
 
 // benchAsk is retry (main_test.go) over testing.TB and a context: it asks until

@@ -62,34 +62,41 @@ func (noPeers) Receive(c actor.Context) {
 
 func startNode(t *testing.T, workers int, cfg Config) *node {
 	t.Helper()
+	return startNodeWith(t, workers, cfg, 500)
+}
+
+// startNodeWith is startNode with the node account opening with initial
+// mana (the benchmarks need room for thousands of jobs).
+func startNodeWith(tb testing.TB, workers int, cfg Config, initial uint64) *node {
+	tb.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	eng, err := wasm.New(wasm.WithLogger(discard()))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	dm, err := dag.NewMetrics(reg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	lm, err := ledger.NewMetrics(reg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	em, err := executors.NewMetrics(reg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	jm, err := NewMetrics(reg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	st := memstore.New()
 	params := ledger.DefaultParams()
-	params.Initial = 500
+	params.Initial = initial
 	d := supervisors.ProductionDefaults()
 	d.Intensity, d.Period = 10_000, time.Minute
 	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
@@ -105,17 +112,17 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()})},
 	}}, discard(), reg, supervisors.WithDefaults(d))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := tree.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := tree.Stop(context.Background()); err != nil {
-			t.Error(err)
+			tb.Error(err)
 		}
 		if err := eng.Close(context.Background()); err != nil {
-			t.Error(err)
+			tb.Error(err)
 		}
 	})
 	return &node{tree: tree, id: id, metrics: jm}

@@ -647,6 +647,21 @@ type detailedError struct {
 func (e *detailedError) Error() string { return e.err.Error() + "\n  " + strings.Join(e.lines, "\n  ") }
 func (e *detailedError) Unwrap() error { return e.err }
 
+// withAdvice puts the lines advice gives for a node's refusal (an
+// *APIError) under err; any other error, or a refusal advice has nothing
+// for, stays as it is.
+func withAdvice(err error, advice func(*APIError) []string) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	lines := advice(ae)
+	if len(lines) == 0 {
+		return err
+	}
+	return &detailedError{err: err, lines: lines}
+}
+
 // explainTooLarge adds advice to the node's 413 for a block put.
 func explainTooLarge(err error, in *input) error {
 	var ae *APIError

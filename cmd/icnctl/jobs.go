@@ -434,25 +434,19 @@ output (no_output).`,
 // explainJob adds advice to the job manager's refusals that have a next
 // step.
 func explainJob(err error) error {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	var lines []string
-	switch ae.Body.Code {
-	case httpapi.CodeInsufficientMana:
-		lines = append(lines, "The job's max_mana is escrowed from the node's account: lower --max-mana, or wait for mana to regenerate (icnctl mana balance).")
-	case httpapi.CodeUnknownJob:
-		lines = append(lines, "icnctl job list lists the jobs this node knows.")
-	case httpapi.CodeNoOutput:
-		lines = append(lines, "icnctl job get ID says where the job is.")
-	case httpapi.CodeUnavailable:
-		if ae.Body.Details["state"] == "loading" {
-			lines = append(lines, "The job manager is loading its jobs after a start or restart; try again shortly.")
+	return withAdvice(err, func(ae *APIError) (lines []string) {
+		switch ae.Body.Code {
+		case httpapi.CodeInsufficientMana:
+			lines = append(lines, "The job's max_mana is escrowed from the node's account: lower --max-mana, or wait for mana to regenerate (icnctl mana balance).")
+		case httpapi.CodeUnknownJob:
+			lines = append(lines, "icnctl job list lists the jobs this node knows.")
+		case httpapi.CodeNoOutput:
+			lines = append(lines, "icnctl job get ID says where the job is.")
+		case httpapi.CodeUnavailable:
+			if ae.Body.Details["state"] == "loading" {
+				lines = append(lines, "The job manager is loading its jobs after a start or restart; try again shortly.")
+			}
 		}
-	}
-	if len(lines) == 0 {
-		return err
-	}
-	return &detailedError{err: err, lines: lines}
+		return lines
+	})
 }

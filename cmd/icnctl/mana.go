@@ -387,28 +387,22 @@ It is this node's own judgement, not a signed chain.`,
 
 // explainLedger adds advice to the ledger's refusals that have a next step.
 func explainLedger(err error) error {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	var lines []string
-	switch ae.Body.Code {
-	case httpapi.CodeInsufficientMana:
-		// The message already says how much is available and needed.
-		lines = append(lines, "Mana regenerates with time (icnctl mana balance shows the rate); open reservations hold mana until released or settled.")
-	case httpapi.CodeNotLocal:
-		lines = append(lines, "Only accounts whose key this node holds can pay or reserve; icnctl mana accounts lists them.")
-	case httpapi.CodeUnknownAccount:
-		lines = append(lines, "This node keeps no chain for that account; icnctl mana accounts lists the ones it keeps.")
-	case httpapi.CodeUnknownReservation:
-		lines = append(lines, "No reservation by that reference is open on the account (released or settled already?); icnctl mana history DID shows its entries.")
-	case httpapi.CodeUnavailable:
-		if ae.Body.Details["state"] == "loading" {
-			lines = append(lines, "The ledger is loading its accounts after a start or restart; try again shortly.")
+	return withAdvice(err, func(ae *APIError) (lines []string) {
+		switch ae.Body.Code {
+		case httpapi.CodeInsufficientMana:
+			// The message already says how much is available and needed.
+			lines = append(lines, "Mana regenerates with time (icnctl mana balance shows the rate); open reservations hold mana until released or settled.")
+		case httpapi.CodeNotLocal:
+			lines = append(lines, "Only accounts whose key this node holds can pay or reserve; icnctl mana accounts lists them.")
+		case httpapi.CodeUnknownAccount:
+			lines = append(lines, "This node keeps no chain for that account; icnctl mana accounts lists the ones it keeps.")
+		case httpapi.CodeUnknownReservation:
+			lines = append(lines, "No reservation by that reference is open on the account (released or settled already?); icnctl mana history DID shows its entries.")
+		case httpapi.CodeUnavailable:
+			if ae.Body.Details["state"] == "loading" {
+				lines = append(lines, "The ledger is loading its accounts after a start or restart; try again shortly.")
+			}
 		}
-	}
-	if len(lines) == 0 {
-		return err
-	}
-	return &detailedError{err: err, lines: lines}
+		return lines
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -200,30 +199,24 @@ func (a *app) fault(cmd *cobra.Command, method, path string, body any, out *http
 
 // explainPeers adds advice to the peer manager's refusals.
 func explainPeers(err error) error {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	var lines []string
-	switch ae.Body.Code {
-	case httpapi.CodeInvalidPeer:
-		if ae.Path == peersPath {
-			lines = append(lines, "ADDR is a multiaddr ending in the peer's ID, such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...; icnctl node on the other node lists its addresses.")
-		} else {
-			lines = append(lines, "PEER is another node's peer ID (12D3KooW..., not a DID or an address); icnctl peers --full lists them.")
+	return withAdvice(err, func(ae *APIError) (lines []string) {
+		switch ae.Body.Code {
+		case httpapi.CodeInvalidPeer:
+			if ae.Path == peersPath {
+				lines = append(lines, "ADDR is a multiaddr ending in the peer's ID, such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...; icnctl node on the other node lists its addresses.")
+			} else {
+				lines = append(lines, "PEER is another node's peer ID (12D3KooW..., not a DID or an address); icnctl peers --full lists them.")
+			}
+		case httpapi.CodePeerUnreachable:
+			lines = append(lines, "Is the other node running, and is its address reachable from this node (listen address, firewall, NAT)?",
+				"A peer cut off by a partition cannot be dialled either: icnctl faults list.")
+		case httpapi.CodePeerUnavailable:
+			lines = append(lines, "The peer failed repeatedly, so its breaker fails requests at once; icnctl peers shows it. It is probed again after the delay above.")
+		case httpapi.CodeUnavailable:
+			if actor, _ := ae.Body.Details["actor"].(string); strings.HasSuffix(actor, "peers") {
+				lines = append(lines, "The peer manager is restarting or its breaker is open; icnctl actors /icn/peers shows its state.")
+			}
 		}
-	case httpapi.CodePeerUnreachable:
-		lines = append(lines, "Is the other node running, and is its address reachable from this node (listen address, firewall, NAT)?",
-			"A peer cut off by a partition cannot be dialled either: icnctl faults list.")
-	case httpapi.CodePeerUnavailable:
-		lines = append(lines, "The peer failed repeatedly, so its breaker fails requests at once; icnctl peers shows it. It is probed again after the delay above.")
-	case httpapi.CodeUnavailable:
-		if actor, _ := ae.Body.Details["actor"].(string); strings.HasSuffix(actor, "peers") {
-			lines = append(lines, "The peer manager is restarting or its breaker is open; icnctl actors /icn/peers shows its state.")
-		}
-	}
-	if len(lines) == 0 {
-		return err
-	}
-	return &detailedError{err: err, lines: lines}
+		return lines
+	})
 }
