@@ -26,6 +26,13 @@ const (
 	// refreshEvery bounds how often reaching a bootstrap peer triggers a
 	// DHT routing-table refresh (a lookup of ourselves: discovery).
 	refreshEvery = 30 * time.Second
+	// refreshFirst is the gap before the second discovery refresh after
+	// first contact; the gaps double up to refreshEvery and then the
+	// schedule ends (the DHT's own periodic refresh takes over). One
+	// lookup at first contact is not enough: the peers we asked may not
+	// yet have the nodes that joined just before us in their tables, and a
+	// node that learnt nobody would wait a whole refresh period to mesh.
+	refreshFirst = 500 * time.Millisecond
 )
 
 // target is a peer the redial loop keeps connected: a configured bootstrap
@@ -54,11 +61,12 @@ type redialer struct {
 	targets     map[peer.ID]*target
 	lastKick    time.Time
 	lastRefresh time.Time
+	refreshGap  time.Duration // next gap of the start-up schedule; 0 once it ended
 	wake        chan struct{}
 }
 
 func newRedialer(r *run, now time.Time) *redialer {
-	d := &redialer{r: r, targets: map[peer.ID]*target{}, wake: make(chan struct{}, 1)}
+	d := &redialer{r: r, targets: map[peer.ID]*target{}, refreshGap: refreshFirst, wake: make(chan struct{}, 1)}
 	for _, ai := range r.s.cfg.Bootstrap {
 		if ai.ID == r.s.self {
 			continue
@@ -184,7 +192,7 @@ func (d *redialer) dialed(p peer.ID, err error, now time.Time) (refresh bool) {
 	if err == nil {
 		d.reached(p, t, now)
 		if t.bootstrap && (d.lastRefresh.IsZero() || now.Sub(d.lastRefresh) >= refreshEvery) {
-			d.lastRefresh = now
+			d.refreshed(now)
 			return true
 		}
 		return false
@@ -201,11 +209,46 @@ func (d *redialer) dialed(p peer.ID, err error, now time.Time) (refresh bool) {
 	return false
 }
 
+// refreshed records a discovery refresh made now and advances the start-up
+// schedule. Holds d.mu.
+func (d *redialer) refreshed(now time.Time) {
+	if !d.lastRefresh.IsZero() && d.refreshGap > 0 {
+		d.refreshGap *= 2
+		if d.refreshGap >= refreshEvery {
+			d.refreshGap = 0
+		}
+	}
+	d.lastRefresh = now
+}
+
+// refreshDue says whether the start-up schedule wants a discovery refresh
+// now, and if not how long until it will (0: no refresh planned). The
+// schedule starts at the first refresh (first contact with a bootstrap
+// peer) or, for a node without bootstrap peers, its first connection.
+// Holds d.mu.
+func (d *redialer) refreshDue(now time.Time, anyConnected bool) (due bool, in time.Duration) {
+	if d.refreshGap == 0 || !anyConnected {
+		return false, 0
+	}
+	if d.lastRefresh.IsZero() {
+		d.refreshed(now)
+		return true, 0
+	}
+	next := d.lastRefresh.Add(d.refreshGap)
+	if !next.After(now) {
+		d.refreshed(now)
+		return true, 0
+	}
+	return false, next.Sub(now)
+}
+
 // plan learns the routing table, expires stale peers, and returns the
-// peers due for a dial (marked dialing) and how long until the next one.
-func (d *redialer) plan(now time.Time) (due []peer.AddrInfo, wait time.Duration) {
+// peers due for a dial (marked dialing), whether a discovery refresh is
+// due, and how long until the next dial or refresh.
+func (d *redialer) plan(now time.Time) (due []peer.AddrInfo, refresh bool, wait time.Duration) {
 	h := d.r.h
 	rt := d.r.dht.RoutingTable().ListPeers()
+	anyConnected := len(h.Network().Peers()) > 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range rt {
@@ -214,6 +257,10 @@ func (d *redialer) plan(now time.Time) (due []peer.AddrInfo, wait time.Duration)
 		}
 	}
 	wait = pollEvery
+	refresh, in := d.refreshDue(now, anyConnected)
+	if in > 0 {
+		wait = min(wait, in)
+	}
 	ttl := d.r.s.cfg.RecentTTL
 	for p, t := range d.targets {
 		if h.Network().Connectedness(p) == libnet.Connected {
@@ -241,7 +288,7 @@ func (d *redialer) plan(now time.Time) (due []peer.AddrInfo, wait time.Duration)
 			wait = min(wait, t.next.Sub(now))
 		}
 	}
-	return due, wait
+	return due, refresh, wait
 }
 
 func (d *redialer) loop(ctx context.Context) {
@@ -254,9 +301,13 @@ func (d *redialer) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-d.wake:
 		}
-		due, wait := d.plan(time.Now())
+		due, refresh, wait := d.plan(time.Now())
 		for _, ai := range due {
 			d.r.track.Go(func() { d.dial(ctx, ai) })
+		}
+		if refresh {
+			d.r.s.log.Debug("discovery: refreshing the routing table")
+			_ = d.r.dht.RefreshRoutingTable() // buffered; the result is not needed
 		}
 		timer.Reset(wait)
 	}
