@@ -82,6 +82,53 @@ func TestAJobRunsAndItsReceiptVerifies(t *testing.T) {
 	}
 }
 
+// icn_wasm_compile_duration_seconds counts compilations, not runs: the
+// same module run twice compiles once, another module once more.
+func TestCompileDurationIsObservedOncePerCompilation(t *testing.T) {
+	n := startNode(t, 2)
+	compiles := func() uint64 {
+		t.Helper()
+		if c := testutil.CollectAndCount(n.metrics.compiles, "icn_wasm_compile_duration_seconds"); c != 1 {
+			t.Fatalf("%d series", c)
+		}
+		var h dto.Metric
+		if err := n.metrics.compiles.Write(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h.GetHistogram().GetSampleCount()
+	}
+	if got := compiles(); got != 0 {
+		t.Fatalf("%d observations before any run", got)
+	}
+	// The lint promtool check metrics runs: name, unit, help.
+	if problems, err := testutil.CollectAndLint(n.metrics.compiles); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+	mod := n.module(t, "stdin")
+	for i, id := range []string{"first", "second"} {
+		if _, err := n.run(&messages.RunJob{JobID: id, Module: mod, Input: []byte(id)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := compiles(); got != 1 {
+			t.Fatalf("after run %d of one module: %d observations, want 1", i+1, got)
+		}
+	}
+	if _, err := n.run(&messages.RunJob{JobID: "other", Module: n.module(t, "upper"), Input: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := compiles(); got != 2 {
+		t.Fatalf("after another module: %d observations, want 2", got)
+	}
+	var h dto.Metric
+	if err := n.metrics.compiles.Write(&h); err != nil || h.GetHistogram().GetSampleSum() <= 0 {
+		t.Fatalf("sum of the compile times: %v, %v", h.GetHistogram().GetSampleSum(), err)
+	}
+	// Runs stay counted per run.
+	if err := n.metrics.runs.Write(&h); err != nil || h.GetHistogram().GetSampleCount() != 3 {
+		t.Fatalf("icn_wasm_run_duration_seconds: %v, %v", h.GetHistogram(), err)
+	}
+}
+
 func TestTheOutputIsStdoutAndTheReceiptKeepsTheLogsTail(t *testing.T) {
 	n := startNode(t, 1)
 	input := bytes.Repeat([]byte("abc-xyz "), 1280) // 10 KiB, 3 reads

@@ -11,7 +11,10 @@ import (
 type Metrics struct {
 	busy prometheus.Gauge
 	runs prometheus.Histogram
-	jobs *prometheus.CounterVec
+	// compiles observes each compilation a job's run made (a miss of the
+	// engine's memory cache), not the runs that found the module compiled.
+	compiles prometheus.Histogram
+	jobs     *prometheus.CounterVec
 }
 
 // Results of icn_jobs_executed_total besides the failure reasons.
@@ -27,10 +30,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		runs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "icn_wasm_run_duration_seconds",
 			Help:    "Wall time of WASM job runs (instantiation and run, not compilation nor dag reads).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}),
+		compiles: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "icn_wasm_compile_duration_seconds",
+			Help:    "Time of WASM module compilations (fuel instrumentation and wazero compilation), once per miss of the engine's module cache.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_jobs_executed_total",
 			Help: "Jobs this node's executors finished, by result: ok, exit_code, or the failure reason."}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.busy, m.runs, m.jobs} {
+	for _, c := range []prometheus.Collector{m.busy, m.runs, m.compiles, m.jobs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

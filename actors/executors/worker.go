@@ -124,6 +124,9 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 		Key: m.Module.String(), Module: module.Data(), Stdin: stdin, Args: m.Args, Env: m.Env,
 		Limits: limits(m.Limits),
 	})
+	if res.Compile > 0 { // this run compiled the module: once per cache miss, whatever came of it
+		w.deps.Metrics.compiles.Observe(res.Compile.Seconds())
+	}
 	if err == nil || !errors.Is(err, wasm.ErrInvalidModule) && !errors.Is(err, wasm.ErrForbiddenImport) {
 		w.deps.Metrics.runs.Observe(res.Wall.Seconds()) // a module refused before it ran is no run
 	}

@@ -65,7 +65,8 @@
 // used first out, WithCacheSize entries) by (Job.Key, fuel.CostTableVersion):
 // the key must identify the module's bytes, e.g. their CID; an empty key
 // makes the engine hash the bytes. Concurrent runs of one key wait for a
-// single compilation. With WithCacheDir, wazero keeps the compiled code on
+// single compilation, and only the run that compiled reports the time it
+// took (Result.Compile, CallResult.Compile). With WithCacheDir, wazero keeps the compiled code on
 // disk too, so a restarted node compiles nothing it compiled before. For
 // the 3.8 MB Go module of the tests: about 2 s cold (wazero alone needs
 // 1.1 s for the original, 1.6 s for the instrumented module), 0.2 s with a

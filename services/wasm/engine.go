@@ -250,6 +250,14 @@ func (e *Engine) end(st *stopper) {
 // on a miss. Concurrent callers of one key wait for a single compilation.
 // The caller must release the entry.
 func (e *Engine) module(ctx context.Context, key string, src []byte) (*entry, error) {
+	en, _, err := e.lookup(ctx, key, src)
+	return en, err
+}
+
+// lookup is module, and also says how long this caller spent compiling:
+// zero when the module came from the cache or another caller compiled it,
+// positive when this caller compiled it (whether or not that succeeded).
+func (e *Engine) lookup(ctx context.Context, key string, src []byte) (*entry, time.Duration, error) {
 	if key == "" {
 		sum := sha256.Sum256(src)
 		key = "sha256:" + hex.EncodeToString(sum[:])
@@ -264,13 +272,13 @@ func (e *Engine) module(ctx context.Context, key string, src []byte) (*entry, er
 		case <-en.ready:
 		case <-ctx.Done():
 			e.release(en)
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		if en.err != nil {
 			e.release(en)
-			return nil, en.err
+			return nil, 0, en.err
 		}
-		return en, nil
+		return en, 0, nil
 	}
 	en := &entry{key: k, ready: make(chan struct{}), refs: 1}
 	en.elem = e.lru.PushFront(en)
@@ -278,7 +286,11 @@ func (e *Engine) module(ctx context.Context, key string, src []byte) (*entry, er
 	e.evictLocked()
 	e.mu.Unlock()
 
+	t0 := time.Now()
 	en.mod, en.compiled, en.err = e.compile(ctx, key, src)
+	// At least 1 ns, so that a compilation is never mistaken for a hit on
+	// a clock too coarse to see it.
+	took := max(time.Since(t0), time.Nanosecond)
 	if en.err != nil && !errors.Is(en.err, ErrInvalidModule) {
 		e.mu.Lock() // not a property of the module: do not cache
 		e.dropLocked(en)
@@ -287,9 +299,9 @@ func (e *Engine) module(ctx context.Context, key string, src []byte) (*entry, er
 	close(en.ready)
 	if en.err != nil {
 		e.release(en)
-		return nil, en.err
+		return nil, took, en.err
 	}
-	return en, nil
+	return en, took, nil
 }
 
 func (e *Engine) release(en *entry) {

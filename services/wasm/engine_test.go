@@ -409,6 +409,52 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// TestOnlyTheRunThatCompilesReportsCompileTime: Result.Compile is positive
+// for the one run of concurrent runs that compiled the module, zero for
+// the others and for later runs, positive again after an eviction, and
+// positive for a compilation that failed (cached: once).
+func TestOnlyTheRunThatCompilesReportsCompileTime(t *testing.T) {
+	e := newEngine(t, WithCacheSize(1))
+	loop := wasmtest.WAT(t, "loop")
+	var compiled sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	for i := range 6 {
+		compiled.Go(func() {
+			r, err := e.Run(context.Background(), Job{Key: "loop", Module: loop, Stdin: le64(uint64(i))})
+			if err != nil {
+				t.Errorf("run %d: %v", i, err)
+			}
+			if r.Compile > 0 {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		})
+	}
+	compiled.Wait()
+	if n != 1 {
+		t.Fatalf("%d runs report a compilation, want 1", n)
+	}
+	if r, err := e.Run(context.Background(), Job{Key: "loop", Module: loop}); err != nil || r.Compile != 0 {
+		t.Fatalf("cached run: compile %v, %v", r.Compile, err)
+	}
+	exit := wasmtest.WAT(t, "exit")
+	if r, err := e.Run(context.Background(), Job{Key: "exit", Module: exit}); err != nil || r.Compile <= 0 {
+		t.Fatalf("another module: compile %v, %v", r.Compile, err)
+	}
+	if r, err := e.Run(context.Background(), Job{Key: "loop", Module: loop}); err != nil || r.Compile <= 0 {
+		t.Fatalf("evicted module: compile %v, %v", r.Compile, err)
+	}
+	c, err := e.Call(context.Background(), Call{Key: "bad", Module: []byte("bad"), Function: "f"})
+	if !errors.Is(err, ErrInvalidModule) || c.Compile <= 0 {
+		t.Fatalf("invalid module: compile %v, %v", c.Compile, err)
+	}
+	if c, err := e.Call(context.Background(), Call{Key: "bad", Module: []byte("bad"), Function: "f"}); !errors.Is(err, ErrInvalidModule) || c.Compile != 0 {
+		t.Fatalf("cached invalid module: compile %v, %v", c.Compile, err)
+	}
+}
+
 // TestCorpusAssembled: the committed .wasm files are what wat2wasm makes
 // of the .wat sources (skipped without wabt).
 func TestCorpusAssembled(t *testing.T) {

@@ -52,6 +52,12 @@ type Result struct {
 	Wall time.Duration
 	// PeakMemoryBytes is the largest the linear memory grew.
 	PeakMemoryBytes uint64
+	// Compile is the time this run spent instrumenting and compiling the
+	// module (a miss of the engine's memory cache, cold or served by the
+	// WithCacheDir disk cache); zero when the module was in memory, or
+	// another run compiled it. It is positive after a compilation that
+	// failed too (ErrInvalidModule).
+	Compile time.Duration
 }
 
 // The clock a module sees: virtual and deterministic. It starts at
@@ -79,7 +85,7 @@ func (e *Engine) run(ctx context.Context, j Job, stdin io.Reader) (Result, error
 	o, err := e.execute(ctx, &x)
 	return Result{
 		Stdout: o.stdout, Stderr: o.stderr, ExitCode: o.exitCode, FuelUsed: o.fuelUsed,
-		Wall: o.wall, PeakMemoryBytes: o.peakMemory,
+		Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
 	}, err
 }
 
@@ -113,7 +119,7 @@ func (e *Engine) Call(ctx context.Context, c Call) (CallResult, error) {
 	}
 	return CallResult{
 		Results: o.results, Stdout: o.stdout, Stderr: o.stderr, FuelUsed: o.fuelUsed,
-		Wall: o.wall, PeakMemoryBytes: o.peakMemory,
+		Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
 	}, err
 }
 
@@ -136,10 +142,11 @@ type CallResult struct {
 	Results []uint64
 	// Stdout and Stderr hold what the module wrote through WASI, if any.
 	Stdout, Stderr []byte
-	// FuelUsed, Wall and PeakMemoryBytes are as in Result.
+	// FuelUsed, Wall, PeakMemoryBytes and Compile are as in Result.
 	FuelUsed        uint64
 	Wall            time.Duration
 	PeakMemoryBytes uint64
+	Compile         time.Duration
 }
 
 // execution is one instantiation and invocation, Run's or Call's.
@@ -165,6 +172,7 @@ type outcome struct {
 	fuelUsed       uint64
 	wall           time.Duration
 	peakMemory     uint64
+	compile        time.Duration // this run compiled the module (see Result.Compile)
 }
 
 func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
@@ -181,7 +189,8 @@ func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 	}
 	defer e.end(st)
 
-	en, err := e.module(ctx, x.key, x.module)
+	en, took, err := e.lookup(ctx, x.key, x.module)
+	o.compile = took
 	if err != nil {
 		return o, err
 	}
