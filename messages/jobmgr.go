@@ -72,7 +72,30 @@ type JobSpec struct {
 	// DefaultMaxMana); an executor is paid its price from it.
 	MaxMana     uint64
 	BidWindowMS uint64 // 0: DefaultBidWindowMS
-	Verify      int    // executors that must agree (0 or 1: one)
+	// Verify is how many executors run the job: 1 (0 means 1), or 2, when
+	// their receipts must agree (output, exit code and fuel used) for the
+	// job to complete. MaxMana then pays both: each bid is at most half.
+	Verify int
+	// MinReputation refuses the bids of executors whose reputation on this
+	// node is below it (0 to 100; an executor without a record has 50).
+	MinReputation uint64
+}
+
+// Roles of the executors of a verify-2 job beyond the first.
+const (
+	// RoleWitness runs the job alongside the executor.
+	RoleWitness = "witness"
+	// RoleTiebreaker runs it after the two disagreed: whichever of them it
+	// agrees with outvotes the other.
+	RoleTiebreaker = "tiebreaker"
+)
+
+// JobWitness is one more executor of a verify-2 job and what it answered.
+type JobWitness struct {
+	Role     string // RoleWitness or RoleTiebreaker
+	Executor string // DID
+	Price    uint64
+	Receipt  *JobReceipt // nil until it answered one that verified
 }
 
 // SubmitJob records and starts a job. The reply is a *JobStatus once the
@@ -118,6 +141,12 @@ type JobStatus struct {
 	Price    uint64 // the assigned executor's price
 	Receipt  *JobReceipt
 	Reason   string // a failed job: one of the Reason constants, then detail
+	// Witnesses are a verify-2 job's other executors.
+	Witnesses []JobWitness
+	// Outvoted are the executors whose receipts the others outvoted (a
+	// verify-2 job whose executors disagreed): they are not paid, and
+	// their reputation on this node drops.
+	Outvoted []string
 	// Settled: the escrow of a finished job has been paid and released.
 	Settled bool
 }

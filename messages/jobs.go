@@ -72,6 +72,14 @@ type RunJob struct {
 	Limits   JobLimits
 }
 
+// CancelRun stops the run of a job on the executor pool, if one is in
+// flight: its worker abandons the run, and the RunJob is answered a
+// *JobFailure with ReasonCancelled. The reply is a *CancelRunReply.
+type CancelRun struct{ JobID string }
+
+// CancelRunReply says whether a run of the job was in flight.
+type CancelRunReply struct{ Cancelled bool }
+
 // JobReceipt is the executor's signed account of a run, as stored in the
 // DAG (a dag-cbor block whose CID is CID).
 type JobReceipt struct {

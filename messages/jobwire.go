@@ -17,7 +17,16 @@ const (
 	// ends: no request outlives the network's serving bound, however long
 	// the job, and a silent executor is noticed within one ask.
 	WireJobAssign = "jobs.assign"
+	// WireJobCancel is an RPC to an executor's node (body JobCancel): the
+	// job was cancelled, stop its run. Only the node that assigned the run
+	// may stop it.
+	WireJobCancel = "jobs.cancel"
 )
+
+// JobCancel asks the executor's node to stop a job's run.
+type JobCancel struct {
+	JobID string `json:"job_id"`
+}
 
 // JobAnnouncement is what executors need to decide whether to bid; the
 // spec block itself (the job id is its CID) is fetchable from the
@@ -25,7 +34,7 @@ const (
 type JobAnnouncement struct {
 	JobID     string `json:"job_id"`
 	Module    string `json:"module"`
-	MaxMana   uint64 `json:"max_mana"`
+	MaxMana   uint64 `json:"max_mana"` // the most one bid may ask (half the job's max_mana for verify 2)
 	TimeoutMS uint64 `json:"timeout_ms,omitempty"`
 	MemoryMB  uint32 `json:"memory_mb,omitempty"`
 	Submitter string `json:"submitter"` // DID
@@ -46,6 +55,12 @@ type JobAssignment struct {
 	Spec     string `json:"spec"` // CID of the spec block (the job id)
 	Executor string `json:"executor"`
 }
+
+// AssignBusy is the JobAssignReply.Reason of an executor node whose
+// workers all stayed busy (with its own jobs, or others') for as long as
+// it would wait for one: the job goes to another bid, and the executor is
+// not blamed for it.
+const AssignBusy = "busy"
 
 // JobAssignReply is the executor node's answer once the job ran: the CID
 // of its signed receipt, or the failure the executor reported (Reason is

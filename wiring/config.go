@@ -53,7 +53,16 @@ type Config struct {
 	P2P               P2P         `toml:"p2p"`
 	DAG               DAG         `toml:"dag"`
 	Ledger            Ledger      `toml:"ledger"`
+	Jobs              Jobs        `toml:"jobs"`
 	Supervision       Supervision `toml:"supervision"`
+}
+
+// Jobs configures how this node bids on and assigns mesh jobs.
+type Jobs struct {
+	Price         int           `toml:"price" help:"mana this node bids to run a job (capped by the job's max_mana)"`
+	AssignTimeout time.Duration `toml:"assign_timeout" help:"how long a job waits for enough executors before it fails no_bids"`
+	MaxMemoryMB   int           `toml:"max_memory_mb" help:"largest job memory this node bids on, in MiB (at most 4096)"`
+	MaxTimeout    time.Duration `toml:"max_timeout" help:"longest job timeout this node bids on"`
 }
 
 // DAG configures the content-addressed block store.
@@ -117,6 +126,7 @@ func Default(profile string) (Config, error) {
 		},
 		DAG:    DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute, CacheMB: 64},
 		Ledger: Ledger{RegenPerHour: 100, Capacity: 10_000, Initial: 1_000, OpCap: 1_000, ProposalCost: 10, VoteCost: 1},
+		Jobs:   Jobs{Price: 10, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute},
 		Supervision: Supervision{
 			Intensity:        5,
 			Period:           30 * time.Second,
@@ -226,6 +236,15 @@ func (c Config) Validate() error {
 	if l.VoteCost < 0 || l.VoteCost > l.OpCap {
 		v.fail("ledger.vote_cost", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, l.VoteCost)
 	}
+	j := c.Jobs
+	if j.Price < 0 || j.Price > l.OpCap {
+		v.fail("jobs.price", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, j.Price)
+	}
+	v.positive("jobs.assign_timeout", j.AssignTimeout)
+	if j.MaxMemoryMB < 1 || j.MaxMemoryMB > 4096 {
+		v.fail("jobs.max_memory_mb", "must be in [1, 4096] MiB, got %d", j.MaxMemoryMB)
+	}
+	v.positive("jobs.max_timeout", j.MaxTimeout)
 
 	s := c.Supervision
 	v.atLeast("supervision.intensity", s.Intensity, 1)

@@ -150,6 +150,12 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 		{"negative gc interval", func(c *Config) { c.DAG.GCInterval = -time.Second }, "dag.gc_interval", ErrInvalid},
 		{"negative gc grace", func(c *Config) { c.DAG.GCGrace = -time.Second }, "dag.gc_grace", ErrInvalid},
 		{"negative block cache", func(c *Config) { c.DAG.CacheMB = -1 }, "dag.cache_mb", ErrInvalid},
+		{"negative job price", func(c *Config) { c.Jobs.Price = -1 }, "jobs.price", ErrInvalid},
+		{"job price over the op cap", func(c *Config) { c.Jobs.Price = c.Ledger.OpCap + 1 }, "jobs.price", ErrInvalid},
+		{"zero assign timeout", func(c *Config) { c.Jobs.AssignTimeout = 0 }, "jobs.assign_timeout", ErrInvalid},
+		{"no job memory", func(c *Config) { c.Jobs.MaxMemoryMB = 0 }, "jobs.max_memory_mb", ErrInvalid},
+		{"job memory over 4 GiB", func(c *Config) { c.Jobs.MaxMemoryMB = 4097 }, "jobs.max_memory_mb", ErrInvalid},
+		{"zero job timeout", func(c *Config) { c.Jobs.MaxTimeout = 0 }, "jobs.max_timeout", ErrInvalid},
 		{"zero intensity", func(c *Config) { c.Supervision.Intensity = 0 }, "supervision.intensity", ErrInvalid},
 		{"zero period", func(c *Config) { c.Supervision.Period = 0 }, "supervision.period", ErrInvalid},
 		{"negative backoff initial", func(c *Config) { c.Supervision.BackoffInitial = -time.Millisecond }, "supervision.backoff_initial", ErrInvalid},
@@ -245,6 +251,7 @@ func TestFieldNamesAreDerived(t *testing.T) {
 		"dag.gc_grace":                 {"ICN_DAG_GC_GRACE", "dag-gc-grace"},
 		"dag.cache_mb":                 {"ICN_DAG_CACHE_MB", "dag-cache-mb"},
 		"ledger.regen_per_hour":        {"ICN_LEDGER_REGEN_PER_HOUR", "ledger-regen-per-hour"},
+		"jobs.max_memory_mb":           {"ICN_JOBS_MAX_MEMORY_MB", "jobs-max-memory-mb"},
 	}
 	got := map[string][2]string{}
 	for _, f := range configFields() {
@@ -255,8 +262,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 			t.Errorf("%s: env, flag = %v, want %v", key, got[key], w)
 		}
 	}
-	if n := len(got); n != 34 {
-		t.Errorf("Config has %d keys, want 34: a key was added or lost; update this test", n)
+	if n := len(got); n != 38 {
+		t.Errorf("Config has %d keys, want 38: a key was added or lost; update this test", n)
 	}
 }
 

@@ -161,7 +161,7 @@ func TestMeshJobReassignedWhenExecutorLost(t *testing.T) {
 	}
 	done := waitJob(t, a, s.ID, 60*time.Second, finished)
 	if done.State != messages.JobCompleted || done.Executor != did(other) {
-		t.Fatalf("state %s (%s) executor %s, want completed on %s", done.State, done.Reason, done.Executor, did(other))
+		t.Fatalf("state %s (%s) executor %s, want completed on %s; history %v", done.State, done.Reason, done.Executor, did(other), done.History)
 	}
 	assigned := 0
 	for _, h := range done.History {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"go.uber.org/fx"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
@@ -28,6 +29,13 @@ func federation(t *testing.T, n int) []*Node {
 // configuration before it is built.
 func federationWith(t *testing.T, n int, tweak func(i int, c *Config)) []*Node {
 	t.Helper()
+	return federationExtra(t, n, tweak, nil)
+}
+
+// federationExtra is federationWith with extra(i) (if not nil) added to
+// node i's fx graph.
+func federationExtra(t *testing.T, n int, tweak func(i int, c *Config), extra func(i int) []fx.Option) []*Node {
+	t.Helper()
 	f := memnet.NewFabric()
 	t.Cleanup(func() { _ = f.Close() })
 	shared := Component{Role: RoleNetwork, Impl: "mocknet", Stub: true, Module: memnet.SharedModule(f)}
@@ -40,7 +48,11 @@ func federationWith(t *testing.T, n int, tweak func(i int, c *Config)) []*Node {
 		if tweak != nil {
 			tweak(i, &cfg)
 		}
-		node, err := New(cfg, Options{Logger: discard(), Version: "test", Overrides: []Component{shared}})
+		o := Options{Logger: discard(), Version: "test", Overrides: []Component{shared}}
+		if extra != nil {
+			o.Extra = extra(i)
+		}
+		node, err := New(cfg, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,6 +84,25 @@ func (r receipt) message(b block.Block) *messages.JobReceipt {
 	}
 }
 
+// SignReceipt signs a receipt with the executor node's key (r.Executor is
+// set to its DID; r.CID and r.Sig are ignored) and returns the block to
+// store and the receipt as stored.
+func SignReceipt(id *identity.Identity, r messages.JobReceipt) (block.Block, *messages.JobReceipt, error) {
+	stored := receipt{
+		Job: r.JobID, Executor: string(id.DID()), Module: block.LinkTo(r.Module),
+		Input: block.LinkTo(r.Input), Output: block.LinkTo(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed,
+		WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: r.Time.UnixMilli(),
+	}
+	b, err := stored.sign(id)
+	if err != nil {
+		return block.Block{}, nil, err
+	}
+	if stored, err = decodeReceipt(b); err != nil {
+		return block.Block{}, nil, err
+	}
+	return b, stored.message(b), nil
+}
+
 // DecodeReceipt reads a receipt block without checking its signature (see
 // VerifyReceipt).
 func DecodeReceipt(b block.Block) (*messages.JobReceipt, error) {

@@ -36,10 +36,42 @@ type Config struct {
 	// AssignTimeout bounds how long a job waits for an executor with a
 	// free worker before it fails no_bids.
 	AssignTimeout time.Duration
+	// MaxMemoryMB and MaxTimeout are the largest job this node bids on
+	// (its own jobs included): a job asking for more memory or a longer
+	// run is left to other nodes. A job that does not say asks for the
+	// engine's defaults (256 MiB, 60 s).
+	MaxMemoryMB uint32
+	MaxTimeout  time.Duration
 }
 
 // DefaultConfig is the configuration of a node that does not say.
-func DefaultConfig() Config { return Config{Price: 10, AssignTimeout: 30 * time.Second} }
+func DefaultConfig() Config {
+	return Config{Price: 10, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute}
+}
+
+// Engine defaults a job without limits asks for.
+const (
+	defaultMemoryMB = 256
+	defaultRunMS    = 60_000
+)
+
+// refuses says why this node does not bid on a job asking for memoryMB
+// and timeoutMS (0: the defaults), or "" when it fits.
+func (c Config) refuses(memoryMB uint32, timeoutMS uint64) string {
+	if memoryMB == 0 {
+		memoryMB = defaultMemoryMB
+	}
+	if timeoutMS == 0 {
+		timeoutMS = defaultRunMS
+	}
+	switch {
+	case c.MaxMemoryMB > 0 && memoryMB > c.MaxMemoryMB:
+		return fmt.Sprintf("memory %d MiB over this node's %d MiB", memoryMB, c.MaxMemoryMB)
+	case c.MaxTimeout > 0 && timeoutMS > uint64(c.MaxTimeout/time.Millisecond):
+		return fmt.Sprintf("timeout %d ms over this node's %s", timeoutMS, c.MaxTimeout)
+	}
+	return ""
+}
 
 // Deps are the manager's collaborators.
 type Deps struct {
@@ -54,11 +86,10 @@ type Deps struct {
 
 // Bounds of the manager's work.
 const (
-	callTimeout  = 30 * time.Second // one dag or ledger request
-	runMargin    = 30 * time.Second // over a job's own timeout, for fetching and queueing
-	defaultRunMS = 60_000           // a job without a timeout: the engine's bound applies, this only bounds the wait
-	maxBackoff   = time.Second
-	maxLost      = 2 // runs again after an executor lost the job: 3 attempts in all
+	callTimeout = 30 * time.Second // one dag or ledger request
+	runMargin   = 30 * time.Second // over a job's own timeout, for fetching and queueing
+	maxBackoff  = time.Second
+	maxLost     = 2 // runs again after an executor lost the job: 3 attempts in all
 )
 
 // Spec is the jobs supervisor: one_for_one over dynamic children (none
@@ -67,6 +98,9 @@ const (
 func Spec(d Deps) *supervisors.Spec {
 	if d.Config == (Config{}) {
 		d.Config = DefaultConfig()
+	}
+	if d.Config.AssignTimeout <= 0 {
+		d.Config.AssignTimeout = DefaultConfig().AssignTimeout
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -230,7 +264,7 @@ func (m *manager) stop() {
 func (m *manager) onLoaded(l *loaded) {
 	m.ready = true
 	for _, d := range l.jobs {
-		j := &job{status: d.rec.status(d.id, d.spec, d.receipt)}
+		j := &job{status: d.status()}
 		m.jobs[d.id] = j
 		m.Metrics.moved("", j.status.State)
 		if !messages.JobFinal(d.rec.State) || !d.rec.Settled {

@@ -115,8 +115,21 @@ func TestInsufficientManaRefused(t *testing.T) {
 
 func TestInvalidSpec(t *testing.T) {
 	n := startNode(t, 1, Config{})
-	if _, err := n.submit(t, messages.JobSpec{}); !errors.Is(err, messages.ErrInvalidSpec) {
-		t.Fatalf("err %v, want invalid spec", err)
+	mod := n.module(t, "upper")
+	for _, spec := range []messages.JobSpec{
+		{},
+		{Module: mod, Verify: 3},
+		{Module: mod, Verify: -1},
+		{Module: mod, Verify: 2, MaxMana: 1}, // two executors cannot share 1 mana
+		{Module: mod, MinReputation: 101},
+		{Module: mod, Input: []byte("x"), InputCID: mod},
+	} {
+		if _, err := n.submit(t, spec); !errors.Is(err, messages.ErrInvalidSpec) {
+			t.Fatalf("%+v: err %v, want invalid spec", spec, err)
+		}
+	}
+	if l, err := retry[*messages.JobList](t, n, Name, &messages.ListJobs{}); err != nil || len(l.Jobs) != 0 {
+		t.Fatalf("an invalid spec was recorded: %+v, %v", l, err)
 	}
 	if _, err := retry[*messages.JobStatus](t, n, Name, &messages.GetJob{ID: "nope"}); !errors.Is(err, messages.ErrUnknownJob) {
 		t.Fatalf("err %v, want unknown job", err)
@@ -201,5 +214,44 @@ func TestKilledManagerResumes(t *testing.T) {
 				t.Fatalf("available %d reserved %d, want %d and 0", a.Available, a.Reserved, before)
 			}
 		})
+	}
+}
+
+// A node bids on its own jobs only when it could run them: not on a job
+// over its limits, and not twice on a verify-2 job. Either way the job
+// fails no_bids with why, and its whole escrow comes back.
+func TestNoBidWithoutEnoughFittingExecutors(t *testing.T) {
+	cfg := Config{Price: 10, AssignTimeout: 100 * time.Millisecond, MaxMemoryMB: 64, MaxTimeout: time.Second}
+	n := startNode(t, 1, cfg)
+	before := n.account(t).Available
+	mod := n.module(t, "upper")
+	for _, tc := range []struct {
+		spec messages.JobSpec
+		why  string
+	}{
+		{messages.JobSpec{Module: mod, Limits: messages.JobLimits{MemoryMB: 128}}, "no bid within"},
+		{messages.JobSpec{Module: mod, Input: []byte("default limits")}, "no bid within"}, // 256 MiB, over 64
+		{messages.JobSpec{Module: mod, Limits: messages.JobLimits{MemoryMB: 32, TimeoutMS: 5000}}, "no bid within"},
+		{messages.JobSpec{Module: mod, Limits: messages.JobLimits{MemoryMB: 32}, Verify: 2}, "verify 2 needs two executors"},
+	} {
+		s, err := n.submit(t, tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := n.wait(t, s.ID)
+		if done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, messages.ReasonNoBids) || !strings.Contains(done.Reason, tc.why) {
+			t.Fatalf("%+v: state %s reason %q, want failed no_bids: %s", tc.spec.Limits, done.State, done.Reason, tc.why)
+		}
+	}
+	if a := n.account(t); a.Available != before || a.Reserved != 0 || a.Reservations != 0 {
+		t.Fatalf("account %+v, want %d available and nothing reserved", a, before)
+	}
+	// A job within the limits runs.
+	s, err := n.submit(t, messages.JobSpec{Module: mod, Input: []byte("fits"), Limits: messages.JobLimits{MemoryMB: 32, TimeoutMS: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := n.wait(t, s.ID); done.State != messages.JobCompleted {
+		t.Fatalf("state %s (%s)", done.State, done.Reason)
 	}
 }

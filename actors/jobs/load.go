@@ -24,7 +24,7 @@ func (m *manager) loadAll(ctx context.Context) ([]*driver, error) {
 			return nil, err
 		}
 		for _, r := range page.Refs {
-			rec, receipt, err := m.readRecord(ctx, r.CID)
+			rec, receipts, err := m.readRecord(ctx, r.CID)
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %w", r.Name, err)
 			}
@@ -32,7 +32,7 @@ func (m *manager) loadAll(ctx context.Context) ([]*driver, error) {
 			if err != nil {
 				return nil, fmt.Errorf("job %s: spec: %w", r.Name, err)
 			}
-			out = append(out, &driver{id: strings.TrimPrefix(r.Name, refPrefix), spec: spec, rec: rec, head: r.CID, receipt: receipt})
+			out = append(out, &driver{id: strings.TrimPrefix(r.Name, refPrefix), spec: spec, rec: rec, head: r.CID, receipts: receipts})
 		}
 		if !page.More || len(page.Refs) == 0 {
 			return out, nil
@@ -49,28 +49,59 @@ func (m *manager) get(ctx context.Context, c cid.Cid) (block.Block, error) {
 	return r.Block, nil
 }
 
-// readRecord reads a job record and its receipt, if it has one.
-func (m *manager) readRecord(ctx context.Context, c cid.Cid) (record, *messages.JobReceipt, error) {
+// jobReceipts are the decoded receipts a job record links: the executor's
+// and, for a verify-2 job, its helpers' by role.
+type jobReceipts struct {
+	main      *messages.JobReceipt
+	witnesses map[string]*messages.JobReceipt
+}
+
+// readRecord reads a job record and the receipts it links.
+func (m *manager) readRecord(ctx context.Context, c cid.Cid) (record, jobReceipts, error) {
 	b, err := m.get(ctx, c)
 	if err != nil {
-		return record{}, nil, err
+		return record{}, jobReceipts{}, err
 	}
 	var rec record
 	if err := block.Decode(b, &rec); err != nil {
-		return record{}, nil, err
+		return record{}, jobReceipts{}, err
 	}
-	if !rec.receipt().Defined() {
-		return rec, nil, nil
+	var out jobReceipts
+	read := func(l *block.Link) (*messages.JobReceipt, error) {
+		if l == nil {
+			return nil, nil
+		}
+		rb, err := m.get(ctx, l.Cid)
+		if err != nil {
+			return nil, fmt.Errorf("receipt: %w", err)
+		}
+		r, err := executors.DecodeReceipt(rb)
+		if err != nil {
+			return nil, fmt.Errorf("receipt: %w", err)
+		}
+		return r, nil
 	}
-	rb, err := m.get(ctx, rec.receipt())
-	if err != nil {
-		return record{}, nil, fmt.Errorf("receipt: %w", err)
+	if out.main, err = read(rec.Receipt); err != nil {
+		return record{}, jobReceipts{}, err
 	}
-	receipt, err := executors.DecodeReceipt(rb)
-	if err != nil {
-		return record{}, nil, fmt.Errorf("receipt: %w", err)
+	for role, h := range rec.helpers() {
+		r, err := read(h.Receipt)
+		if err != nil {
+			return record{}, jobReceipts{}, err
+		}
+		if r != nil {
+			out.set(role, r)
+		}
 	}
-	return rec, receipt, nil
+	return rec, out, nil
+}
+
+// set keeps a helper's receipt.
+func (j *jobReceipts) set(role string, r *messages.JobReceipt) {
+	if j.witnesses == nil {
+		j.witnesses = map[string]*messages.JobReceipt{}
+	}
+	j.witnesses[role] = r
 }
 
 func (m *manager) readSpec(ctx context.Context, c cid.Cid) (messages.JobSpec, error) {

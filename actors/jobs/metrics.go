@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time jobs spent in each state before the next.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60}}, []string{"phase"}),
 		bids: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_bids_total",
-			Help: "Bids, by result: sent (this node bid on a job), received (a bid for this node's job), refused (it came after the window)."}, []string{"result"}),
+			Help: "Bids, by result: sent (this node bid on a job), received (a bid for this node's job), refused (it came after the window), declined (a job over this node's limits), below_min_reputation (a bid the job's min_reputation dropped)."}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.submitted, m.completed, m.failed, m.active, m.phase, m.bids} {
 		if err := reg.Register(c); err != nil {
@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.active.WithLabelValues(s)
 		m.phase.WithLabelValues(s)
 	}
-	for _, r := range []string{"sent", "received", "refused"} {
+	for _, r := range []string{"sent", "received", "refused", "declined", "below_min_reputation"} {
 		m.bids.WithLabelValues(r)
 	}
 	return m, nil

@@ -12,11 +12,11 @@ import (
 
 // Module provides the jobs supervisor spec, named "jobs" for the tree
 // literal, over the node's identity (its account escrows, and it is the
-// executor of its own jobs).
+// executor of its own jobs) and the Config the wiring provides.
 var Module = fx.Module(Name,
 	fx.Provide(NewMetrics, fx.Private),
 	fx.Provide(fx.Annotate(
-		func(id *identity.Identity, c clock.Clock, m *Metrics, log *slog.Logger) *supervisors.Spec {
-			return Spec(Deps{Identity: id, Clock: c, Config: DefaultConfig(), Metrics: m, Logger: log.With("component", Name)})
+		func(cfg Config, id *identity.Identity, c clock.Clock, m *Metrics, log *slog.Logger) *supervisors.Spec {
+			return Spec(Deps{Identity: id, Clock: c, Config: cfg, Metrics: m, Logger: log.With("component", Name)})
 		},
 		fx.ResultTags(`name:"jobs"`))))

@@ -2,9 +2,8 @@ package jobs
 
 import (
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/ipfs/go-cid"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
@@ -30,6 +29,8 @@ type specNode struct {
 	MaxMana     uint64            `cbor:"max_mana"`
 	BidWindowMS uint64            `cbor:"bid_window_ms"`
 	Verify      int               `cbor:"verify"`
+	// omitempty: specs without it keep the ids they had.
+	MinReputation uint64 `cbor:"min_reputation,omitempty"`
 }
 
 // normalize checks a spec and fills in its defaults, so that the stored
@@ -42,12 +43,16 @@ func normalize(s messages.JobSpec) (messages.JobSpec, error) {
 		return s, fmt.Errorf("%w: input of %d bytes (max %d)", messages.ErrInvalidSpec, len(s.Input), messages.MaxJobInput)
 	case len(s.Input) > 0 && s.InputCID.Defined():
 		return s, fmt.Errorf("%w: both input and input_cid", messages.ErrInvalidSpec)
-	case s.Verify < 0 || s.Verify > 1:
-		// Agreement of two executors needs other nodes: it comes with bidding.
-		return s, fmt.Errorf("%w: verify %d (this node runs jobs once: 0 or 1)", messages.ErrInvalidSpec, s.Verify)
+	case s.Verify < 0 || s.Verify > 2:
+		return s, fmt.Errorf("%w: verify %d (1: one executor, 2: two that must agree)", messages.ErrInvalidSpec, s.Verify)
+	case s.MinReputation > 100:
+		return s, fmt.Errorf("%w: min_reputation %d (reputation is 0 to 100)", messages.ErrInvalidSpec, s.MinReputation)
 	}
 	if s.MaxMana == 0 {
 		s.MaxMana = messages.DefaultMaxMana
+	}
+	if s.Verify == 2 && s.MaxMana < 2 {
+		return s, fmt.Errorf("%w: verify 2 pays two executors from max_mana, which must be at least 2 (it is %d)", messages.ErrInvalidSpec, s.MaxMana)
 	}
 	if s.BidWindowMS == 0 {
 		s.BidWindowMS = messages.DefaultBidWindowMS
@@ -70,7 +75,7 @@ func normalize(s messages.JobSpec) (messages.JobSpec, error) {
 func encodeSpec(s messages.JobSpec) (block.Block, error) {
 	n := specNode{Module: block.LinkTo(s.Module), Input: s.Input, Args: s.Args, Env: s.Env,
 		MemoryMB: s.Limits.MemoryMB, TimeoutMS: s.Limits.TimeoutMS, MaxOutput: s.Limits.MaxOutputBytes, Fuel: s.Limits.Fuel,
-		MaxMana: s.MaxMana, BidWindowMS: s.BidWindowMS, Verify: s.Verify}
+		MaxMana: s.MaxMana, BidWindowMS: s.BidWindowMS, Verify: s.Verify, MinReputation: s.MinReputation}
 	if s.InputCID.Defined() {
 		l := block.LinkTo(s.InputCID)
 		n.InputCID = &l
@@ -85,7 +90,7 @@ func decodeSpec(b block.Block) (messages.JobSpec, error) {
 	}
 	s := messages.JobSpec{Module: n.Module.Cid, Input: n.Input, Args: n.Args, Env: n.Env,
 		Limits:  messages.JobLimits{MemoryMB: n.MemoryMB, TimeoutMS: n.TimeoutMS, MaxOutputBytes: n.MaxOutput, Fuel: n.Fuel},
-		MaxMana: n.MaxMana, BidWindowMS: n.BidWindowMS, Verify: n.Verify}
+		MaxMana: n.MaxMana, BidWindowMS: n.BidWindowMS, Verify: n.Verify, MinReputation: n.MinReputation}
 	if n.InputCID != nil {
 		s.InputCID = n.InputCID.Cid
 	}
@@ -112,9 +117,27 @@ type record struct {
 	Price    uint64      `cbor:"price,omitempty"`
 	Receipt  *block.Link `cbor:"receipt,omitempty"`
 	Reason   string      `cbor:"reason,omitempty"`
+	// Witness and Tiebreaker are a verify-2 job's other executors.
+	Witness    *helper `cbor:"witness,omitempty"`
+	Tiebreaker *helper `cbor:"tiebreaker,omitempty"`
+	// Outvoted are the executors whose receipts lost the vote.
+	Outvoted []string `cbor:"outvoted,omitempty"`
+	// Failed are the executors that failed the job (lost it, or answered
+	// a receipt that did not verify), in order: the job is not given to
+	// them again, and their reputation drops when it settles.
+	Failed []string `cbor:"failed,omitempty"`
 	// Settled: the escrow of a final job has been released (or paid).
 	// Final and unsettled is the one final state a restart resumes.
 	Settled bool `cbor:"settled"`
+}
+
+// helper is one more executor of a verify-2 job (the executor itself is
+// the record's Executor fields, as for any job).
+type helper struct {
+	Executor string      `cbor:"executor"`
+	Peer     string      `cbor:"peer,omitempty"` // "" when it is this node
+	Price    uint64      `cbor:"price,omitempty"`
+	Receipt  *block.Link `cbor:"receipt,omitempty"`
 }
 
 // to returns the record moved to state at t.
@@ -124,17 +147,46 @@ func (r record) to(state string, t time.Time) record {
 	return r
 }
 
-func (r record) receipt() cid.Cid {
-	if r.Receipt == nil {
-		return cid.Undef
+// failed says whether executor failed the job.
+func (r record) failed(executor string) bool { return slices.Contains(r.Failed, executor) }
+
+// failedBy returns the record with executor counted as having failed the job.
+func (r record) failedBy(executor string) record {
+	if executor != "" && !r.failed(executor) {
+		r.Failed = append(r.Failed[:len(r.Failed):len(r.Failed)], executor)
 	}
-	return r.Receipt.Cid
+	return r
 }
 
-// status is the record as the manager reports it.
-func (r record) status(id string, spec messages.JobSpec, receipt *messages.JobReceipt) messages.JobStatus {
+// helpers are the record's verify-2 helpers by role, those it has.
+func (r record) helpers() map[string]*helper {
+	out := map[string]*helper{}
+	if r.Witness != nil {
+		out[messages.RoleWitness] = r.Witness
+	}
+	if r.Tiebreaker != nil {
+		out[messages.RoleTiebreaker] = r.Tiebreaker
+	}
+	return out
+}
+
+// status is the record as the manager reports it; witnesses holds the
+// verify-2 helpers' receipts by role.
+func (r record) status(id string, spec messages.JobSpec, receipt *messages.JobReceipt, witnesses map[string]*messages.JobReceipt) messages.JobStatus {
 	s := messages.JobStatus{ID: id, Spec: spec, State: r.State, Executor: r.Executor, Price: r.Price,
-		Receipt: receipt, Reason: r.Reason, Settled: r.Settled}
+		Receipt: receipt, Reason: r.Reason, Settled: r.Settled, Outvoted: r.Outvoted}
+	for _, h := range []struct {
+		role string
+		h    *helper
+	}{{messages.RoleWitness, r.Witness}, {messages.RoleTiebreaker, r.Tiebreaker}} {
+		if h.h != nil {
+			w := messages.JobWitness{Role: h.role, Executor: h.h.Executor, Price: h.h.Price}
+			if h.h.Receipt != nil {
+				w.Receipt = witnesses[h.role]
+			}
+			s.Witnesses = append(s.Witnesses, w)
+		}
+	}
 	for _, h := range r.History {
 		s.History = append(s.History, messages.JobTransition{State: h.State, Time: time.UnixMilli(h.Time).UTC()})
 	}

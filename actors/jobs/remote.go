@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"sync"
@@ -121,9 +122,12 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 			c.Respond(fmt.Errorf("jobs: assignment of %s (spec %s) to %s, not this node", a.JobID, a.Spec, a.Executor))
 			return
 		}
-		run := m.runs.start(a.JobID, m.Clock.Now(), func(r *assignedRun) {
+		run := m.runs.start(a.JobID, msg.From, m.Clock.Now(), func(r *assignedRun) {
+			life, stop := context.WithCancel(m.life)
+			r.stop = stop
 			m.drivers.Go(func() {
-				r.reply, r.err = m.runAssigned(a)
+				defer stop()
+				r.reply, r.err = m.runAssigned(life, a)
 				close(r.done)
 			})
 		})
@@ -138,6 +142,34 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 			case <-t.C:
 			case <-m.life.Done():
 				answer = &supervisors.UnavailableError{Path: Name, State: "stopping", RetryAfter: time.Second}
+			}
+			if sender != nil {
+				m.sys.Root.Send(sender, answer)
+			}
+		})
+	case messages.WireJobCancel:
+		var jc messages.JobCancel
+		if err := json.Unmarshal(msg.Body, &jc); err != nil {
+			c.Respond(fmt.Errorf("jobs: malformed cancel"))
+			return
+		}
+		if m.life == nil {
+			c.Respond(&supervisors.UnavailableError{Path: Name, State: "starting", RetryAfter: time.Second})
+			return
+		}
+		run := m.runs.get(jc.JobID)
+		if run == nil || run.from != msg.From {
+			c.Respond(fmt.Errorf("jobs: no run of %s assigned by %s", jc.JobID, msg.From))
+			return
+		}
+		run.stop() // a run still waiting for a worker or a block stops here
+		sender, ctx := c.Sender(), m.life
+		m.drivers.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, peerCallTimeout)
+			defer cancel()
+			var answer any = &messages.PeerResponse{}
+			if _, err := supervisors.Ask[*messages.CancelRunReply](ctx, m.tree, executorsName, &messages.CancelRun{JobID: jc.JobID}); err != nil {
+				answer = err
 			}
 			if sender != nil {
 				m.sys.Root.Send(sender, answer)
@@ -164,7 +196,9 @@ var pendingBody = []byte(`{"pending":true}`)
 // often the assignment is asked (the submitter asks until the run ends,
 // and asks again after a restart).
 type assignedRun struct {
-	done      chan struct{} // closed when reply or err is set
+	from      string             // the DID of the node that assigned it
+	stop      context.CancelFunc // ends the run (a cancel from its submitter)
+	done      chan struct{}      // closed when reply or err is set
 	reply     *messages.JobAssignReply
 	err       error
 	startedAt time.Time
@@ -192,7 +226,7 @@ func newAssignedRuns() *assignedRuns { return &assignedRuns{runs: map[string]*as
 
 // start returns the job's run, starting it with begin if there is none. It
 // forgets runs that ended and began more than runRetention ago.
-func (a *assignedRuns) start(job string, now time.Time, begin func(*assignedRun)) *assignedRun {
+func (a *assignedRuns) start(job, from string, now time.Time, begin func(*assignedRun)) *assignedRun {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for id, r := range a.runs {
@@ -207,10 +241,17 @@ func (a *assignedRuns) start(job string, now time.Time, begin func(*assignedRun)
 	if r, ok := a.runs[job]; ok {
 		return r
 	}
-	r := &assignedRun{done: make(chan struct{}), startedAt: now}
+	r := &assignedRun{from: from, done: make(chan struct{}), startedAt: now}
 	a.runs[job] = r
 	begin(r)
 	return r
+}
+
+// get returns the job's run, nil if there is none.
+func (a *assignedRuns) get(job string) *assignedRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.runs[job]
 }
 
 // onAnnounce bids on another node's job when this node has a free worker.
@@ -218,6 +259,11 @@ func (m *manager) onAnnounce(msg *messages.GossipIn) {
 	var a messages.JobAnnouncement
 	if msg.Type != messages.WireJobAnnounce || msg.From == m.Identity.DID().String() || m.life == nil ||
 		json.Unmarshal(msg.Body, &a) != nil || a.JobID == "" {
+		return
+	}
+	if why := m.Config.refuses(a.MemoryMB, a.TimeoutMS); why != "" {
+		m.Metrics.bids.WithLabelValues("declined").Inc()
+		m.log.Debug("jobs: not bidding: the job does not fit this node's limits", "job", a.JobID, "why", why)
 		return
 	}
 	ctx := m.life
@@ -254,9 +300,10 @@ func (m *manager) capacity(ctx context.Context) (workers, free int) {
 	return workers, free
 }
 
-// runAssigned runs a job another node assigned to this one on its pool:
-// the spec and the blocks it names are fetched from the submitter.
-func (m *manager) runAssigned(a messages.JobAssignment) (*messages.JobAssignReply, error) {
+// runAssigned runs a job another node assigned to this one on its pool
+// until life ends (a cancel from the submitter, or the node stopping): the
+// spec and the blocks it names are fetched from the submitter.
+func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*messages.JobAssignReply, error) {
 	if a.Executor != m.Identity.DID().String() {
 		return nil, fmt.Errorf("jobs: job %s is assigned to %s, not this node", a.JobID, a.Executor)
 	}
@@ -264,7 +311,7 @@ func (m *manager) runAssigned(a messages.JobAssignment) (*messages.JobAssignRepl
 	if err != nil || specCID.String() != a.JobID {
 		return nil, fmt.Errorf("jobs: assignment of %s names spec %q", a.JobID, a.Spec)
 	}
-	ctx, cancel := context.WithTimeout(m.life, callTimeout)
+	ctx, cancel := context.WithTimeout(life, callTimeout)
 	sb, err := supervisors.Ask[*messages.GetBlockReply](ctx, m.tree, dagName, &messages.GetBlock{CID: specCID, Fetch: true})
 	cancel()
 	if err != nil {
@@ -274,14 +321,31 @@ func (m *manager) runAssigned(a messages.JobAssignment) (*messages.JobAssignRepl
 	if err != nil {
 		return nil, fmt.Errorf("jobs: spec of %s: %w", a.JobID, err)
 	}
-	ctx, cancel = context.WithTimeout(m.life, jobTimeout(spec)+runMargin)
-	defer cancel()
-	r, err := supervisors.Ask[*messages.JobReceipt](ctx, m.tree, executorsName, &messages.RunJob{
-		JobID: a.JobID, Module: spec.Module, Input: spec.Input, InputCID: spec.InputCID,
-		Args: spec.Args, Env: spec.Env, Limits: spec.Limits,
-	})
-	if !errors.Is(err, messages.ErrNoCapacity) {
-		m.freed.fire() // a worker this node's own jobs may be waiting for
+	// The bid promised a free worker, but this node's own jobs (or
+	// another assignment) may have taken it since: wait for one, a short
+	// queue, rather than fail the job.
+	run := &messages.RunJob{JobID: a.JobID, Module: spec.Module, Input: spec.Input, InputCID: spec.InputCID,
+		Args: spec.Args, Env: spec.Env, Limits: spec.Limits}
+	deadline := time.Now().Add(m.Config.AssignTimeout)
+	backoff := 10 * time.Millisecond
+	var r *messages.JobReceipt
+	for {
+		freed := m.freed.wait()
+		ctx, cancel := context.WithTimeout(life, jobTimeout(spec)+runMargin)
+		r, err = supervisors.Ask[*messages.JobReceipt](ctx, m.tree, executorsName, run)
+		cancel()
+		if !errors.Is(err, messages.ErrNoCapacity) {
+			m.freed.fire() // a worker this node's own jobs may be waiting for
+			break
+		}
+		if time.Now().After(deadline) {
+			return &messages.JobAssignReply{Reason: messages.AssignBusy,
+				Detail: "every worker stayed busy for " + m.Config.AssignTimeout.String()}, nil
+		}
+		if !sleepOrFreed(life, backoff, freed) {
+			break // cancelled or stopping: err says busy, answered executor_lost below
+		}
+		backoff = min(2*backoff, maxBackoff)
 	}
 	var failure *messages.JobFailure
 	switch {
@@ -313,8 +377,13 @@ func (d *driver) bid() error {
 	if d.bidSince.IsZero() {
 		d.bidSince = time.Now()
 	}
-	box := d.m.boxes.openBox(d.id)
-	defer d.m.boxes.closeBox(d.id)
+	// The window stays open across announcements until the job is
+	// assigned: a bid that answers an earlier announcement late (a busy
+	// node, a slow link) still counts in the next round.
+	if d.box == nil {
+		d.box = d.m.boxes.openBox(d.id)
+	}
+	box := d.box
 
 	ctx, cancel := context.WithTimeout(d.life, peerCallTimeout)
 	peers := d.connectedPeers(ctx)
@@ -330,13 +399,14 @@ func (d *driver) bid() error {
 	var bids []bid
 	ownBid := 0 // whether this node can bid: the window waits for as many bids as there are bidders
 	ctx, cancel = context.WithTimeout(d.life, peerCallTimeout)
-	if workers, free := d.m.capacity(ctx); workers > 0 && !d.lost[d.self()] {
+	fits := d.m.Config.refuses(d.spec.Limits.MemoryMB, d.spec.Limits.TimeoutMS) == ""
+	if workers, free := d.m.capacity(ctx); workers > 0 && fits && !d.rec.failed(d.self()) {
 		ownBid = 1
 		// This node's own bid: it runs the job when nobody beats it, and a
 		// busy pool still bids (its run waits for a worker), so that a lone
 		// node queues its jobs rather than failing them.
 		bids = append(bids, bid{JobBid: messages.JobBid{JobID: d.id, Bidder: d.self(),
-			Price: min(d.spec.MaxMana, d.m.Config.Price), Free: free}})
+			Price: min(d.bidCap(), d.m.Config.Price), Free: free}})
 	}
 	cancel()
 	want := min(peers+ownBid, maxBidsWanted)
@@ -350,22 +420,43 @@ collect:
 		case <-window.C:
 			break collect
 		case b := <-box:
-			if b.Price > d.spec.MaxMana || d.lost[b.Bidder] || slices.ContainsFunc(bids, func(x bid) bool { return x.Bidder == b.Bidder }) {
+			if b.Price > d.bidCap() || d.rec.failed(b.Bidder) || slices.ContainsFunc(bids, func(x bid) bool { return x.Bidder == b.Bidder }) {
 				continue
 			}
 			bids = append(bids, b)
 		}
 	}
-	if len(bids) == 0 {
+	bids = d.rank(bids)
+	if len(bids) < d.executorsWanted() {
 		if time.Since(d.bidSince) > d.m.Config.AssignTimeout {
-			return d.finish(messages.JobFailed, messages.ReasonNoBids+": no bid within "+d.m.Config.AssignTimeout.String())
+			return d.finish(messages.JobFailed, d.noBids(len(bids)))
 		}
 		sleep(d.run, rebidPause)
 		return nil
 	}
-	d.rank(bids)
 	d.bids = bids
-	return d.assignNext()
+	d.closeBox()
+	return d.assignNext(d.rec)
+}
+
+// closeBox ends the job's bidding window: later bids are refused.
+func (d *driver) closeBox() {
+	if d.box != nil {
+		d.m.boxes.closeBox(d.id)
+		d.box = nil
+	}
+}
+
+// noBids is the reason of a job that found too few executors in time.
+func (d *driver) noBids(got int) string {
+	within := d.m.Config.AssignTimeout.String()
+	switch {
+	case d.spec.Verify == 2:
+		return fmt.Sprintf("%s: verify 2 needs two executors; %d bid within %s", messages.ReasonNoBids, got, within)
+	case d.spec.MinReputation > 0:
+		return fmt.Sprintf("%s: no bid from an executor of reputation %d or more within %s", messages.ReasonNoBids, d.spec.MinReputation, within)
+	}
+	return messages.ReasonNoBids + ": no bid within " + within
 }
 
 // connectedPeers counts the peers this node is connected to (0 when the
@@ -387,7 +478,7 @@ func (d *driver) connectedPeers(ctx context.Context) int {
 // announce gossips the job; a lost announcement is announced again when
 // no bid comes.
 func (d *driver) announce(ctx context.Context) {
-	body, err := json.Marshal(messages.JobAnnouncement{JobID: d.id, Module: d.spec.Module.String(), MaxMana: d.spec.MaxMana,
+	body, err := json.Marshal(messages.JobAnnouncement{JobID: d.id, Module: d.spec.Module.String(), MaxMana: d.bidCap(),
 		TimeoutMS: d.spec.Limits.TimeoutMS, MemoryMB: d.spec.Limits.MemoryMB, Submitter: d.self()})
 	if err != nil {
 		return
@@ -398,101 +489,97 @@ func (d *driver) announce(ctx context.Context) {
 	}
 }
 
-// rank orders bids best first: lowest price, then best reputation, then
-// most free workers, then lowest DID (so that every run picks alike).
-func (d *driver) rank(bids []bid) {
+// rank drops the bids of executors below the job's min_reputation and
+// orders the rest best first: lowest price, then best reputation in steps
+// of reputationStep, then most free workers, then a draw (see draw). The
+// steps and the draw spread jobs over executors of about the same
+// standing: ranked by exact score, the executor that won the first jobs
+// gained a point each time and won every job after (100 of 100). A bidder
+// whose reputation cannot be read counts as unknown (50).
+func (d *driver) rank(bids []bid) []bid {
 	ctx, cancel := context.WithTimeout(d.life, peerCallTimeout)
 	defer cancel()
 	for i := range bids {
+		bids[i].score = unknownReputation
 		if r, err := supervisors.Ask[*messages.ReputationInfo](ctx, d.m.tree, ledgerName, &messages.GetReputation{DID: bids[i].Bidder}); err == nil {
 			bids[i].score = r.Score
 		}
 	}
-	slices.SortFunc(bids, func(a, b bid) int {
-		return cmp.Or(cmp.Compare(a.Price, b.Price), cmp.Compare(b.score, a.score), cmp.Compare(b.Free, a.Free), cmp.Compare(a.Bidder, b.Bidder))
+	bids = slices.DeleteFunc(bids, func(b bid) bool {
+		if b.score < d.spec.MinReputation {
+			d.m.Metrics.bids.WithLabelValues("below_min_reputation").Inc()
+			return true
+		}
+		return false
 	})
+	slices.SortFunc(bids, func(a, b bid) int {
+		return cmp.Or(cmp.Compare(a.Price, b.Price), cmp.Compare(b.score/reputationStep, a.score/reputationStep),
+			cmp.Compare(b.Free, a.Free), cmp.Compare(d.draw(a.Bidder), d.draw(b.Bidder)), cmp.Compare(a.Bidder, b.Bidder))
+	})
+	return bids
 }
 
-// assignNext records the job assigned to the best bid left.
-func (d *driver) assignNext() error {
+// draw is a bidder's lot for this job: a hash of the job id and the
+// bidder, so that ties go to different executors for different jobs and to
+// the same one every time for the same job.
+func (d *driver) draw(bidder string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(d.id))
+	h.Write([]byte(bidder))
+	return h.Sum64()
+}
+
+// unknownReputation is the score of an executor without a record.
+const unknownReputation = 50
+
+// reputationStep is how far apart two reputations must be for the better
+// one to win before load is looked at.
+const reputationStep = 10
+
+// assignNext records the job, from base, assigned to the best bid left
+// (and a verify-2 job's witness to the next best).
+func (d *driver) assignNext(base record) error {
 	b := d.bids[0]
-	next := d.rec.to(messages.JobAssigned, d.m.Clock.Now())
+	next := base.to(messages.JobAssigned, d.m.Clock.Now())
 	next.Executor, next.ExecutorPeer, next.Price = b.Bidder, b.peer, b.Price
 	next.Attempts++
+	taken := 1
+	if d.spec.Verify == 2 {
+		w := d.bids[1]
+		next.Witness = &helper{Executor: w.Bidder, Peer: w.peer, Price: w.Price}
+		taken = 2
+	}
 	if err := d.persist(next); err != nil {
 		return err
 	}
-	d.bids = d.bids[1:]
+	d.bids = d.bids[taken:]
 	return nil
-}
-
-// executeRemote assigns the job to the executor's node and waits for its
-// answer, which comes once the job ran.
-func (d *driver) executeRemote() error {
-	body, err := json.Marshal(messages.JobAssignment{JobID: d.id, Spec: d.rec.Spec.Cid.String(), Executor: d.rec.Executor})
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(jobTimeout(d.spec) + runMargin)
-	var rep messages.JobAssignReply
-	for {
-		ctx, cancel := context.WithTimeout(d.run, longPoll+peerCallTimeout+time.Second)
-		ans, err := supervisors.Ask[*messages.PeerAnswer](ctx, d.m.tree, peersName, &messages.AskPeer{
-			Peer: d.rec.ExecutorPeer, Type: messages.WireJobAssign, Body: body, Timeout: longPoll + peerCallTimeout})
-		cancel()
-		if d.run.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return d.reassign(err.Error())
-		}
-		rep = messages.JobAssignReply{}
-		if err := json.Unmarshal(ans.Body, &rep); err != nil {
-			return d.reassign("malformed answer: " + err.Error())
-		}
-		if !rep.Pending {
-			break
-		}
-		if time.Now().After(deadline) {
-			return d.reassign("no receipt in time")
-		}
-	}
-	switch {
-	case rep.Receipt != "":
-		c, err := cid.Decode(rep.Receipt)
-		if err != nil {
-			return d.reassign("malformed receipt CID: " + err.Error())
-		}
-		return d.receive(c)
-	case rep.Reason == messages.ReasonExecutorLost || rep.Reason == "":
-		return d.reassign(rep.Reason + ": " + rep.Detail)
-	}
-	reason := rep.Reason
-	if rep.Detail != "" {
-		reason += ": " + rep.Detail
-	}
-	return d.finish(messages.JobFailed, reason)
 }
 
 // reassign gives the job to the next bid after its executor failed it,
 // bidding again when none is left, and fails it once maxAttempts
-// executors have.
-func (d *driver) reassign(why string) error {
+// executors have. With blame the executor is recorded as having failed the
+// job: it is not given the job again, even after a restart, and its
+// reputation drops when the job settles (an executor that was merely busy
+// is not blamed).
+func (d *driver) reassign(why string, blame bool) error {
 	d.m.log.Warn("jobs: the executor failed the job", "job", d.id, "executor", d.rec.Executor, "attempt", d.rec.Attempts, "err", why)
-	if d.lost == nil {
-		d.lost = map[string]bool{}
+	base := d.rec
+	if blame {
+		base = base.failedBy(d.rec.Executor)
 	}
-	d.lost[d.rec.Executor] = true
-	if d.rec.Attempts >= maxAttempts {
-		return d.finish(messages.JobFailed, messages.ReasonExecutorLost+": "+why)
+	if base.Attempts >= maxAttempts {
+		final := base.to(messages.JobFailed, d.m.Clock.Now())
+		final.Reason = messages.ReasonExecutorLost + ": " + why
+		return d.persist(final)
 	}
-	for len(d.bids) > 0 && d.lost[d.bids[0].Bidder] {
+	for len(d.bids) > 0 && (base.failed(d.bids[0].Bidder) || d.bids[0].Bidder == d.rec.Executor) {
 		d.bids = d.bids[1:]
 	}
 	if len(d.bids) > 0 {
-		return d.assignNext()
+		return d.assignNext(base)
 	}
-	next := d.rec.to(messages.JobBidding, d.m.Clock.Now())
+	next := base.to(messages.JobBidding, d.m.Clock.Now())
 	next.Executor, next.ExecutorPeer, next.Price = "", "", 0
 	d.bidSince = time.Time{}
 	return d.persist(next)

@@ -57,6 +57,9 @@ func (a *app) jobSubmitCmd() *cobra.Command {
 		env             []string
 		limits          httpapi.JobLimits
 		maxMana         uint64
+		bidWindowMS     uint64
+		verify          int
+		minReputation   uint64
 		wait            bool
 		poll            time.Duration
 	)
@@ -76,9 +79,16 @@ cancelled (the reason is printed). With -o json it prints the node's answer
 (with --wait, the final job, once its escrow is settled).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			req := httpapi.JobRequest{Args: args, Limits: limits, MaxMana: maxMana, InputCID: inputCID}
+			req := httpapi.JobRequest{Args: args, Limits: limits, MaxMana: maxMana, InputCID: inputCID,
+				BidWindowMS: bidWindowMS, Verify: verify, MinReputation: minReputation}
 			if input != "" && inputCID != "" {
 				return usageErrorf("--input and --input-cid: give one")
+			}
+			if verify < 0 || verify > 2 {
+				return usageErrorf("--verify %d: want 1 (one executor) or 2 (two that must agree)", verify)
+			}
+			if minReputation > 100 {
+				return usageErrorf("--min-reputation %d: reputation is 0 to 100", minReputation)
 			}
 			if poll <= 0 {
 				return usageErrorf("--poll %s: want a positive duration", poll)
@@ -146,6 +156,9 @@ cancelled (the reason is printed). With -o json it prints the node's answer
 	f.IntVar(&limits.MaxOutputBytes, "max-output-bytes", 0, "output limit in bytes (default: the node's)")
 	f.Uint64Var(&limits.Fuel, "fuel", 0, "fuel limit (default: the node's)")
 	f.Uint64Var(&maxMana, "max-mana", 0, "the most the job may cost, escrowed while it runs (default: 100)")
+	f.Uint64Var(&bidWindowMS, "bid-window-ms", 0, "how long executors have to bid, in milliseconds (default: 50; it closes early once enough bid)")
+	f.IntVar(&verify, "verify", 0, "2: run the job on two executors whose receipts must agree, each paid at most half of --max-mana (default: 1)")
+	f.Uint64Var(&minReputation, "min-reputation", 0, "refuse executors whose reputation on the node is below this (0 to 100; unknown executors have 50)")
 	f.BoolVar(&wait, "wait", false, "follow the job until it ends, printing each state")
 	f.DurationVar(&poll, "poll", 200*time.Millisecond, "with --wait -o json (or a node without the event stream), how often to ask the node")
 	return cmd

@@ -58,7 +58,8 @@ func TestJobSubmitAndWait(t *testing.T) {
 	input := filepath.Join(t.TempDir(), "in")
 	writeFile(t, input, "hello")
 
-	r := runCmd(t, n.flags("job", "submit", module, "--input", input, "--max-mana", "20", "--env", "K=V", "--arg", "x", "--timeout-ms", "500")...)
+	r := runCmd(t, n.flags("job", "submit", module, "--input", input, "--max-mana", "20", "--env", "K=V", "--arg", "x", "--timeout-ms", "500",
+		"--verify", "2", "--min-reputation", "60", "--bid-window-ms", "250")...)
 	if r.code != exitOK || r.stdout != jobID+"\n" || r.stderr != "" {
 		t.Fatalf("submit: %+v", r)
 	}
@@ -68,7 +69,8 @@ func TestJobSubmitAndWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(sent.ModuleWASM) != "\x00asm\x01\x00\x00\x00" || string(sent.Input) != "hello" || sent.MaxMana != 20 ||
-		sent.Env["K"] != "V" || len(sent.Args) != 1 || sent.Limits.TimeoutMS != 500 || sent.Module != "" {
+		sent.Env["K"] != "V" || len(sent.Args) != 1 || sent.Limits.TimeoutMS != 500 || sent.Module != "" ||
+		sent.Verify != 2 || sent.MinReputation != 60 || sent.BidWindowMS != 250 {
 		t.Fatalf("sent %+v", sent)
 	}
 
@@ -107,6 +109,8 @@ func TestJobSubmitRefusals(t *testing.T) {
 		{"job", "submit", "no-such-file-nor-cid"},
 		{"job", "submit", module, "--input", "x", "--input-cid", cidOutput},
 		{"job", "submit", module, "--env", "NOEQUALS"},
+		{"job", "submit", module, "--verify", "3"},
+		{"job", "submit", module, "--min-reputation", "101"},
 		{"job", "list", "--limit", "5000"},
 	} {
 		if r := runCmd(t, n.flags(args...)...); r.code != exitUsage {

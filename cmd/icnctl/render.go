@@ -697,6 +697,22 @@ func renderJob(w io.Writer, j httpapi.Job) {
 	if j.Executor != "" {
 		fmt.Fprintf(tw, "Price\t%d\n", j.Price)
 	}
+	if j.Spec.Verify == 2 {
+		fmt.Fprintf(tw, "Verify\t2 executors must agree\n")
+	}
+	if j.Spec.MinReputation > 0 {
+		fmt.Fprintf(tw, "Min reputation\t%d\n", j.Spec.MinReputation)
+	}
+	for _, w := range j.Witnesses {
+		answer := "no receipt yet"
+		if r := w.Receipt; r != nil {
+			answer = fmt.Sprintf("output %s, exit %d, %d fuel", clean(r.Output), r.ExitCode, r.FuelUsed)
+		}
+		fmt.Fprintf(tw, "%s\t%s (price %d): %s\n", titleCase(clean(w.Role)), clean(w.Executor), w.Price, answer)
+	}
+	for _, o := range j.Outvoted {
+		fmt.Fprintf(tw, "Outvoted\t%s (not paid; reputation lowered)\n", clean(o))
+	}
 	fmt.Fprintf(tw, "Escrow\t%s\n", escrowLabel(j))
 	if r := j.Receipt; r != nil {
 		fmt.Fprintf(tw, "Receipt\t%s\n", clean(r.CID))
@@ -719,6 +735,14 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		fmt.Fprintf(tw, "%s\t%s  %s\n", label, stamp(h.Time), clean(h.State))
 	}
 	tw.Flush()
+}
+
+// titleCase capitalizes a one-word label (witness → Witness).
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // jobLogLines is how much of a receipt's log icnctl job get shows.

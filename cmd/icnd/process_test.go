@@ -580,20 +580,8 @@ func TestSIGKILLDuringTransfersLosesNoAcknowledgedEntry(t *testing.T) {
 		var a httpapi.Account
 		c.must(200, "GET", "/api/v1/accounts/"+did, nil, &a)
 		total += a.Balance
-		for before := uint64(0); ; {
-			var page httpapi.EntryList
-			path := fmt.Sprintf("/api/v1/accounts/%s/entries?limit=1000", did)
-			if before > 0 {
-				path += fmt.Sprintf("&before=%d", before)
-			}
-			c.must(200, "GET", path, nil, &page)
-			for _, e := range page.Entries {
-				onChains[e.CID] = true
-			}
-			if page.Next == 0 {
-				break
-			}
-			before = page.Next
+		for _, e := range c.entries(did) {
+			onChains[e.CID] = true
 		}
 	}
 	if total != opened {

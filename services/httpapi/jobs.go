@@ -45,20 +45,26 @@ type JobRequest struct {
 	Limits      JobLimits         `json:"limits,omitzero"`
 	MaxMana     uint64            `json:"max_mana,omitempty"` // escrowed from the node's account (default 100)
 	BidWindowMS uint64            `json:"bid_window_ms,omitempty"`
-	Verify      int               `json:"verify,omitempty"`
+	// Verify: 1 (default) or 2, two executors whose receipts must agree;
+	// each is paid at most half of max_mana.
+	Verify int `json:"verify,omitempty"`
+	// MinReputation refuses executors whose reputation on this node is
+	// below it (0 to 100; an executor without a record has 50).
+	MinReputation uint64 `json:"min_reputation,omitempty"`
 }
 
 // JobSpec is a job's spec as stored (defaults filled in).
 type JobSpec struct {
-	Module      string            `json:"module"`
-	Input       []byte            `json:"input,omitempty"`
-	InputCID    string            `json:"input_cid,omitempty"`
-	Args        []string          `json:"args,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	Limits      JobLimits         `json:"limits"`
-	MaxMana     uint64            `json:"max_mana"`
-	BidWindowMS uint64            `json:"bid_window_ms"`
-	Verify      int               `json:"verify"`
+	Module        string            `json:"module"`
+	Input         []byte            `json:"input,omitempty"`
+	InputCID      string            `json:"input_cid,omitempty"`
+	Args          []string          `json:"args,omitempty"`
+	Env           map[string]string `json:"env,omitempty"`
+	Limits        JobLimits         `json:"limits"`
+	MaxMana       uint64            `json:"max_mana"`
+	BidWindowMS   uint64            `json:"bid_window_ms"`
+	Verify        int               `json:"verify"`
+	MinReputation uint64            `json:"min_reputation,omitempty"`
 }
 
 // JobTransition is one state a job entered.
@@ -91,6 +97,14 @@ type JobReceipt struct {
 	Time            string `json:"time"`
 }
 
+// JobWitness is one more executor of a verify-2 job.
+type JobWitness struct {
+	Role     string      `json:"role"` // witness or tiebreaker
+	Executor string      `json:"executor"`
+	Price    uint64      `json:"price,omitempty"`
+	Receipt  *JobReceipt `json:"receipt,omitempty"`
+}
+
 // Job is GET /api/v1/jobs/{id}.
 type Job struct {
 	JobID string  `json:"job_id"`
@@ -104,6 +118,12 @@ type Job struct {
 	Receipt  *JobReceipt     `json:"receipt,omitempty"`
 	// Reason: a failed job's reason (timeout, fuel, memory, ..., then detail).
 	Reason string `json:"reason,omitempty"`
+	// Witnesses: a verify-2 job's other executors (the witness, and the
+	// tiebreaker asked when the two disagreed) and their receipts.
+	Witnesses []JobWitness `json:"witnesses,omitempty"`
+	// Outvoted: executors whose receipts the others outvoted; they are
+	// not paid and lose reputation on this node.
+	Outvoted []string `json:"outvoted,omitempty"`
 	// Settled: the escrow of a final job has been released (or paid).
 	Settled bool `json:"settled"`
 }
@@ -155,19 +175,27 @@ func jobsCall[R any](s *Server, r *http.Request, msg any) (R, error) {
 func jobJSON(st messages.JobStatus) Job {
 	sp := st.Spec
 	out := Job{JobID: st.ID, State: st.State, History: make([]JobTransition, 0, len(st.History)), Executor: st.Executor,
-		Price: st.Price, Reason: st.Reason, Settled: st.Settled,
+		Price: st.Price, Reason: st.Reason, Settled: st.Settled, Outvoted: st.Outvoted,
 		Spec: JobSpec{Module: cidString(sp.Module), Input: sp.Input, InputCID: cidString(sp.InputCID), Args: sp.Args, Env: sp.Env,
 			Limits:  JobLimits{MemoryMB: sp.Limits.MemoryMB, TimeoutMS: sp.Limits.TimeoutMS, MaxOutputBytes: sp.Limits.MaxOutputBytes, Fuel: sp.Limits.Fuel},
-			MaxMana: sp.MaxMana, BidWindowMS: sp.BidWindowMS, Verify: sp.Verify}}
+			MaxMana: sp.MaxMana, BidWindowMS: sp.BidWindowMS, Verify: sp.Verify, MinReputation: sp.MinReputation}}
 	for _, h := range st.History {
 		out.History = append(out.History, JobTransition{State: h.State, Time: stamp(h.Time)})
 	}
-	if r := st.Receipt; r != nil {
-		out.Receipt = &JobReceipt{CID: cidString(r.CID), Executor: r.Executor, Module: cidString(r.Module), Input: cidString(r.Input),
-			Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS,
-			PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: stamp(r.Time)}
+	out.Receipt = receiptJSON(st.Receipt)
+	for _, w := range st.Witnesses {
+		out.Witnesses = append(out.Witnesses, JobWitness{Role: w.Role, Executor: w.Executor, Price: w.Price, Receipt: receiptJSON(w.Receipt)})
 	}
 	return out
+}
+
+func receiptJSON(r *messages.JobReceipt) *JobReceipt {
+	if r == nil {
+		return nil
+	}
+	return &JobReceipt{CID: cidString(r.CID), Executor: r.Executor, Module: cidString(r.Module), Input: cidString(r.Input),
+		Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS,
+		PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: stamp(r.Time)}
 }
 
 // invalidModule is a 400 for a module that cannot be a job's.
@@ -186,7 +214,8 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) error {
 			Details: map[string]any{"limit": messages.MaxJobInput}}
 	}
 	spec := messages.JobSpec{Input: req.Input, Args: req.Args, Env: req.Env, MaxMana: req.MaxMana, BidWindowMS: req.BidWindowMS, Verify: req.Verify,
-		Limits: messages.JobLimits{MemoryMB: req.Limits.MemoryMB, TimeoutMS: req.Limits.TimeoutMS, MaxOutputBytes: req.Limits.MaxOutputBytes, Fuel: req.Limits.Fuel}}
+		MinReputation: req.MinReputation,
+		Limits:        messages.JobLimits{MemoryMB: req.Limits.MemoryMB, TimeoutMS: req.Limits.TimeoutMS, MaxOutputBytes: req.Limits.MaxOutputBytes, Fuel: req.Limits.Fuel}}
 	switch {
 	case req.Module != "" && len(req.ModuleWASM) > 0:
 		return invalidModule(`both "module" and "module_wasm": give one`)
