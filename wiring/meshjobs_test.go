@@ -11,6 +11,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -209,4 +210,49 @@ func waitReceived(t *testing.T, n *Node, payer string, amount uint64) messages.E
 		t.Fatalf("received %+v, want %d", recv, amount)
 	}
 	return recv
+}
+
+// Cancelling a job that runs on another node stops the run there: the
+// executor's worker is free long before the job would have ended.
+func TestMeshCancelStopsTheRemoteRun(t *testing.T) {
+	nodes := meshFederation(t)
+	a := nodes[0]
+	mod := putModule(t, a, "infinite")
+	// Fuel without bound: only the 60 s timeout would end the run.
+	s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
+		Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: fuel.MaxFuel}}})
+	running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
+		return s.State == messages.JobRunning || messages.JobFinal(s.State)
+	})
+	if running.State != messages.JobRunning {
+		t.Fatalf("state %s (%s)", running.State, running.Reason)
+	}
+	var exec *Node
+	for _, n := range nodes[1:] {
+		if did(n) == running.Executor {
+			exec = n
+		}
+	}
+	busy := func() string {
+		st, err := supervisors.Ask[*messages.SubsystemStatus](t.Context(), exec.Tree, "executors", &messages.StatusRequest{})
+		if err != nil {
+			return "?"
+		}
+		return st.Details["busy"]
+	}
+	if err := waitUntil(10*time.Second, func() bool { return busy() == "1" }); err != nil {
+		t.Fatalf("the executor never ran the job: busy %s", busy())
+	}
+	began := time.Now()
+	if c := askJobs[*messages.JobStatus](t, a, &messages.CancelJob{ID: s.ID}); c.State != messages.JobCancelled {
+		t.Fatalf("cancel answered %s", c.State)
+	}
+	// The job would run 60 s; its worker is free in well under that.
+	if err := waitUntil(10*time.Second, func() bool { return busy() == "0" }); err != nil {
+		t.Fatalf("the remote run was not stopped: busy %s", busy())
+	}
+	t.Logf("remote run stopped %s after the cancel", time.Since(began).Round(time.Millisecond))
+	if done := waitJob(t, a, s.ID, 10*time.Second, finished); done.State != messages.JobCancelled {
+		t.Fatalf("state %s", done.State)
+	}
 }

@@ -345,4 +345,3 @@ func hundredConcurrentJobs(t *testing.T, idleFirst bool) {
 	}
 	t.Logf("%d jobs final and settled in %v; %d paid across nodes; run by node: %v", count, took.Round(time.Millisecond), remote, ran)
 }
-

@@ -105,6 +105,8 @@ type (
 	}
 	// overdue fires when a job outlived its bound without a report.
 	overdue struct{ t *ticket }
+	// stopRun tells a worker to abandon t's run (the job was cancelled).
+	stopRun struct{ t *ticket }
 )
 
 // pool is the behaviour of the executors supervisor: it hands each RunJob
@@ -135,6 +137,8 @@ func (p *pool) Receive(c actor.Context) {
 		}
 	case *messages.RunJob:
 		p.run(c, m)
+	case *messages.CancelRun:
+		p.cancel(c, m)
 	case *finished:
 		if p.current(m.t) {
 			p.answer(c, m.t, m.reply)
@@ -182,6 +186,22 @@ func (p *pool) run(c actor.Context, m *messages.RunJob) {
 		return
 	}
 	c.Respond(fmt.Errorf("%w: %d workers", messages.ErrNoCapacity, len(p.slots)))
+}
+
+// cancel stops the runs of a job: each worker running it abandons the
+// run, and the job's sender is answered cancelled when the worker reports.
+func (p *pool) cancel(c actor.Context, m *messages.CancelRun) {
+	n := 0
+	for _, s := range p.slots {
+		if s.job == nil || s.job.job.JobID != m.JobID {
+			continue
+		}
+		if pid := p.children.PID(s.name); pid != nil {
+			c.Send(pid, &stopRun{t: s.job})
+			n++
+		}
+	}
+	c.Respond(&messages.CancelRunReply{Cancelled: n > 0})
 }
 
 // current reports whether t is the job its slot runs now.

@@ -388,3 +388,26 @@ func TestATamperedReceiptFails(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled job's run stops at once: its sender hears cancelled, the
+// worker is free again, and a cancel of a job not running says so.
+func TestACancelledRunStops(t *testing.T) {
+	n := startNode(t, 1)
+	job := long(n, t, "long")
+	call := n.begin(t, job)
+	waitRunning(t, n, "worker-0")
+	r, err := supervisors.Ask[*messages.CancelRunReply](t.Context(), n.tree, Name, &messages.CancelRun{JobID: job.JobID})
+	if err != nil || !r.Cancelled {
+		t.Fatalf("cancel: %+v, %v", r, err)
+	}
+	if _, err := call.Wait(context.Background()); failure(t, err) != messages.ReasonCancelled {
+		t.Fatalf("cancelled job: %v", err)
+	}
+	waitFor(t, "the worker free", func() bool { return n.status(t, Name).Details["free"] == "1" })
+	if got := testutil.ToFloat64(n.metrics.jobs.WithLabelValues(messages.ReasonCancelled)); got != 1 {
+		t.Fatalf("cancelled count %v", got)
+	}
+	if r, err := supervisors.Ask[*messages.CancelRunReply](t.Context(), n.tree, Name, &messages.CancelRun{JobID: "not-running"}); err != nil || r.Cancelled {
+		t.Fatalf("cancel of nothing: %+v, %v", r, err)
+	}
+}

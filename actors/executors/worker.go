@@ -20,6 +20,10 @@ import (
 // being restarted or stopped.
 var errWorkerStopped = errors.New("executors: worker stopped")
 
+// errRunCancelled is the cause of a run stopped because its job was
+// cancelled: the job fails cancelled, not executor_lost.
+var errRunCancelled = errors.New("executors: the job was cancelled")
+
 // worker runs one job at a time, off its own goroutine so that it keeps
 // answering status requests and, above all, processes a kill: a worker
 // that is restarted or stopped cancels its run, whose goroutine then
@@ -49,6 +53,10 @@ func (w *worker) Receive(c actor.Context) {
 		}
 	case *assign:
 		w.start(c, m)
+	case *stopRun:
+		if w.job == m.t && w.cancel != nil {
+			w.cancel(errRunCancelled)
+		}
 	case *ranDone:
 		if w.job == m.t {
 			w.job, w.cancel = nil, nil
@@ -199,6 +207,8 @@ func (w *worker) failed(m *messages.RunJob, why, detail string) *messages.JobFai
 // manager decides it is exit_code, and the output is still worth keeping).
 func reason(ctx context.Context, err error) string {
 	switch {
+	case errors.Is(context.Cause(ctx), errRunCancelled):
+		return messages.ReasonCancelled
 	case ctx.Err() != nil, errors.Is(err, wasm.ErrClosed):
 		return messages.ReasonExecutorLost
 	case errors.Is(err, wasm.ErrTimeout):

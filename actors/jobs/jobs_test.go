@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -254,4 +255,26 @@ func TestNoBidWithoutEnoughFittingExecutors(t *testing.T) {
 	if done := n.wait(t, s.ID); done.State != messages.JobCompleted {
 		t.Fatalf("state %s (%s)", done.State, done.Reason)
 	}
+}
+
+// Cancelling a job that runs on this node's pool stops the run: the worker
+// is free long before the run's own limits would end it.
+func TestCancelStopsTheLocalRun(t *testing.T) {
+	n := startNode(t, 1, Config{})
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "infinite"), Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: fuel.MaxFuel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := func() string {
+		st, err := retry[*messages.SubsystemStatus](t, n, executorsName, &messages.StatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Details["busy"]
+	}
+	waitUntil(t, "the job running", func() bool { return busy() == "1" })
+	if c, err := retry[*messages.JobStatus](t, n, Name, &messages.CancelJob{ID: s.ID}); err != nil || c.State != messages.JobCancelled {
+		t.Fatalf("cancel: %+v, %v", c, err)
+	}
+	waitUntil(t, "the worker free", func() bool { return busy() == "0" })
 }

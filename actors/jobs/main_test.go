@@ -186,6 +186,18 @@ func (n *node) wait(t *testing.T, id string) *messages.JobStatus {
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (n *node) account(t *testing.T) *messages.AccountInfo {
 	t.Helper()
 	a, err := retry[*messages.AccountInfo](t, n, ledger.Name, &messages.GetAccount{Account: n.id.DID().String()})

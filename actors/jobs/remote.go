@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -589,15 +590,37 @@ func (d *driver) reassign(why string, blame bool) error {
 // ledger fetches and verifies the payer's chain before it answers.
 const paidTimeout = 10 * time.Second
 
+// paidAttempts bounds the notices of one payment: the first, then retries
+// 2, 4, 8 and 16 s apart (half a minute in all) while the executor's node
+// is unreachable or too busy to check the payment in time.
+const paidAttempts = 5
+
 // notifyPaid tells the executor's node where the settle that paid it is,
-// so that its ledger appends the receive. Best effort: the settle stands
-// on the payer's chain whether or not the payee has received it yet, and
-// a later notice of the same entry is received once.
+// so that its ledger appends the receive. Best effort, retried a few
+// times: the settle stands on the payer's chain whether or not the payee
+// has received it yet, and a notice of an entry already received changes
+// nothing there.
 func (m *manager) notifyPaid(life context.Context, job, peer string, entry cid.Cid) {
-	ctx, cancel := context.WithTimeout(life, paidTimeout+time.Second)
-	defer cancel()
-	if _, err := m.tree.Request(ctx, peersName, &messages.AskPeer{Peer: peer, Type: messages.WireLedgerPaid,
-		Body: entry.Bytes(), Timeout: paidTimeout}); err != nil {
-		m.log.Warn("jobs: the executor's node was not told of its payment", "job", job, "entry", entry.String(), "err", err)
+	pause := 2 * time.Second
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(life, paidTimeout+time.Second)
+		_, err := m.tree.Request(ctx, peersName, &messages.AskPeer{Peer: peer, Type: messages.WireLedgerPaid,
+			Body: entry.Bytes(), Timeout: paidTimeout})
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case strings.Contains(err.Error(), messages.ErrAlreadyReceived.Error()):
+			return // an earlier notice landed, its answer did not
+		case attempt == paidAttempts || life.Err() != nil:
+			m.log.Warn("jobs: the executor's node was not told of its payment", "job", job, "entry", entry.String(),
+				"attempts", attempt, "err", err)
+			return
+		}
+		m.log.Debug("jobs: telling the executor's node of its payment again", "job", job, "attempt", attempt, "in", pause, "err", err)
+		if !sleep(life, pause) {
+			return
+		}
+		pause *= 2
 	}
 }

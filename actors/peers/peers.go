@@ -52,7 +52,7 @@ type Deps struct {
 // DefaultRoutes are the wire types of a node and their owners.
 func DefaultRoutes() map[string]string {
 	return map[string]string{messages.WirePing: Name, messages.WireProbe: Name, messages.WireDAGBlock: "dag",
-		messages.WireJobAnnounce: "jobs", messages.WireJobBid: "jobs", messages.WireJobAssign: "jobs",
+		messages.WireJobAnnounce: "jobs", messages.WireJobBid: "jobs", messages.WireJobAssign: "jobs", messages.WireJobCancel: "jobs",
 		messages.WireLedgerPaid: "ledger"}
 }
 
