@@ -3,6 +3,7 @@ package wiring
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -254,5 +255,58 @@ func TestMeshCancelStopsTheRemoteRun(t *testing.T) {
 	t.Logf("remote run stopped %s after the cancel", time.Since(began).Round(time.Millisecond))
 	if done := waitJob(t, a, s.ID, 10*time.Second, finished); done.State != messages.JobCancelled {
 		t.Fatalf("state %s", done.State)
+	}
+}
+
+// Killing the executor's worker, or its whole executors supervisor, under
+// a job that runs on another node: the job still completes (run again on
+// the executor's node, or reassigned), with a receipt that verified.
+func TestMeshExecutorKilledMidJob(t *testing.T) {
+	for _, target := range []string{"worker", "executors"} {
+		t.Run(target, func(t *testing.T) {
+			nodes := meshFederation(t)
+			a := nodes[0]
+			mod := putModule(t, a, "loop")
+			s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
+				Input: binary.LittleEndian.AppendUint64(nil, 400_000_000)}})
+			running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
+				return s.State == messages.JobRunning || messages.JobFinal(s.State)
+			})
+			var exec *Node
+			for _, n := range nodes[1:] {
+				if did(n) == running.Executor {
+					exec = n
+				}
+			}
+			if exec == nil {
+				t.Fatalf("state %s executor %q", running.State, running.Executor)
+			}
+			// The worker that runs it.
+			var worker string
+			if err := waitUntil(10*time.Second, func() bool {
+				for i := range exec.Config.Workers {
+					name := fmt.Sprintf("worker-%d", i)
+					st, err := supervisors.Ask[*messages.SubsystemStatus](t.Context(), exec.Tree, name, &messages.StatusRequest{})
+					if err == nil && st.Details["job"] == s.ID {
+						worker = name
+						return true
+					}
+				}
+				return false
+			}); err != nil {
+				t.Fatal("no worker of the executor runs the job")
+			}
+			victim, mode := worker, supervisors.KillStop
+			if target == "executors" {
+				victim, mode = "executors", supervisors.KillPanic
+			}
+			if err := exec.Tree.Kill(t.Context(), victim, mode); err != nil {
+				t.Fatal(err)
+			}
+			done := waitJob(t, a, s.ID, 60*time.Second, finished)
+			if done.State != messages.JobCompleted || done.Receipt == nil || done.Receipt.Executor != done.Executor {
+				t.Fatalf("state %s (%s) receipt %+v; history %v", done.State, done.Reason, done.Receipt, done.History)
+			}
+		})
 	}
 }

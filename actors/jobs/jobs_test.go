@@ -278,3 +278,41 @@ func TestCancelStopsTheLocalRun(t *testing.T) {
 	}
 	waitUntil(t, "the worker free", func() bool { return busy() == "0" })
 }
+
+// Killing the executor under a running job (its worker, or the whole
+// executors supervisor, in each mode): the run is lost, the job runs again
+// on a worker that is back, and completes once with a receipt.
+func TestKilledExecutorMidJobRunsAgain(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		mode   supervisors.KillMode
+	}{
+		{"worker-0", supervisors.KillPanic},
+		{"worker-0", supervisors.KillStop},
+		{executorsName, supervisors.KillPanic},
+		{executorsName, supervisors.KillStop},
+		{executorsName, supervisors.KillPoison},
+	} {
+		t.Run(tc.target+"/"+tc.mode.String(), func(t *testing.T) {
+			n := startNode(t, 1, Config{})
+			s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "loop"), Input: le64(200_000_000)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the job running on worker-0", func() bool {
+				st, err := supervisors.Ask[*messages.SubsystemStatus](ctx(t), n.tree, "worker-0", &messages.StatusRequest{})
+				return err == nil && st.Details["job"] == s.ID
+			})
+			if err := n.tree.Kill(ctx(t), tc.target, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			done := n.wait(t, s.ID)
+			if done.State != messages.JobCompleted || done.Receipt == nil {
+				t.Fatalf("state %s (%s)", done.State, done.Reason)
+			}
+			if got := n.block(t, done.Receipt.Output); len(got) == 0 {
+				t.Fatal("no output")
+			}
+		})
+	}
+}

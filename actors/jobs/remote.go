@@ -325,30 +325,9 @@ func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*
 	// The bid promised a free worker, but this node's own jobs (or
 	// another assignment) may have taken it since: wait for one, a short
 	// queue, rather than fail the job.
-	run := &messages.RunJob{JobID: a.JobID, Module: spec.Module, Input: spec.Input, InputCID: spec.InputCID,
-		Args: spec.Args, Env: spec.Env, Limits: spec.Limits}
-	deadline := time.Now().Add(m.Config.AssignTimeout)
-	backoff := 10 * time.Millisecond
-	var r *messages.JobReceipt
-	for {
-		freed := m.freed.wait()
-		ctx, cancel := context.WithTimeout(life, jobTimeout(spec)+runMargin)
-		r, err = supervisors.Ask[*messages.JobReceipt](ctx, m.tree, executorsName, run)
-		cancel()
-		if !errors.Is(err, messages.ErrNoCapacity) {
-			m.freed.fire() // a worker this node's own jobs may be waiting for
-			break
-		}
-		if time.Now().After(deadline) {
-			return &messages.JobAssignReply{Reason: messages.AssignBusy,
-				Detail: "every worker stayed busy for " + m.Config.AssignTimeout.String()}, nil
-		}
-		if !sleepOrFreed(life, backoff, freed) {
-			break // cancelled or stopping: err says busy, answered executor_lost below
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	r, err := m.runOnPool(life, a.JobID, spec)
 	var failure *messages.JobFailure
+	var unavailable *supervisors.UnavailableError
 	switch {
 	case err == nil:
 		return &messages.JobAssignReply{Receipt: r.CID.String()}, nil
@@ -356,10 +335,61 @@ func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*
 		return &messages.JobAssignReply{Reason: failure.Reason, Detail: failure.Detail}, nil
 	case errors.Is(err, messages.ErrInvalidJob):
 		return &messages.JobAssignReply{Reason: messages.ReasonInvalidModule, Detail: err.Error()}, nil
+	case life.Err() == nil && (errors.Is(err, messages.ErrNoCapacity) || errors.As(err, &unavailable)):
+		return &messages.JobAssignReply{Reason: messages.AssignBusy,
+			Detail: "no free worker within " + m.Config.AssignTimeout.String()}, nil
 	default:
-		// Busy, stopping, or the pool did not answer: the submitter
-		// assigns the job elsewhere.
+		// Stopping, or the pool did not answer: the submitter assigns
+		// the job elsewhere.
 		return &messages.JobAssignReply{Reason: messages.ReasonExecutorLost, Detail: err.Error()}, nil
+	}
+}
+
+// runOnPool runs a job on this node's executor pool until ctx ends. It
+// waits for a free worker (or a pool that is restarting) until
+// Config.AssignTimeout has passed, and runs the job again on another
+// worker when the one running it is lost (killed, panicked), up to
+// maxLost times. The error is the pool's last answer, or ctx's.
+func (m *manager) runOnPool(ctx context.Context, job string, spec messages.JobSpec) (*messages.JobReceipt, error) {
+	run := &messages.RunJob{JobID: job, Module: spec.Module, Input: spec.Input, InputCID: spec.InputCID,
+		Args: spec.Args, Env: spec.Env, Limits: spec.Limits}
+	deadline := time.Now().Add(m.Config.AssignTimeout)
+	backoff := 10 * time.Millisecond
+	lost := 0
+	for {
+		freed := m.freed.wait()
+		rctx, cancel := context.WithTimeout(ctx, jobTimeout(spec)+runMargin)
+		r, err := supervisors.Ask[*messages.JobReceipt](rctx, m.tree, executorsName, run)
+		cancel()
+		busy := errors.Is(err, messages.ErrNoCapacity)
+		if !busy {
+			m.freed.fire() // this run is over, whatever its outcome: a waiting job may take its worker
+		}
+		var failure *messages.JobFailure
+		var unavailable *supervisors.UnavailableError
+		switch {
+		case err == nil:
+			return r, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.As(err, &failure) && failure.Reason == messages.ReasonExecutorLost && lost < maxLost:
+			lost++
+			m.log.Warn("jobs: the executor lost the job; running it again", "job", job, "attempt", lost+1, "err", err)
+		case errors.As(err, &failure), errors.Is(err, messages.ErrInvalidJob), errors.Is(err, context.DeadlineExceeded):
+			return nil, err
+		case time.Now().After(deadline):
+			return nil, err
+		case !busy && !errors.As(err, &unavailable):
+			m.log.Warn("jobs: the executor pool failed; retrying", "job", job, "err", err)
+		}
+		wake := freed
+		if !busy {
+			wake = nil // only a run that ends frees a worker
+		}
+		if !sleepOrFreed(ctx, backoff, wake) {
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

@@ -74,65 +74,28 @@ func (d *driver) ended(rec record, r *messages.JobReceipt) record {
 // runLocal runs the job on this node's executor pool, waiting for a free
 // worker until the assignment deadline.
 func (d *driver) runLocal() runResult {
-	deadline := time.Now().Add(d.m.Config.AssignTimeout)
-	backoff := 10 * time.Millisecond
-	lost := 0
-	timeout := jobTimeout(d.spec)
-	for {
-		freed := d.m.freed.wait()
-		ctx, cancel := context.WithTimeout(d.run, timeout+runMargin)
-		r, err := supervisors.Ask[*messages.JobReceipt](ctx, d.m.tree, executorsName, &messages.RunJob{
-			JobID: d.id, Module: d.spec.Module, Input: d.spec.Input, InputCID: d.spec.InputCID,
-			Args: d.spec.Args, Env: d.spec.Env, Limits: d.spec.Limits,
-		})
-		cancel()
-		busy := errors.Is(err, messages.ErrNoCapacity)
-		if !busy {
-			d.m.freed.fire() // this run is over, whatever its outcome
+	r, err := d.m.runOnPool(d.run, d.id, d.spec)
+	var failure *messages.JobFailure
+	var unavailable *supervisors.UnavailableError
+	switch {
+	case err == nil:
+		return d.check(d.self(), r.CID)
+	case d.run.Err() != nil:
+		return runResult{stopped: true}
+	case errors.As(err, &failure):
+		reason := failure.Reason
+		if failure.Detail != "" {
+			reason += ": " + failure.Detail
 		}
-		var failure *messages.JobFailure
-		var unavailable *supervisors.UnavailableError
-		switch {
-		case err == nil:
-			return d.check(d.self(), r.CID)
-		case d.run.Err() != nil:
-			return runResult{stopped: true}
-		case errors.As(err, &failure) && failure.Reason == messages.ReasonExecutorLost && lost < maxLost:
-			// The worker died under the job (killed, panicked): run it
-			// again, on another worker.
-			lost++
-			d.m.log.Warn("jobs: the executor lost the job; running it again", "job", d.id, "attempt", lost+1, "err", err)
-		case errors.As(err, &failure):
-			reason := failure.Reason
-			if failure.Detail != "" {
-				reason += ": " + failure.Detail
-			}
-			return runResult{failed: reason}
-		case errors.Is(err, messages.ErrInvalidJob):
-			return runResult{failed: messages.ReasonInvalidModule + ": " + err.Error()}
-		case errors.Is(err, context.DeadlineExceeded):
-			return runResult{failed: messages.ReasonExecutorLost + ": no receipt in time"}
-		case errors.Is(err, messages.ErrNoCapacity) || errors.As(err, &unavailable):
-			if time.Now().After(deadline) {
-				return runResult{failed: messages.ReasonNoBids + ": no free worker within " + d.m.Config.AssignTimeout.String()}
-			}
-		default:
-			if time.Now().After(deadline) {
-				return runResult{failed: messages.ReasonExecutorLost + ": " + err.Error()}
-			}
-			d.m.log.Warn("jobs: the executor failed; retrying", "job", d.id, "err", err)
-		}
-		if busy {
-			// Woken when a run ends; the timer is the backstop (a worker
-			// freed by a remote job's run or a restart).
-			if !sleepOrFreed(d.run, backoff, freed) {
-				return runResult{stopped: true}
-			}
-		} else if !sleep(d.run, backoff) {
-			return runResult{stopped: true}
-		}
-		backoff = min(2*backoff, maxBackoff)
+		return runResult{failed: reason}
+	case errors.Is(err, messages.ErrInvalidJob):
+		return runResult{failed: messages.ReasonInvalidModule + ": " + err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return runResult{failed: messages.ReasonExecutorLost + ": no receipt in time"}
+	case errors.Is(err, messages.ErrNoCapacity) || errors.As(err, &unavailable):
+		return runResult{failed: messages.ReasonNoBids + ": no free worker within " + d.m.Config.AssignTimeout.String()}
 	}
+	return runResult{failed: messages.ReasonExecutorLost + ": " + err.Error()}
 }
 
 // runRemote assigns the job to the executor's node and waits for its
