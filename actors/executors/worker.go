@@ -150,18 +150,12 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 	if n := len(stderr); n > messages.MaxReceiptStderr {
 		stderr = stderr[n-messages.MaxReceiptStderr:]
 	}
-	r := receipt{
-		Job: m.JobID, Executor: string(w.deps.Identity.DID()), Module: block.LinkTo(m.Module),
-		Input: block.LinkTo(input), Output: block.LinkTo(out.CID()), ExitCode: res.ExitCode, FuelUsed: res.FuelUsed,
-		WallMS: uint64(res.Wall.Milliseconds()), PeakMemoryBytes: res.PeakMemoryBytes, Stderr: stderr,
-		Time: w.deps.Clock.Now().UnixMilli(),
-	}
-	rb, err := r.sign(w.deps.Identity)
+	rb, r, err := SignReceipt(w.deps.Identity, messages.JobReceipt{
+		JobID: m.JobID, Module: m.Module, Input: input, Output: out.CID(), ExitCode: res.ExitCode, FuelUsed: res.FuelUsed,
+		WallMS: uint64(res.Wall.Milliseconds()), PeakMemoryBytes: res.PeakMemoryBytes, Stderr: stderr, Time: w.deps.Clock.Now(),
+	})
 	if err != nil {
 		return w.failed(m, messages.ReasonExecutorLost, fmt.Sprintf("signing the receipt: %v", err))
-	}
-	if r, err = decodeReceipt(rb); err != nil { // the signed record, as stored
-		return w.failed(m, messages.ReasonExecutorLost, err.Error())
 	}
 	put = append(put, out, rb)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
@@ -176,7 +170,7 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 		result = resultExitCode
 	}
 	w.deps.Metrics.jobs.WithLabelValues(result).Inc()
-	return r.message(rb)
+	return r
 }
 
 // get reads a block from the dag, fetching it from other nodes if needed.
