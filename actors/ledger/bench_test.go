@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -131,4 +132,62 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		b.ReportMetric(float64(entries*b.N)/b.Elapsed().Seconds(), "entries/s")
 	})
+}
+
+// BenchmarkPaymentCheck checks a payment at the head of a 2,000-entry
+// payer chain (jobs: a reserve and a settle paying this node each), with
+// no checkpoint of the payer (full) and with the checkpoint of its
+// previous payment two entries back (checkpoint, as when the same payer's
+// jobs come in sequence). "verify" is verification alone, from memory;
+// "check" is checkPayment through a node's dag actor, as a receive does.
+func BenchmarkPaymentCheck(b *testing.B) {
+	const entries = 2000
+	n := startNode(b, setup{})
+	k, payer, _ := twoAccounts(b)
+	p := n.params
+	src := mapSource{}
+	c := newChain(b, k, payer, p, src)
+	c.add(entry{Op: messages.OpOpen, Amount: p.Initial}, t0.UnixMilli())
+	for i := 1; i < entries; i += 2 {
+		ms, ref := t0.UnixMilli()+int64(i)*60_000, fmt.Sprintf("job-%d", i)
+		c.add(entry{Op: messages.OpReserve, Amount: 2, Ref: ref}, ms)
+		c.add(entry{Op: messages.OpSettle, Amount: 1, Ref: ref, Counterparty: n.self}, ms)
+	}
+	blocks := make([]block.Block, 0, len(src))
+	for _, blk := range src {
+		blocks = append(blocks, blk)
+	}
+	for chunk := range slices.Chunk(blocks, 256) {
+		if _, err := n.tree.Request(b.Context(), dagName, &messages.PutBlocks{Blocks: chunk}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	head, previous := c.entries[len(c.entries)-1], c.entries[len(c.entries)-3]
+	_, cp := verifyFrom(context.Background(), src, payer, previous, p, nil, nil)
+	if cp == nil {
+		b.Fatal("the payer's chain does not verify")
+	}
+	for _, from := range []struct {
+		name string
+		cp   *checkpoint
+	}{{"full", nil}, {"checkpoint", cp}} {
+		b.Run("verify/"+from.name, func(b *testing.B) {
+			for b.Loop() {
+				if r, _ := verifyFrom(context.Background(), src, payer, head, p, nil, from.cp); !r.Valid {
+					b.Fatalf("%+v", r.Problems)
+				}
+			}
+		})
+		b.Run("check/"+from.name, func(b *testing.B) {
+			for b.Loop() {
+				verified := newCheckpoints(maxCheckpoints)
+				if from.cp != nil {
+					verified.put(from.cp)
+				}
+				if _, err := checkPayment(b.Context(), n.tree, &fetchSource{tree: n.tree}, head, p, verified); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

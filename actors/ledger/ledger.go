@@ -61,7 +61,7 @@ func New(d Deps) func() actor.Actor {
 	// for them before it loads, so it never builds on a stale head.
 	commits := &sync.WaitGroup{}
 	return func() actor.Actor {
-		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, receiving: map[string]bool{}, log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, receiving: map[string]bool{}, verified: newCheckpoints(maxCheckpoints), log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -82,6 +82,7 @@ type Actor struct {
 	puts       int                 // puts in flight
 	reputation map[string]*record
 	receiving  map[string]bool // payments from other nodes being received, by source CID bytes
+	verified   *checkpoints    // the last verified heads of payers' chains; shared with payment checks
 	commits    *sync.WaitGroup // shared by every incarnation
 
 	ready       bool // the accounts are loaded
@@ -185,7 +186,7 @@ func (a *Actor) account(c actor.Context) {
 			c.Respond(fmt.Errorf("%w: bad CID: %w", messages.ErrInvalidPayment, err))
 			return
 		}
-		a.receivePayment(c, source, true)
+		a.receivePayment(c, source, true, m.Peer)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,11 +29,13 @@ type paymentChecked struct {
 
 // receivePayment checks a payment from another node's account off the
 // actor's goroutine: the payer's chain is fetched and verified up to the
-// paying entry. The source stays in a.receiving from now until its
-// receive commits (or the check fails), so that a payment announced twice
-// at once is received once: two receives of one source in one put would
-// both land, the ref that marks it received merely moved twice.
-func (a *Actor) receivePayment(c actor.Context, source cid.Cid, forPeer bool) {
+// paying entry, from the last head of it verified here; prefer are the
+// peers to fetch from first (the payer's node, when it told us). The
+// source stays in a.receiving from now until its receive commits (or the
+// check fails), so that a payment announced twice at once is received
+// once: two receives of one source in one put would both land, the ref
+// that marks it received merely moved twice.
+func (a *Actor) receivePayment(c actor.Context, source cid.Cid, forPeer bool, prefer ...string) {
 	key := string(source.Bytes())
 	if !source.Defined() {
 		a.reject(c, "receive", fmt.Errorf("%w: no entry named", messages.ErrInvalidPayment))
@@ -43,30 +46,31 @@ func (a *Actor) receivePayment(c actor.Context, source cid.Cid, forPeer bool) {
 		return
 	}
 	a.receiving[key] = true
-	sender, tree, params, self, sys := c.Sender(), a.tree, a.Params, a.self, a.sys
+	prefer = slices.DeleteFunc(prefer, func(p string) bool { return p == "" })
+	sender, tree, params, verified, self, sys := c.Sender(), a.tree, a.Params, a.verified, a.self, a.sys
+	src := &fetchSource{tree: tree, prefer: prefer}
 	ctx, cancel := a.ctx(c)
 	go func() {
 		defer cancel()
-		pay, err := checkPayment(ctx, tree, source, params)
+		pay, err := checkPayment(ctx, tree, src, source, params, verified)
 		sys.Root.Send(self, &paymentChecked{owner: a, sender: sender, source: source, pay: pay, err: err, forPeer: forPeer})
 	}()
 }
 
-// checkPayment fetches a paying entry and its payer's chain, and verifies
-// the chain up to it. It touches no actor state.
-func checkPayment(ctx context.Context, tree *supervisors.Tree, source cid.Cid, p Params) (entry, error) {
+// checkPayment verifies a paying entry and its payer's chain up to it,
+// reading them through src (which fetches what this node lacks). The walk
+// back stops at the payer's checkpoint in verified, which it then moves
+// to the paying entry. It touches no actor state.
+func checkPayment(ctx context.Context, tree *supervisors.Tree, src BlockSource, source cid.Cid, p Params, verified *checkpoints) (entry, error) {
 	switch _, err := supervisors.Ask[*messages.Ref](ctx, tree, dagName, &messages.GetRef{Name: receivedRef(source)}); {
 	case err == nil:
 		return entry{}, fmt.Errorf("%w: %s", messages.ErrAlreadyReceived, source)
 	case !errors.Is(err, messages.ErrRefNotFound):
 		return entry{}, err
 	}
-	if _, err := supervisors.Ask[*messages.FetchDAGReply](ctx, tree, dagName, &messages.FetchDAG{Root: source}); err != nil {
-		return entry{}, fmt.Errorf("%w: fetching %s and its chain: %w", messages.ErrInvalidPayment, source, err)
-	}
-	b, err := dagSource{tree}.Block(ctx, source)
+	b, err := src.Block(ctx, source)
 	if err != nil {
-		return entry{}, err
+		return entry{}, fmt.Errorf("%w: fetching %s: %w", messages.ErrInvalidPayment, source, err)
 	}
 	e, err := decodeEntry(b)
 	switch {
@@ -78,14 +82,17 @@ func checkPayment(ctx context.Context, tree *supervisors.Tree, source cid.Cid, p
 		return entry{}, fmt.Errorf("%w: %s pays nothing", messages.ErrInvalidPayment, source)
 	}
 	// The whole chain up to the payment: its signature alone would not say
-	// that the payer had the mana, or that it did not spend it twice.
-	if r := Verify(ctx, dagSource{tree}, e.Account, source, p, nil); !r.Valid {
+	// that the payer had the mana, or that it did not spend it twice. What
+	// was verified before is not read again; a fork of it is equivocation.
+	r, after := verifyFrom(ctx, src, e.Account, source, p, nil, verified.get(e.Account))
+	if !r.Valid {
 		why := "does not verify"
 		if len(r.Problems) > 0 {
 			why = r.Problems[0].Reason + ": " + r.Problems[0].Detail
 		}
 		return entry{}, fmt.Errorf("%w: the chain of %s up to %s: %s", messages.ErrInvalidPayment, e.Account, source, why)
 	}
+	verified.put(after)
 	return e, nil
 }
 

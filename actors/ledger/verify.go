@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -34,17 +36,58 @@ const maxProblems = 100
 // sender's seq is equivocation. It reads each entry twice (back along the
 // prev links, then forward) and keeps only CIDs in memory.
 func Verify(ctx context.Context, src BlockSource, account string, head cid.Cid, p Params, heads Heads) messages.VerifyReport {
+	r, _ := verifyFrom(ctx, src, account, head, p, heads, nil)
+	return r
+}
+
+// checkpoint is what verification knows after a prefix of a chain that
+// verified in full before: the replay's state at its head (head, seq,
+// time, balances, open reservations) and the sources the prefix received.
+// Continuing from it gives the report a replay from the open entry would,
+// without reading or checking the prefix again. A checkpoint is never
+// changed once made, so checks running at once may share it.
+type checkpoint struct {
+	state    state
+	received map[string]bool // by source CID bytes
+	params   Params          // the rules it was verified under
+}
+
+// verifyFrom is Verify continuing from a checkpoint of account's chain
+// (nil: from the open entry). The walk back from head stops at the
+// checkpoint's head. Another entry at the checkpoint's seq, signed by the
+// account, is equivocation against the chain verified before, and is
+// reported as such: on its own the fork may well verify, and receiving
+// from both branches is the double spend that verification is for. A head
+// older than the checkpoint is looked for on the chain verified then
+// (another entry there, signed, is equivocation too). An entry at the
+// checkpoint's seq that the account did not sign, or a verified chain that
+// cannot be read back, is verified from the open entry, as without a
+// checkpoint. Receives before the checkpoint are not checked again against
+// heads: what heads says may have changed since.
+// When the chain is valid it also returns the checkpoint at head.
+func verifyFrom(ctx context.Context, src BlockSource, account string, head cid.Cid, p Params, heads Heads, from *checkpoint) (messages.VerifyReport, *checkpoint) {
 	began := time.Now()
-	v := &verifier{ctx: ctx, src: src, account: account, p: p, heads: heads, senders: map[string]map[uint64]cid.Cid{}}
+	if from != nil && (from.state.account != account || from.params != p) {
+		from = nil // what it says holds of another chain, or under other rules
+	}
+	v := &verifier{ctx: ctx, src: src, account: account, p: p, heads: heads, from: from, senders: map[string]map[uint64]cid.Cid{}}
 	v.report = messages.VerifyReport{Account: account, Head: head, Problems: []messages.Problem{}}
 	chain := v.backward(head)
-	if len(v.report.Problems) == 0 {
-		v.forward(chain)
+	var after *checkpoint
+	switch {
+	case len(v.report.Problems) > 0:
+	case v.within:
+		after = v.from // nothing new: head is on the chain verified then
+	default:
+		after = v.forward(chain)
 	}
-	v.report.Entries = len(chain)
+	v.report.Entries = v.known + len(chain)
 	v.report.Valid = len(v.report.Problems) == 0
 	v.report.Took = time.Since(began)
-	return v.report
+	if !v.report.Valid {
+		after = nil
+	}
+	return v.report, after
 }
 
 type verifier struct {
@@ -53,6 +96,9 @@ type verifier struct {
 	account string
 	p       Params
 	heads   Heads
+	from    *checkpoint // where the walk back may stop; nil: the open entry
+	known   int         // entries before the chain, verified with from
+	within  bool        // head is from's head or an entry before it
 	report  messages.VerifyReport
 	senders map[string]map[uint64]cid.Cid // known chains of senders: seq -> CID
 }
@@ -82,8 +128,9 @@ func (v *verifier) read(c cid.Cid, seq uint64) (entry, bool) {
 	return e, true
 }
 
-// backward follows the prev links from head to the open entry, checking
-// signatures and accounts on the way; it returns the CIDs oldest first.
+// backward follows the prev links from head to the open entry, or to the
+// checkpoint's head, checking signatures and accounts on the way; it
+// returns the CIDs oldest first, those verified before excluded.
 func (v *verifier) backward(head cid.Cid) []cid.Cid {
 	var rev []cid.Cid
 	next, want := head, uint64(0)
@@ -91,6 +138,10 @@ func (v *verifier) backward(head cid.Cid) []cid.Cid {
 		if err := v.ctx.Err(); err != nil {
 			v.problem(0, next, messages.ReasonMissingBlock, "verification stopped: %v", err)
 			return nil
+		}
+		if v.from != nil && next.Equals(v.from.state.head) && (i == 0 || want == v.from.state.seq) {
+			v.known, v.within = int(v.from.state.seq)+1, i == 0
+			break
 		}
 		e, ok := v.read(next, want)
 		if !ok {
@@ -100,10 +151,19 @@ func (v *verifier) backward(head cid.Cid) []cid.Cid {
 			v.problem(e.Seq, next, messages.ReasonBadSeq, "seq %d where %d belongs", e.Seq, want)
 			return nil
 		}
+		signed := false
 		if e.Account != v.account {
 			v.problem(e.Seq, next, messages.ReasonWrongAccount, "entry of %s on the chain of %s", e.Account, v.account)
 		} else if err := checkSignature(e); err != nil {
 			v.problem(e.Seq, next, messages.ReasonBadSignature, "%v", err)
+		} else {
+			signed = true
+		}
+		if v.from != nil && e.Seq <= v.from.state.seq {
+			if v.againstVerified(head, next, e.Seq, signed) {
+				return nil
+			}
+			v.from = nil // verify from the open entry, as without a checkpoint
 		}
 		rev = append(rev, next)
 		if e.Prev == nil {
@@ -118,10 +178,56 @@ func (v *verifier) backward(head cid.Cid) []cid.Cid {
 		}
 		next, want = e.Prev.Cid, e.Seq-1
 	}
-	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
-		rev[i], rev[j] = rev[j], rev[i]
-	}
+	slices.Reverse(rev)
 	return rev
+}
+
+// againstVerified compares c, an entry at seq no later than the
+// checkpoint's, with the entry at seq of the chain verified up to the
+// checkpoint. It returns true when that settles the report: c is that
+// entry (the chain up to it was verified then), or c was signed by the
+// account too (equivocation). Otherwise the walk goes on without the
+// checkpoint.
+func (v *verifier) againstVerified(head, c cid.Cid, seq uint64, signed bool) bool {
+	on, ok := v.verifiedAt(seq)
+	switch {
+	case !ok:
+		return false
+	case on.Equals(c):
+		v.known, v.within = int(seq)+1, true
+		return true
+	case signed:
+		v.problem(seq, c, messages.ReasonEquivocation, "%s signed two entries at seq %d: %s (on the chain of %s) and %s (verified before)",
+			v.account, seq, c, head, on)
+		return true
+	}
+	return false
+}
+
+// verifiedAt reads back the chain verified up to the checkpoint to seq and
+// returns the CID there; ok is false when it cannot be read. Its entries
+// were checked when it was verified: only the links are followed.
+func (v *verifier) verifiedAt(seq uint64) (cid.Cid, bool) {
+	next := v.from.state.head
+	for {
+		if v.ctx.Err() != nil {
+			return cid.Undef, false
+		}
+		b, err := v.src.Block(v.ctx, next)
+		if err != nil {
+			return cid.Undef, false
+		}
+		e, err := decodeEntry(b)
+		switch {
+		case err != nil || e.Seq < seq:
+			return cid.Undef, false
+		case e.Seq == seq:
+			return next, true
+		case e.Prev == nil:
+			return cid.Undef, false
+		}
+		next = e.Prev.Cid
+	}
 }
 
 // checkSignature checks that e is signed by its account's key.
@@ -133,14 +239,18 @@ func checkSignature(e entry) error {
 	return identity.Verify(identity.DID(e.Account), msg, e.Sig)
 }
 
-// forward replays the chain under the rules.
-func (v *verifier) forward(chain []cid.Cid) {
-	s := state{account: v.account}
+// forward replays the chain under the rules, from the checkpoint when
+// the walk back reached it; it returns the checkpoint at the chain's end.
+func (v *verifier) forward(chain []cid.Cid) *checkpoint {
+	s, before, first := state{account: v.account}, map[string]bool(nil), uint64(0)
+	if v.from != nil {
+		s, before, first = v.from.state, v.from.received, v.from.state.seq+1
+	}
 	received := map[string]bool{}
 	for i, c := range chain {
-		e, ok := v.read(c, uint64(i))
+		e, ok := v.read(c, first+uint64(i))
 		if !ok {
-			return
+			return nil
 		}
 		claimed := e
 		next, err := apply(s, &e, c, v.p)
@@ -151,16 +261,16 @@ func (v *verifier) forward(chain []cid.Cid) {
 				reason = re.reason
 			}
 			v.problem(claimed.Seq, c, reason, "%v", err)
-			return // the state after a broken rule is unknown
+			return nil // the state after a broken rule is unknown
 		}
 		if claimed.BalanceAfter != e.BalanceAfter || claimed.ReservedAfter != e.ReservedAfter {
 			v.problem(claimed.Seq, c, messages.ReasonBadBalance, "claims %d available and %d reserved; the rules give %d and %d",
 				claimed.BalanceAfter, claimed.ReservedAfter, e.BalanceAfter, e.ReservedAfter)
-			return
+			return nil
 		}
 		if e.Op == messages.OpReceive {
 			key := string(e.Source.Cid.Bytes())
-			if received[key] {
+			if received[key] || before[key] {
 				v.problem(e.Seq, c, messages.ReasonDoubleReceive, "source %s received twice", e.Source.Cid)
 			}
 			received[key] = true
@@ -168,6 +278,19 @@ func (v *verifier) forward(chain []cid.Cid) {
 		}
 		s = next
 	}
+	return &checkpoint{state: s, received: merged(before, received), params: v.p}
+}
+
+// merged is before with added: before itself when nothing was added, since
+// checkpoints share their sets and never write them.
+func merged(before, added map[string]bool) map[string]bool {
+	if len(added) == 0 && before != nil {
+		return before
+	}
+	out := make(map[string]bool, len(before)+len(added))
+	maps.Copy(out, before)
+	maps.Copy(out, added)
+	return out
 }
 
 // checkSource checks that a receive's source pays this account what the

@@ -12,7 +12,7 @@ import (
 )
 
 // twoAccounts is a keyring with the node's key and one more account.
-func twoAccounts(t *testing.T) (identity.Keyring, string, string) {
+func twoAccounts(t testing.TB) (identity.Keyring, string, string) {
 	t.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
@@ -62,49 +62,60 @@ func TestVerifyAcceptsWellKeptChains(t *testing.T) {
 	}
 }
 
-// TestVerifyNamesWhatWasTampered tampers one entry of a's chain; the
-// tamperer holds the key and re-signs and re-links every later entry, so
-// only the rule the tampering breaks can give it away.
+// tampering changes one entry of a's chain (of payment); the tamperer
+// holds the key and re-signs and re-links every later entry, so only the
+// rule the tampering breaks can give it away.
+type tampering struct {
+	name   string
+	at     int
+	tamper func(e *entry)
+	resign bool
+	reason string
+}
+
+var tamperings = []tampering{
+	{"amount, re-signed", 1, func(e *entry) { e.Amount = 25 }, true, messages.ReasonBadBalance},
+	{"amount, not re-signed", 1, func(e *entry) { e.Amount = 25 }, false, messages.ReasonBadSignature},
+	{"balance claimed", 2, func(e *entry) { e.BalanceAfter += 100 }, true, messages.ReasonBadBalance},
+	{"seq", 2, func(e *entry) { e.Seq = 7 }, true, messages.ReasonBadSeq},
+	{"prev", 2, func(e *entry) {
+		e.Prev = link(cid.MustParse("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"))
+	}, true, messages.ReasonMissingBlock},
+	{"time", 2, func(e *entry) { e.Time = 10 }, true, messages.ReasonBadTime},
+	{"signature", 3, func(e *entry) { e.Sig[0] ^= 1 }, false, messages.ReasonBadSignature},
+	{"account", 3, func(e *entry) { e.Account = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK" }, false, messages.ReasonWrongAccount},
+}
+
+// apply rebuilds a's chain from the tampered entry on and returns its new
+// head.
+func (tc tampering) apply(t *testing.T, src mapSource, a *chain) cid.Cid {
+	t.Helper()
+	e := a.entry(tc.at)
+	tc.tamper(&e)
+	var head cid.Cid
+	if tc.resign {
+		head = a.sign(e).CID()
+	} else {
+		blk, err := e.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.add(blk)
+		head = blk.CID()
+	}
+	for i := tc.at + 1; i < len(a.entries); i++ {
+		later := a.entry(i)
+		later.Prev = link(head)
+		head = a.sign(later).CID()
+	}
+	return head
+}
+
 func TestVerifyNamesWhatWasTampered(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		at     int
-		tamper func(e *entry)
-		resign bool
-		reason string
-	}{
-		{"amount, re-signed", 1, func(e *entry) { e.Amount = 25 }, true, messages.ReasonBadBalance},
-		{"amount, not re-signed", 1, func(e *entry) { e.Amount = 25 }, false, messages.ReasonBadSignature},
-		{"balance claimed", 2, func(e *entry) { e.BalanceAfter += 100 }, true, messages.ReasonBadBalance},
-		{"seq", 2, func(e *entry) { e.Seq = 7 }, true, messages.ReasonBadSeq},
-		{"prev", 2, func(e *entry) {
-			e.Prev = link(cid.MustParse("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"))
-		}, true, messages.ReasonMissingBlock},
-		{"time", 2, func(e *entry) { e.Time = 10 }, true, messages.ReasonBadTime},
-		{"signature", 3, func(e *entry) { e.Sig[0] ^= 1 }, false, messages.ReasonBadSignature},
-		{"account", 3, func(e *entry) { e.Account = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK" }, false, messages.ReasonWrongAccount},
-	} {
+	for _, tc := range tamperings {
 		t.Run(tc.name, func(t *testing.T) {
 			src, a, b, _, p := payment(t)
-			// Rebuild a's chain from the tampered entry on.
-			e := a.entry(tc.at)
-			tc.tamper(&e)
-			var head cid.Cid
-			if tc.resign {
-				head = a.sign(e).CID()
-			} else {
-				blk, err := e.encode()
-				if err != nil {
-					t.Fatal(err)
-				}
-				src.add(blk)
-				head = blk.CID()
-			}
-			for i := tc.at + 1; i < len(a.entries); i++ {
-				later := a.entry(i)
-				later.Prev = link(head)
-				head = a.sign(later).CID()
-			}
+			head := tc.apply(t, src, a)
 			r := Verify(context.Background(), src, a.s.account, head, p, headsOf(b))
 			if !isProblem(r, tc.reason) {
 				t.Fatalf("got %+v, want %s first", r, tc.reason)
