@@ -345,3 +345,56 @@ func hundredConcurrentJobs(t *testing.T, idleFirst bool) {
 	}
 	t.Logf("%d jobs final and settled in %v; %d paid across nodes; run by node: %v", count, took.Round(time.Millisecond), remote, ran)
 }
+
+// TestThousandJobsInSequence submits 1,000 jobs one after the other on the
+// node without workers, each once the previous is final and settled, so
+// that every one is announced, bid for, run on another node and paid:
+// all complete, every payment is received, no mana is made or lost, and
+// the two executors share the work. With -short it runs 300.
+//
+// 1,000 take 7 to 8 s on two cores (7 ms a job, the same for the last
+// hundred as for the first). Before the payee's ledger checked payments
+// from the payer's last verified head, every receive verified the payer's
+// whole chain, which grows two entries a job: 1,000 took 55 to 120 s, and
+// receives that outlived the payer's timeout were lost.
+func TestThousandJobsInSequence(t *testing.T) {
+	count := 1000
+	if testing.Short() {
+		count = 300
+	}
+	nodes := loadFederation(t, true)
+	a := nodes[0]
+	mod := putModule(t, a, "upper")
+	askJobs[*messages.JobList](t, a, &messages.ListJobs{})
+	began := time.Now()
+	jobs := make([]loadJob, 0, count)
+	done := map[string]messages.JobStatus{}
+	for i := range count {
+		input := fmt.Appendf(nil, "sequential job %d", i)
+		id, err := submitJob(t, a, messages.JobSpec{Module: mod, Input: input})
+		if err != nil {
+			t.Fatalf("submit %d: %v", i, err)
+		}
+		jobs = append(jobs, loadJob{node: 0, id: id, input: input})
+		done[id] = *waitJob(t, a, id, 30*time.Second, finished)
+		if (i+1)%100 == 0 {
+			t.Logf("%d jobs final and settled after %v", i+1, time.Since(began).Round(time.Millisecond))
+		}
+	}
+	took := time.Since(began)
+	if len(done) != count {
+		t.Fatalf("%d distinct job ids for %d jobs", len(done), count)
+	}
+	checkJobs(t, nodes, jobs, done)
+	remote := checkMana(t, nodes, jobs, done)
+	if remote != count {
+		t.Fatalf("%d of %d jobs paid across nodes", remote, count)
+	}
+	ran := executedBy(nodes, done)
+	t.Logf("%d jobs in sequence in %v (%v each); run by node: %v", count, took.Round(time.Millisecond),
+		(took / time.Duration(count)).Round(time.Microsecond), ran)
+	// Both executors stay in good standing, so the draw spreads the jobs.
+	if ran[1] < count/5 || ran[2] < count/5 {
+		t.Fatalf("jobs run by node %v: one executor took nearly all", ran)
+	}
+}

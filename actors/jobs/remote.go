@@ -521,12 +521,13 @@ func (d *driver) announce(ctx context.Context) {
 }
 
 // rank drops the bids of executors below the job's min_reputation and
-// orders the rest best first: lowest price, then best reputation in steps
-// of reputationStep, then most free workers, then a draw (see draw). The
-// steps and the draw spread jobs over executors of about the same
-// standing: ranked by exact score, the executor that won the first jobs
-// gained a point each time and won every job after (100 of 100). A bidder
-// whose reputation cannot be read counts as unknown (50).
+// orders the rest best first: lowest price, then best standing, then most
+// free workers, then a draw (see draw). Standing only separates executors
+// that failed jobs from the others: ranked by reputation, the executor that
+// won the first job (66 after one success, against 50 for the unknown)
+// won every job after it (1,000 of 1,000), and a new executor would never
+// earn the record it needs. A bidder whose reputation cannot be read
+// counts as unknown (50).
 func (d *driver) rank(bids []bid) []bid {
 	ctx, cancel := context.WithTimeout(d.life, peerCallTimeout)
 	defer cancel()
@@ -544,7 +545,7 @@ func (d *driver) rank(bids []bid) []bid {
 		return false
 	})
 	slices.SortFunc(bids, func(a, b bid) int {
-		return cmp.Or(cmp.Compare(a.Price, b.Price), cmp.Compare(b.score/reputationStep, a.score/reputationStep),
+		return cmp.Or(cmp.Compare(a.Price, b.Price), cmp.Compare(standing(a.score), standing(b.score)),
 			cmp.Compare(b.Free, a.Free), cmp.Compare(d.draw(a.Bidder), d.draw(b.Bidder)), cmp.Compare(a.Bidder, b.Bidder))
 	})
 	return bids
@@ -563,9 +564,17 @@ func (d *driver) draw(bidder string) uint64 {
 // unknownReputation is the score of an executor without a record.
 const unknownReputation = 50
 
-// reputationStep is how far apart two reputations must be for the better
-// one to win before load is looked at.
+// reputationStep is the width of a standing below the unknown executor's.
 const reputationStep = 10
+
+// standing is 0 for an executor with as many successes as failures or
+// more (reputation 50 and up), and grows by one per reputationStep below.
+func standing(score uint64) uint64 {
+	if score >= unknownReputation {
+		return 0
+	}
+	return 1 + (unknownReputation-1-score)/reputationStep
+}
 
 // assignNext records the job, from base, assigned to the best bid left
 // (and a verify-2 job's witness to the next best).
