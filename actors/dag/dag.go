@@ -102,6 +102,16 @@ type refFlight struct {
 	last  *outcome
 }
 
+// ended says whether the put has ended (err is set).
+func (o *outcome) ended() bool {
+	select {
+	case <-o.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // outcome is how a put ended, for the puts ordered after it.
 type outcome struct {
 	done chan struct{} // closed once err is set
@@ -324,7 +334,10 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			f = &refFlight{}
 			a.refs[u.Name] = f
 		}
-		if f.last != nil {
+		if f.last != nil && !f.last.ended() {
+			// Ordered after it; one that has ended already (its caller may
+			// know before the actor does) orders nothing, and a failure of
+			// it is not this put's.
 			refAfter = append(refAfter, f.last)
 		}
 		f.count++
@@ -444,9 +457,13 @@ func (a *Actor) checkRefs(updates []messages.RefUpdate, inPut map[string]bool) e
 	return nil
 }
 
-// refValue is a ref's value as the next update must see it.
+// refValue is a ref's value as the next update must see it: the latest
+// update in flight, or once every update in flight has ended (their
+// callers may be answered before the actor hears of it), the store. An
+// update that failed must not stand for the value: its caller, told of
+// the failure, retries from the stored one.
 func (a *Actor) refValue(name string) (cid.Cid, error) {
-	if f := a.refs[name]; f != nil {
+	if f := a.refs[name]; f != nil && !f.last.ended() { // once the last has ended, so has every one before it
 		return f.value, nil
 	}
 	r, err := a.storedRef(name)

@@ -244,3 +244,36 @@ func TestReadsPastTheQueueAreRefusedNotStalled(t *testing.T) {
 		t.Fatalf("%d ok + %d busy of %d", ok.Load(), busy.Load(), total)
 	}
 }
+
+// A ref update whose commit failed does not stand for the ref's value: its
+// caller, told of the failure, retries from the stored value at once and
+// is neither refused as a conflict nor failed with the earlier failure
+// (the caller hears of the failure before the actor does).
+func TestARetryAfterAFailedRefUpdateSucceeds(t *testing.T) {
+	fs := &faultyStore{Store: memstore.New()}
+	n := start(t, fs, Config{MaxBlockSize: 1 << 20})
+	first, second, third := raw(t, "first"), raw(t, "second"), raw(t, "third")
+	put := func(b block.Block, old cid.Cid) error {
+		_, err := n.tree.Request(t.Context(), Name, &messages.PutBlocks{Blocks: []block.Block{b},
+			Refs: []messages.RefUpdate{{Name: "head", Old: old, New: b.CID()}}})
+		return err
+	}
+	if err := put(first, cid.Undef); err != nil {
+		t.Fatal(err)
+	}
+	errDisk := errors.New("disk on fire")
+	for i := range 200 {
+		fail := func(*store.Batch) error { return errDisk }
+		fs.commitErr.Store(&fail)
+		if err := put(second, first.CID()); !errors.Is(err, errDisk) {
+			t.Fatalf("round %d: the failing update: %v", i, err)
+		}
+		fs.commitErr.Store(nil)
+		if err := put(third, first.CID()); err != nil {
+			t.Fatalf("round %d: the retry from the stored value: %v", i, err)
+		}
+		if err := put(first, third.CID()); err != nil { // back, for the next round
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+}
