@@ -92,10 +92,12 @@ const (
 
 // JobWitness is one more executor of a verify-2 job and what it answered.
 type JobWitness struct {
-	Role     string // RoleWitness or RoleTiebreaker
-	Executor string // DID
-	Price    uint64
-	Receipt  *JobReceipt // nil until it answered one that verified
+	Role      string // RoleWitness or RoleTiebreaker
+	Executor  string // DID
+	Price     uint64
+	FuelPrice uint64
+	Cost      uint64      // as JobStatus.Cost
+	Receipt   *JobReceipt // nil until it answered one that verified
 }
 
 // SubmitJob records and starts a job. The reply is a *JobStatus once the
@@ -139,8 +141,13 @@ type JobStatus struct {
 	History  []JobTransition
 	Executor string // DID of the executor it is assigned to
 	Price    uint64 // the assigned executor's price
-	Receipt  *JobReceipt
-	Reason   string // a failed job: one of the Reason constants, then detail
+	// FuelPrice is its price per messages.FuelUnit of fuel used, and Cost
+	// what its run costs once it answered a receipt: JobCost(Price,
+	// FuelPrice, the receipt's FuelUsed). A remote executor is paid Cost.
+	FuelPrice uint64
+	Cost      uint64
+	Receipt   *JobReceipt
+	Reason    string // a failed job: one of the Reason constants, then detail
 	// Witnesses are a verify-2 job's other executors.
 	Witnesses []JobWitness
 	// Outvoted are the executors whose receipts the others outvoted (a

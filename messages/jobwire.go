@@ -1,5 +1,10 @@
 package messages
 
+import (
+	"math"
+	"math/bits"
+)
+
 // Wire types and bodies of the cross-node job lifecycle. The bodies are
 // JSON inside a signed envelope: the envelope says who sent them (its DID
 // is checked against the libp2p key), so a body never needs to prove its
@@ -34,7 +39,8 @@ type JobCancel struct {
 type JobAnnouncement struct {
 	JobID     string `json:"job_id"`
 	Module    string `json:"module"`
-	MaxMana   uint64 `json:"max_mana"` // the most one bid may ask (half the job's max_mana for verify 2)
+	MaxMana   uint64 `json:"max_mana"`       // the most one bid may cost (half the job's max_mana for verify 2)
+	Fuel      uint64 `json:"fuel,omitempty"` // the job's fuel limit (0: the engine's default)
 	TimeoutMS uint64 `json:"timeout_ms,omitempty"`
 	MemoryMB  uint32 `json:"memory_mb,omitempty"`
 	Submitter string `json:"submitter"` // DID
@@ -46,7 +52,29 @@ type JobBid struct {
 	JobID  string `json:"job_id"`
 	Bidder string `json:"bidder"` // DID
 	Price  uint64 `json:"price"`
-	Free   int    `json:"free"` // free workers when the bid was made
+	// FuelPrice is added per FuelUnit of fuel the run uses (JobCost).
+	FuelPrice uint64 `json:"fuel_price,omitempty"`
+	Free      int    `json:"free"` // free workers when the bid was made
+}
+
+// FuelUnit is the fuel a bid's fuel price is for: about a second of CPU
+// (see services/wasm/fuel).
+const FuelUnit = 1_000_000_000
+
+// JobCost is what an executor whose bid was price and fuelPrice is paid
+// for a run that used fuelUsed: the price, plus the fuel price for each
+// FuelUnit used, the last one rounded up.
+func JobCost(price, fuelPrice, fuelUsed uint64) uint64 {
+	units := fuelUsed / FuelUnit
+	if fuelUsed%FuelUnit != 0 {
+		units++
+	}
+	hi, fuel := bits.Mul64(units, fuelPrice)
+	total, carry := bits.Add64(price, fuel, 0)
+	if hi != 0 || carry != 0 {
+		return math.MaxUint64
+	}
+	return total
 }
 
 // JobAssignment gives a job to the executor that won its bidding.
@@ -61,6 +89,12 @@ type JobAssignment struct {
 // it would wait for one: the job goes to another bid, and the executor is
 // not blamed for it.
 const AssignBusy = "busy"
+
+// AssignUnavailable is the JobAssignReply.Reason of an executor node that
+// could not fetch the job's module or input (their holder, usually the
+// submitter, was not reachable): no fault of the executor, and nothing it
+// keeps, so that asking again runs the job.
+const AssignUnavailable = "unavailable"
 
 // JobAssignReply is the executor node's answer once the job ran: the CID
 // of its signed receipt, or the failure the executor reported (Reason is

@@ -60,6 +60,7 @@ type Config struct {
 // Jobs configures how this node bids on and assigns mesh jobs.
 type Jobs struct {
 	Price         int           `toml:"price" help:"mana this node bids to run a job (capped by the job's max_mana)"`
+	FuelPrice     int           `toml:"fuel_price" help:"mana this node asks per 10^9 units of fuel a job uses (about a second of CPU), on top of jobs.price"`
 	AssignTimeout time.Duration `toml:"assign_timeout" help:"how long a job waits for enough executors before it fails no_bids"`
 	MaxMemoryMB   int           `toml:"max_memory_mb" help:"largest job memory this node bids on, in MiB (at most 4096)"`
 	MaxTimeout    time.Duration `toml:"max_timeout" help:"longest job timeout this node bids on"`
@@ -126,7 +127,7 @@ func Default(profile string) (Config, error) {
 		},
 		DAG:    DAG{MaxBlockSize: 4 << 20, GCInterval: time.Hour, GCGrace: 15 * time.Minute, CacheMB: 64},
 		Ledger: Ledger{RegenPerHour: 100, Capacity: 10_000, Initial: 1_000, OpCap: 1_000, ProposalCost: 10, VoteCost: 1},
-		Jobs:   Jobs{Price: 10, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute},
+		Jobs:   Jobs{Price: 10, FuelPrice: 1, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute},
 		Supervision: Supervision{
 			Intensity:        5,
 			Period:           30 * time.Second,
@@ -239,6 +240,9 @@ func (c Config) Validate() error {
 	j := c.Jobs
 	if j.Price < 0 || j.Price > l.OpCap {
 		v.fail("jobs.price", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, j.Price)
+	}
+	if j.FuelPrice < 0 || j.FuelPrice > l.OpCap {
+		v.fail("jobs.fuel_price", "must be in [0, ledger.op_cap = %d], got %d", l.OpCap, j.FuelPrice)
 	}
 	v.positive("jobs.assign_timeout", j.AssignTimeout)
 	if j.MaxMemoryMB < 1 || j.MaxMemoryMB > 4096 {

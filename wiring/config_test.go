@@ -152,6 +152,7 @@ func TestValidateRejectsEachBadField(t *testing.T) {
 		{"negative block cache", func(c *Config) { c.DAG.CacheMB = -1 }, "dag.cache_mb", ErrInvalid},
 		{"negative job price", func(c *Config) { c.Jobs.Price = -1 }, "jobs.price", ErrInvalid},
 		{"job price over the op cap", func(c *Config) { c.Jobs.Price = c.Ledger.OpCap + 1 }, "jobs.price", ErrInvalid},
+		{"negative fuel price", func(c *Config) { c.Jobs.FuelPrice = -1 }, "jobs.fuel_price", ErrInvalid},
 		{"zero assign timeout", func(c *Config) { c.Jobs.AssignTimeout = 0 }, "jobs.assign_timeout", ErrInvalid},
 		{"no job memory", func(c *Config) { c.Jobs.MaxMemoryMB = 0 }, "jobs.max_memory_mb", ErrInvalid},
 		{"job memory over 4 GiB", func(c *Config) { c.Jobs.MaxMemoryMB = 4097 }, "jobs.max_memory_mb", ErrInvalid},
@@ -262,8 +263,8 @@ func TestFieldNamesAreDerived(t *testing.T) {
 			t.Errorf("%s: env, flag = %v, want %v", key, got[key], w)
 		}
 	}
-	if n := len(got); n != 38 {
-		t.Errorf("Config has %d keys, want 38: a key was added or lost; update this test", n)
+	if n := len(got); n != 39 {
+		t.Errorf("Config has %d keys, want 39: a key was added or lost; update this test", n)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
-	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -101,8 +100,8 @@ func TestMeshJobRunsOnAnotherNode(t *testing.T) {
 			settles = append(settles, e)
 		}
 	}
-	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Price || done.Price == 0 {
-		t.Fatalf("settles of the job on the submitter: %+v (price %d)", settles, done.Price)
+	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Cost || done.Cost <= done.Price {
+		t.Fatalf("settles of the job on the submitter: %+v (price %d, fuel price %d, cost %d)", settles, done.Price, done.FuelPrice, done.Cost)
 	}
 	// The executor's node received the payment on its own chain, citing
 	// the settle, once its ledger verified the payer's chain.
@@ -112,7 +111,7 @@ func TestMeshJobRunsOnAnotherNode(t *testing.T) {
 			exec = n
 		}
 	}
-	if recv := waitReceived(t, exec, did(a), done.Price); !recv.Source.Equals(settles[0].CID) {
+	if recv := waitReceived(t, exec, did(a), done.Cost); !recv.Source.Equals(settles[0].CID) {
 		t.Fatalf("receive on the executor %+v, want of %s", recv, settles[0].CID)
 	}
 	// Told again, it is not received twice.
@@ -173,7 +172,7 @@ func TestMeshJobReassignedWhenExecutorLost(t *testing.T) {
 	}
 	// The node that ran it is paid (and the payment received there), the
 	// cut-off one is not.
-	waitReceived(t, other, did(a), done.Price)
+	waitReceived(t, other, did(a), done.Cost)
 	// The cut-off node still runs its copy: let it end before the nodes
 	// stop, so that no call is left waiting on a stopped tree.
 	if err := waitUntil(20*time.Second, func() bool {
@@ -219,9 +218,9 @@ func TestMeshCancelStopsTheRemoteRun(t *testing.T) {
 	nodes := meshFederation(t)
 	a := nodes[0]
 	mod := putModule(t, a, "infinite")
-	// Fuel without bound: only the 60 s timeout would end the run.
+	// Fuel for about a minute: only the cancel can end the run within the test.
 	s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
-		Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: fuel.MaxFuel}}})
+		Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: 60 * messages.FuelUnit}}})
 	running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
 		return s.State == messages.JobRunning || messages.JobFinal(s.State)
 	})

@@ -199,7 +199,7 @@ func checkMana(t *testing.T, nodes []*Node, jobs []loadJob, done map[string]mess
 			}
 			s, ok := done[e.Ref]
 			payee, known := byDID[e.Counterparty]
-			if !ok || !known || s.Executor != e.Counterparty || s.Price != e.Amount || e.Amount == 0 {
+			if !ok || !known || s.Executor != e.Counterparty || s.Cost != e.Amount || e.Amount == 0 {
 				t.Fatalf("settle %+v on node %d: job %+v", e, i, s)
 			}
 			settles[e.CID] = settle{entry: e, payee: payee}

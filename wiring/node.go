@@ -182,7 +182,8 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 			func(c Config) executors.Config { return executors.Config{Workers: c.Workers} },
 			func(c Config) jobs.Config {
 				j := c.Jobs
-				return jobs.Config{Price: uint64(j.Price), AssignTimeout: j.AssignTimeout, MaxMemoryMB: uint32(j.MaxMemoryMB), MaxTimeout: j.MaxTimeout}
+				return jobs.Config{Price: uint64(j.Price), FuelPrice: uint64(j.FuelPrice), AssignTimeout: j.AssignTimeout,
+					MaxMemoryMB: uint32(j.MaxMemoryMB), MaxTimeout: j.MaxTimeout}
 			},
 			func(c Config) wasm.Config { return wasm.Config{CacheDir: filepath.Join(c.DataDir, "wasm-cache")} },
 			func(c Config) ledger.Params {

@@ -134,8 +134,8 @@ func TestVerifyTwoAgreeingExecutorsComplete(t *testing.T) {
 		t.Fatalf("outvoted %v", done.Outvoted)
 	}
 	paid := settlesOf(t, a, s.ID)
-	if paid[done.Executor] != done.Price || paid[w.Executor] != w.Price || len(paid) != 2 {
-		t.Fatalf("settles %v, want %s %d and %s %d", paid, done.Executor, done.Price, w.Executor, w.Price)
+	if paid[done.Executor] != done.Cost || paid[w.Executor] != w.Cost || len(paid) != 2 || done.Cost != w.Cost {
+		t.Fatalf("settles %v, want %s %d and %s %d", paid, done.Executor, done.Cost, w.Executor, w.Cost)
 	}
 	for _, e := range pair {
 		if r := reputation(t, a, e); r.Successes != 1 || r.Failures != 0 {
@@ -189,8 +189,8 @@ func TestVerifyTwoOutvotesALiar(t *testing.T) {
 		t.Fatalf("settles %v: the liar was paid or an honest executor was not", paid)
 	}
 	for _, w := range done.Witnesses {
-		if w.Receipt == nil || !slices.Contains(honest, w.Executor) || paid[w.Executor] != w.Price {
-			t.Fatalf("%s %s: receipt %v, paid %d of %d", w.Role, w.Executor, w.Receipt, paid[w.Executor], w.Price)
+		if w.Receipt == nil || !slices.Contains(honest, w.Executor) || paid[w.Executor] != w.Cost {
+			t.Fatalf("%s %s: receipt %v, paid %d of %d", w.Role, w.Executor, w.Receipt, paid[w.Executor], w.Cost)
 		}
 		if r := reputation(t, a, w.Executor); r.Successes != 1 || r.Failures != 0 {
 			t.Fatalf("reputation of honest %s: %+v", w.Executor, r)

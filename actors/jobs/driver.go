@@ -40,6 +40,10 @@ type driver struct {
 	bids     []bid     // the bids not yet tried, best first
 	bidSince time.Time // when the job first looked for an executor
 	box      chan bid  // the open bidding window (nil: closed)
+
+	// graceUntil: a job resumed with an executor keeps asking it until then
+	// (see resumeGrace). Set before the driver starts, then only read.
+	graceUntil time.Time
 }
 
 // errRefused: the job was refused at submit and its ref removed.
@@ -94,6 +98,9 @@ func (d *driver) step() error {
 	now := d.m.Clock.Now()
 	switch {
 	case d.rec.State == "":
+		if err := d.findBlocks(); err != nil {
+			return err
+		}
 		return d.persist(record{Spec: block.LinkTo(d.specBlock.CID())}.to(messages.JobSubmitted, now), d.specBlock)
 	case messages.JobFinal(d.rec.State):
 		return d.settle()
@@ -226,6 +233,33 @@ func (d *driver) release(ctx context.Context, shares []share) error {
 	for _, s := range shares {
 		_, err := supervisors.Ask[*messages.EntryReply](ctx, d.m.tree, ledgerName, &messages.Release{Account: d.self(), Ref: s.ref})
 		if err != nil && !errors.Is(err, messages.ErrUnknownReservation) {
+			return err
+		}
+	}
+	return nil
+}
+
+// findBlocks checks, before a new job is recorded, that its module and
+// input block are in the dag or can be fetched: an executor that cannot
+// fetch them later is then facing an unreachable holder, not a job that
+// cannot run. A missing one refuses the job (errRefused).
+func (d *driver) findBlocks() error {
+	ctx, cancel := d.ctx()
+	defer cancel()
+	for what, c := range map[string]cid.Cid{"module": d.spec.Module, "input_cid": d.spec.InputCID} {
+		if !c.Defined() {
+			continue
+		}
+		_, err := supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
+		switch {
+		case errors.Is(err, messages.ErrBlockNotFound):
+			if d.submitter != nil {
+				d.m.sys.Root.Send(d.submitter, fmt.Errorf("%w: %s %s is neither in the dag nor on any reachable node", messages.ErrInvalidSpec, what, c))
+				d.submitter = nil
+			}
+			d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
+			return errRefused
+		case err != nil:
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -31,8 +32,11 @@ const (
 
 // Config tunes the manager.
 type Config struct {
-	// Price is what this node bids to run a job (capped by its max_mana).
-	Price uint64
+	// Price is what this node bids to run a job, and FuelPrice what it
+	// asks per messages.FuelUnit of fuel the run uses on top (the job's
+	// fuel limit bounds it); together at most what the job allows.
+	Price     uint64
+	FuelPrice uint64
 	// AssignTimeout bounds how long a job waits for an executor with a
 	// free worker before it fails no_bids.
 	AssignTimeout time.Duration
@@ -46,7 +50,7 @@ type Config struct {
 
 // DefaultConfig is the configuration of a node that does not say.
 func DefaultConfig() Config {
-	return Config{Price: 10, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute}
+	return Config{Price: 10, FuelPrice: 1, AssignTimeout: 30 * time.Second, MaxMemoryMB: 1024, MaxTimeout: 10 * time.Minute}
 }
 
 // Engine defaults a job without limits asks for.
@@ -54,6 +58,26 @@ const (
 	defaultMemoryMB = 256
 	defaultRunMS    = 60_000
 )
+
+// offer is what this node bids on a job whose bids may cost at most
+// bidCap and whose fuel limit is fuel (0: the engine's default): its fuel
+// price, and its price lowered so that the run's worst case (all the fuel
+// used) fits. ok is false when even the fuel alone does not fit.
+func (c Config) offer(bidCap, fuel uint64) (price, fuelPrice uint64, ok bool) {
+	worst := messages.JobCost(0, c.FuelPrice, fuelLimit(fuel))
+	if worst > bidCap {
+		return 0, 0, false
+	}
+	return min(c.Price, bidCap-worst), c.FuelPrice, true
+}
+
+// fuelLimit is a job's fuel limit, the engine's default when it sets none.
+func fuelLimit(fuel uint64) uint64 {
+	if fuel == 0 {
+		return wasm.DefaultLimits().Fuel
+	}
+	return fuel
+}
 
 // refuses says why this node does not bid on a job asking for memoryMB
 // and timeoutMS (0: the defaults), or "" when it fits.

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/intercooperative-network/icn-go/messages"
-	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -117,6 +117,11 @@ func TestInsufficientManaRefused(t *testing.T) {
 func TestInvalidSpec(t *testing.T) {
 	n := startNode(t, 1, Config{})
 	mod := n.module(t, "upper")
+	nothing, err := block.NewRaw([]byte("a block this node never stored"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := nothing.CID()
 	for _, spec := range []messages.JobSpec{
 		{},
 		{Module: mod, Verify: 3},
@@ -124,6 +129,8 @@ func TestInvalidSpec(t *testing.T) {
 		{Module: mod, Verify: 2, MaxMana: 1}, // two executors cannot share 1 mana
 		{Module: mod, MinReputation: 101},
 		{Module: mod, Input: []byte("x"), InputCID: mod},
+		{Module: missing},                // a module nobody has
+		{Module: mod, InputCID: missing}, // an input nobody has
 	} {
 		if _, err := n.submit(t, spec); !errors.Is(err, messages.ErrInvalidSpec) {
 			t.Fatalf("%+v: err %v, want invalid spec", spec, err)
@@ -261,7 +268,7 @@ func TestNoBidWithoutEnoughFittingExecutors(t *testing.T) {
 // is free long before the run's own limits would end it.
 func TestCancelStopsTheLocalRun(t *testing.T) {
 	n := startNode(t, 1, Config{})
-	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "infinite"), Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: fuel.MaxFuel}})
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "infinite"), Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: 60 * messages.FuelUnit}})
 	if err != nil {
 		t.Fatal(err)
 	}

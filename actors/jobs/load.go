@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -12,6 +13,13 @@ import (
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
+
+// resumeGrace is how long a job resumed in the hands of an executor on
+// another node keeps asking it, however its requests fail, before it
+// counts the executor as lost: a node that just restarted knows no
+// address of its peers until they (or its redial loop) reconnect, and the
+// executor may well be running the job, or have its answer kept.
+const resumeGrace = 15 * time.Second
 
 // loadAll reads every job record from the dag. It runs off the actor's
 // goroutine and touches none of its state.
@@ -32,7 +40,11 @@ func (m *manager) loadAll(ctx context.Context) ([]*driver, error) {
 			if err != nil {
 				return nil, fmt.Errorf("job %s: spec: %w", r.Name, err)
 			}
-			out = append(out, &driver{id: strings.TrimPrefix(r.Name, refPrefix), spec: spec, rec: rec, head: r.CID, receipts: receipts})
+			d := &driver{id: strings.TrimPrefix(r.Name, refPrefix), spec: spec, rec: rec, head: r.CID, receipts: receipts}
+			if rec.State == messages.JobAssigned || rec.State == messages.JobRunning {
+				d.graceUntil = time.Now().Add(resumeGrace)
+			}
+			out = append(out, d)
 		}
 		if !page.More || len(page.Refs) == 0 {
 			return out, nil

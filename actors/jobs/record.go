@@ -113,10 +113,12 @@ type record struct {
 	// ExecutorPeer is the executor's peer ID ("" when it is this node).
 	ExecutorPeer string `cbor:"executor_peer,omitempty"`
 	// Attempts counts the executors the job was assigned to.
-	Attempts int         `cbor:"attempts,omitempty"`
-	Price    uint64      `cbor:"price,omitempty"`
-	Receipt  *block.Link `cbor:"receipt,omitempty"`
-	Reason   string      `cbor:"reason,omitempty"`
+	Attempts int    `cbor:"attempts,omitempty"`
+	Price    uint64 `cbor:"price,omitempty"`
+	// FuelPrice is the executor's price per messages.FuelUnit used.
+	FuelPrice uint64      `cbor:"fuel_price,omitempty"`
+	Receipt   *block.Link `cbor:"receipt,omitempty"`
+	Reason    string      `cbor:"reason,omitempty"`
 	// Witness and Tiebreaker are a verify-2 job's other executors.
 	Witness    *helper `cbor:"witness,omitempty"`
 	Tiebreaker *helper `cbor:"tiebreaker,omitempty"`
@@ -134,10 +136,11 @@ type record struct {
 // helper is one more executor of a verify-2 job (the executor itself is
 // the record's Executor fields, as for any job).
 type helper struct {
-	Executor string      `cbor:"executor"`
-	Peer     string      `cbor:"peer,omitempty"` // "" when it is this node
-	Price    uint64      `cbor:"price,omitempty"`
-	Receipt  *block.Link `cbor:"receipt,omitempty"`
+	Executor  string      `cbor:"executor"`
+	Peer      string      `cbor:"peer,omitempty"` // "" when it is this node
+	Price     uint64      `cbor:"price,omitempty"`
+	FuelPrice uint64      `cbor:"fuel_price,omitempty"`
+	Receipt   *block.Link `cbor:"receipt,omitempty"`
 }
 
 // to returns the record moved to state at t.
@@ -173,16 +176,22 @@ func (r record) helpers() map[string]*helper {
 // status is the record as the manager reports it; witnesses holds the
 // verify-2 helpers' receipts by role.
 func (r record) status(id string, spec messages.JobSpec, receipt *messages.JobReceipt, witnesses map[string]*messages.JobReceipt) messages.JobStatus {
-	s := messages.JobStatus{ID: id, Spec: spec, State: r.State, Executor: r.Executor, Price: r.Price,
+	s := messages.JobStatus{ID: id, Spec: spec, State: r.State, Executor: r.Executor, Price: r.Price, FuelPrice: r.FuelPrice,
 		Receipt: receipt, Reason: r.Reason, Settled: r.Settled, Outvoted: r.Outvoted}
+	if receipt != nil {
+		s.Cost = messages.JobCost(r.Price, r.FuelPrice, receipt.FuelUsed)
+	}
 	for _, h := range []struct {
 		role string
 		h    *helper
 	}{{messages.RoleWitness, r.Witness}, {messages.RoleTiebreaker, r.Tiebreaker}} {
 		if h.h != nil {
-			w := messages.JobWitness{Role: h.role, Executor: h.h.Executor, Price: h.h.Price}
+			w := messages.JobWitness{Role: h.role, Executor: h.h.Executor, Price: h.h.Price, FuelPrice: h.h.FuelPrice}
 			if h.h.Receipt != nil {
 				w.Receipt = witnesses[h.role]
+			}
+			if w.Receipt != nil {
+				w.Cost = messages.JobCost(w.Price, w.FuelPrice, w.Receipt.FuelUsed)
 			}
 			s.Witnesses = append(s.Witnesses, w)
 		}

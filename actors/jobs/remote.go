@@ -205,6 +205,26 @@ type assignedRun struct {
 	startedAt time.Time
 }
 
+// retryable says whether a new assignment of the job should run it again
+// rather than hear this run's answer: the run ended without a receipt
+// and not because of the job itself (this node lost it, was busy, or could
+// not fetch its blocks).
+func (r *assignedRun) retryable() bool {
+	select {
+	case <-r.done:
+	default:
+		return false // still running: the assignment waits for it
+	}
+	if r.err != nil {
+		return true
+	}
+	switch r.reply.Reason {
+	case messages.ReasonExecutorLost, messages.AssignBusy, messages.AssignUnavailable:
+		return true
+	}
+	return false
+}
+
 func (r *assignedRun) answer() any {
 	if r.err != nil {
 		return r.err
@@ -239,7 +259,7 @@ func (a *assignedRuns) start(job, from string, now time.Time, begin func(*assign
 		default:
 		}
 	}
-	if r, ok := a.runs[job]; ok {
+	if r, ok := a.runs[job]; ok && !r.retryable() {
 		return r
 	}
 	r := &assignedRun{from: from, done: make(chan struct{}), startedAt: now}
@@ -275,8 +295,13 @@ func (m *manager) onAnnounce(msg *messages.GossipIn) {
 		if free <= 0 {
 			return
 		}
+		price, fuelPrice, ok := m.Config.offer(a.MaxMana, a.Fuel)
+		if !ok {
+			m.Metrics.bids.WithLabelValues("declined").Inc()
+			return
+		}
 		body, err := json.Marshal(messages.JobBid{JobID: a.JobID, Bidder: m.Identity.DID().String(),
-			Price: min(a.MaxMana, m.Config.Price), Free: free})
+			Price: price, FuelPrice: fuelPrice, Free: free})
 		if err != nil {
 			return
 		}
@@ -321,6 +346,19 @@ func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*
 	spec, err := decodeSpec(sb.Block)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: spec of %s: %w", a.JobID, err)
+	}
+	// Fetched first, so that a holder out of reach (the submitter
+	// restarting) is told apart from a module that does not run.
+	for _, c := range []cid.Cid{spec.Module, spec.InputCID} {
+		if !c.Defined() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(life, callTimeout)
+		_, err := supervisors.Ask[*messages.GetBlockReply](ctx, m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
+		cancel()
+		if err != nil {
+			return &messages.JobAssignReply{Reason: messages.AssignUnavailable, Detail: fmt.Sprintf("fetching %s: %v", c, err)}, nil
+		}
 	}
 	// The bid promised a free worker, but this node's own jobs (or
 	// another assignment) may have taken it since: wait for one, a short
@@ -431,13 +469,14 @@ func (d *driver) bid() error {
 	ownBid := 0 // whether this node can bid: the window waits for as many bids as there are bidders
 	ctx, cancel = context.WithTimeout(d.life, peerCallTimeout)
 	fits := d.m.Config.refuses(d.spec.Limits.MemoryMB, d.spec.Limits.TimeoutMS) == ""
-	if workers, free := d.m.capacity(ctx); workers > 0 && fits && !d.rec.failed(d.self()) {
+	price, fuelPrice, affordable := d.m.Config.offer(d.bidCap(), d.spec.Limits.Fuel)
+	if workers, free := d.m.capacity(ctx); workers > 0 && fits && affordable && !d.rec.failed(d.self()) {
 		ownBid = 1
 		// This node's own bid: it runs the job when nobody beats it, and a
 		// busy pool still bids (its run waits for a worker), so that a lone
 		// node queues its jobs rather than failing them.
 		bids = append(bids, bid{JobBid: messages.JobBid{JobID: d.id, Bidder: d.self(),
-			Price: min(d.bidCap(), d.m.Config.Price), Free: free}})
+			Price: price, FuelPrice: fuelPrice, Free: free}})
 	}
 	cancel()
 	want := min(peers+ownBid, maxBidsWanted)
@@ -451,7 +490,7 @@ collect:
 		case <-window.C:
 			break collect
 		case b := <-box:
-			if b.Price > d.bidCap() || d.rec.failed(b.Bidder) || slices.ContainsFunc(bids, func(x bid) bool { return x.Bidder == b.Bidder }) {
+			if d.worstCost(b) > d.bidCap() || d.rec.failed(b.Bidder) || slices.ContainsFunc(bids, func(x bid) bool { return x.Bidder == b.Bidder }) {
 				continue
 			}
 			bids = append(bids, b)
@@ -510,7 +549,7 @@ func (d *driver) connectedPeers(ctx context.Context) int {
 // no bid comes.
 func (d *driver) announce(ctx context.Context) {
 	body, err := json.Marshal(messages.JobAnnouncement{JobID: d.id, Module: d.spec.Module.String(), MaxMana: d.bidCap(),
-		TimeoutMS: d.spec.Limits.TimeoutMS, MemoryMB: d.spec.Limits.MemoryMB, Submitter: d.self()})
+		TimeoutMS: d.spec.Limits.TimeoutMS, MemoryMB: d.spec.Limits.MemoryMB, Fuel: d.spec.Limits.Fuel, Submitter: d.self()})
 	if err != nil {
 		return
 	}
@@ -521,7 +560,8 @@ func (d *driver) announce(ctx context.Context) {
 }
 
 // rank drops the bids of executors below the job's min_reputation and
-// orders the rest best first: lowest price, then best standing, then most
+// orders the rest best first: lowest cost if the run used all its fuel
+// (price and fuel price), then best standing, then most
 // free workers, then a draw (see draw). Standing only separates executors
 // that failed jobs from the others: ranked by reputation, the executor that
 // won the first job (66 after one success, against 50 for the unknown)
@@ -545,7 +585,7 @@ func (d *driver) rank(bids []bid) []bid {
 		return false
 	})
 	slices.SortFunc(bids, func(a, b bid) int {
-		return cmp.Or(cmp.Compare(a.Price, b.Price), cmp.Compare(standing(a.score), standing(b.score)),
+		return cmp.Or(cmp.Compare(d.worstCost(a), d.worstCost(b)), cmp.Compare(standing(a.score), standing(b.score)),
 			cmp.Compare(b.Free, a.Free), cmp.Compare(d.draw(a.Bidder), d.draw(b.Bidder)), cmp.Compare(a.Bidder, b.Bidder))
 	})
 	return bids
@@ -559,6 +599,16 @@ func (d *driver) draw(bidder string) uint64 {
 	h.Write([]byte(d.id))
 	h.Write([]byte(bidder))
 	return h.Sum64()
+}
+
+// worstCost is what a bid costs if the run uses all of the job's fuel.
+func (d *driver) worstCost(b bid) uint64 {
+	return messages.JobCost(b.Price, b.FuelPrice, fuelLimit(d.spec.Limits.Fuel))
+}
+
+// helper is the bid as a verify-2 job's witness or tiebreaker.
+func (b bid) helper() *helper {
+	return &helper{Executor: b.Bidder, Peer: b.peer, Price: b.Price, FuelPrice: b.FuelPrice}
 }
 
 // unknownReputation is the score of an executor without a record.
@@ -581,12 +631,12 @@ func standing(score uint64) uint64 {
 func (d *driver) assignNext(base record) error {
 	b := d.bids[0]
 	next := base.to(messages.JobAssigned, d.m.Clock.Now())
-	next.Executor, next.ExecutorPeer, next.Price = b.Bidder, b.peer, b.Price
+	next.Executor, next.ExecutorPeer, next.Price, next.FuelPrice = b.Bidder, b.peer, b.Price, b.FuelPrice
 	next.Attempts++
 	taken := 1
 	if d.spec.Verify == 2 {
 		w := d.bids[1]
-		next.Witness = &helper{Executor: w.Bidder, Peer: w.peer, Price: w.Price}
+		next.Witness = w.helper()
 		taken = 2
 	}
 	if err := d.persist(next); err != nil {
@@ -620,7 +670,7 @@ func (d *driver) reassign(why string, blame bool) error {
 		return d.assignNext(base)
 	}
 	next := base.to(messages.JobBidding, d.m.Clock.Now())
-	next.Executor, next.ExecutorPeer, next.Price = "", "", 0
+	next.Executor, next.ExecutorPeer, next.Price, next.FuelPrice = "", "", 0, 0
 	d.bidSince = time.Time{}
 	return d.persist(next)
 }

@@ -22,7 +22,7 @@ type runResult struct {
 	receipt *messages.JobReceipt // verified, its output fetched
 	failed  string               // the job itself failed (a limit, a bad module): its reason
 	lost    string               // the executor failed the job: give it to another
-	busy    bool                 // with lost: the executor had no free worker, which is no fault
+	busy    bool                 // with lost: the executor had no free worker or could not fetch the job's blocks, no fault of its own
 	stopped bool                 // cancelled, or the node is stopping
 	err     error                // this node could not finish the step: retry it
 }
@@ -117,6 +117,13 @@ func (d *driver) runRemote(executor, peer string) runResult {
 		if d.run.Err() != nil {
 			return runResult{stopped: true}
 		}
+		if err != nil && time.Now().Before(d.graceUntil) {
+			d.m.log.Debug("jobs: the resumed job's executor is not reachable yet; asking again", "job", d.id, "executor", executor, "err", err)
+			if !sleep(d.run, resumeRetry) {
+				return runResult{stopped: true}
+			}
+			continue
+		}
 		if err != nil {
 			return runResult{lost: err.Error()}
 		}
@@ -138,7 +145,7 @@ func (d *driver) runRemote(executor, peer string) runResult {
 			return runResult{lost: "malformed receipt CID: " + err.Error()}
 		}
 		return d.check(executor, c)
-	case rep.Reason == messages.AssignBusy:
+	case rep.Reason == messages.AssignBusy, rep.Reason == messages.AssignUnavailable:
 		return runResult{lost: rep.Reason + ": " + rep.Detail, busy: true}
 	case rep.Reason == messages.ReasonExecutorLost || rep.Reason == "":
 		return runResult{lost: rep.Reason + ": " + rep.Detail}
@@ -178,6 +185,10 @@ func (d *driver) stopRuns() {
 		})
 	}
 }
+
+// resumeRetry paces the asks of a resumed job whose executor is not
+// reachable yet.
+const resumeRetry = 250 * time.Millisecond
 
 // check fetches and verifies a receipt (signature, job, executor, output
 // present). A remote executor's receipt and output are fetched from its

@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -21,39 +22,65 @@ type payment struct {
 	price    uint64
 }
 
-// payments decide the escrow of a final job. An executor is paid its price
-// when it answered a receipt that verified and was not outvoted, and it is
-// another node (the ledger refuses a settle to the account itself). A
-// tiebreaker is paid from the share of the executor it outvoted.
+// payments decide the escrow of a final job. An executor is paid when it
+// answered a receipt that verified and was not outvoted, and it is another
+// node (the ledger refuses a settle to the account itself): its price plus
+// its fuel price for the fuel the receipt says the run used
+// (messages.JobCost), never more than its share. A tiebreaker is paid from
+// the share of the executor it outvoted.
 func (d *driver) payments() []payment {
 	rec := d.rec
-	payable := func(executor string, receipt bool, price uint64) bool {
-		return executor != "" && executor != d.self() && receipt && price > 0 && !slices.Contains(rec.Outvoted, executor)
+	type claim struct {
+		executor, peer   string
+		price, fuelPrice uint64
+		receipt          *messages.JobReceipt
+	}
+	due := func(c claim) (uint64, bool) {
+		if c.executor == "" || c.executor == d.self() || c.receipt == nil || slices.Contains(rec.Outvoted, c.executor) {
+			return 0, false
+		}
+		cost := messages.JobCost(c.price, c.fuelPrice, c.receipt.FuelUsed)
+		return cost, cost > 0
+	}
+	pay := func(p *payment, c claim) bool {
+		cost, ok := due(c)
+		if ok {
+			p.to, p.peer, p.price = c.executor, c.peer, min(cost, p.amount)
+		}
+		return ok
 	}
 	shares := d.shares()
 	out := make([]payment, len(shares))
 	for i, s := range shares {
 		out[i].share = s
 	}
-	if payable(rec.Executor, rec.Receipt != nil, rec.Price) {
-		out[0].to, out[0].peer, out[0].price = rec.Executor, rec.ExecutorPeer, rec.Price
-	}
+	main := claim{rec.Executor, rec.ExecutorPeer, rec.Price, rec.FuelPrice, receiptOf(rec.Receipt, d.receipts.main)}
+	pay(&out[0], main)
 	if len(out) < 2 {
 		return out
 	}
-	if w := rec.Witness; w != nil && payable(w.Executor, w.Receipt != nil, w.Price) {
-		out[1].to, out[1].peer, out[1].price = w.Executor, w.Peer, w.Price
+	var witness claim
+	if w := rec.Witness; w != nil {
+		witness = claim{w.Executor, w.Peer, w.Price, w.FuelPrice, receiptOf(w.Receipt, d.receipts.witnesses[messages.RoleWitness])}
+		pay(&out[1], witness)
 	}
-	if t := rec.Tiebreaker; t != nil && payable(t.Executor, t.Receipt != nil, t.Price) {
-		for i := range out {
-			if out[i].to == "" && (i == 0 && slices.Contains(rec.Outvoted, rec.Executor) ||
-				i == 1 && rec.Witness != nil && slices.Contains(rec.Outvoted, rec.Witness.Executor)) {
-				out[i].to, out[i].peer, out[i].price = t.Executor, t.Peer, t.Price
+	if t := rec.Tiebreaker; t != nil {
+		tie := claim{t.Executor, t.Peer, t.Price, t.FuelPrice, receiptOf(t.Receipt, d.receipts.witnesses[messages.RoleTiebreaker])}
+		for i, outvoted := range []claim{main, witness} {
+			if out[i].to == "" && outvoted.executor != "" && slices.Contains(rec.Outvoted, outvoted.executor) && pay(&out[i], tie) {
 				break
 			}
 		}
 	}
 	return out
+}
+
+// receiptOf is r when the record links a receipt, nil otherwise.
+func receiptOf(l *block.Link, r *messages.JobReceipt) *messages.JobReceipt {
+	if l == nil {
+		return nil
+	}
+	return r
 }
 
 // settle pays the executors of a final job from its escrow and releases

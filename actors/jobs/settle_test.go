@@ -47,6 +47,12 @@ func TestPaymentsAndOutcomes(t *testing.T) {
 		{name: "one remote executor completed", verify: 1,
 			rec:      record{State: messages.JobCompleted, Executor: e, ExecutorPeer: "p", Price: 7, Receipt: link()},
 			payments: []paid{{job, e, 7}}, outcomes: []outcome{{job, e, true}}},
+		{name: "the fuel used is paid at the bid's fuel price", verify: 1,
+			rec:      record{State: messages.JobCompleted, Executor: e, ExecutorPeer: "p", Price: 7, FuelPrice: 2, Receipt: link()},
+			payments: []paid{{job, e, 11}}, outcomes: []outcome{{job, e, true}}},
+		{name: "never more than the share", verify: 1,
+			rec:      record{State: messages.JobCompleted, Executor: e, ExecutorPeer: "p", Price: 7, FuelPrice: 100, Receipt: link()},
+			payments: []paid{{job, e, 20}}, outcomes: []outcome{{job, e, true}}},
 		{name: "this node ran it: released, not paid", verify: 1,
 			rec:      record{State: messages.JobCompleted, Executor: self, Price: 7, Receipt: link()},
 			payments: []paid{{job, "", 0}}, outcomes: []outcome{{job, self, true}}},
@@ -67,8 +73,8 @@ func TestPaymentsAndOutcomes(t *testing.T) {
 		{name: "verify 2 liar outvoted: the tiebreaker takes its share", verify: 2,
 			rec: record{State: messages.JobFailed, Reason: "verification_mismatch: ...", Executor: e, ExecutorPeer: "p", Price: 7, Receipt: link(),
 				Witness:    &helper{Executor: w, Peer: "q", Price: 9, Receipt: link()},
-				Tiebreaker: &helper{Executor: tb, Peer: "r", Price: 5, Receipt: link()}, Outvoted: []string{e}},
-			payments: []paid{{job, tb, 5}, {witnessRef(job), w, 9}},
+				Tiebreaker: &helper{Executor: tb, Peer: "r", Price: 5, FuelPrice: 2, Receipt: link()}, Outvoted: []string{e}},
+			payments: []paid{{job, tb, 9}, {witnessRef(job), w, 9}},
 			outcomes: []outcome{{job, e, false}, {job + "/tiebreaker", tb, true}, {job + "/witness", w, true}}},
 		{name: "verify 2 without a tiebreaker: both outvoted, neither paid", verify: 2,
 			rec: record{State: messages.JobFailed, Reason: "verification_mismatch: ...", Executor: e, ExecutorPeer: "p", Price: 7, Receipt: link(),
@@ -78,7 +84,10 @@ func TestPaymentsAndOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := &driver{m: &manager{Deps: Deps{Identity: id}}, id: job, spec: messages.JobSpec{MaxMana: 20, Verify: tt.verify}, rec: tt.rec}
+			// Every run used 1.5 units of fuel: a fuel price of 2 costs 4.
+			ran := &messages.JobReceipt{FuelUsed: messages.FuelUnit * 3 / 2}
+			d := &driver{m: &manager{Deps: Deps{Identity: id}}, id: job, spec: messages.JobSpec{MaxMana: 20, Verify: tt.verify}, rec: tt.rec,
+				receipts: jobReceipts{main: ran, witnesses: map[string]*messages.JobReceipt{messages.RoleWitness: ran, messages.RoleTiebreaker: ran}}}
 			var got []paid
 			total := uint64(0)
 			for _, p := range d.payments() {
@@ -105,5 +114,30 @@ func TestPaymentsAndOutcomes(t *testing.T) {
 				t.Errorf("outcomes %v, want %v", outs, tt.outcomes)
 			}
 		})
+	}
+}
+
+// A node's offer fits the job's cap in the worst case: the price gives way
+// to the fuel, and a job whose fuel alone costs more than it allows gets no
+// bid.
+func TestOfferFitsTheWorstCase(t *testing.T) {
+	c := Config{Price: 10, FuelPrice: 2}
+	for _, tc := range []struct {
+		cap, fuel, price uint64
+		ok               bool
+	}{
+		{100, 5 * messages.FuelUnit, 10, true}, // 10 + 2×5 = 20 ≤ 100
+		{15, 5 * messages.FuelUnit, 5, true},   // the price gives way: 5 + 10 = 15
+		{9, 5 * messages.FuelUnit, 0, false},   // the fuel alone is 10
+		{100, 0, 10, true},                     // the engine's default fuel: 10 units, 20
+		{20, 0, 0, true},                       // exactly the fuel
+	} {
+		price, fuelPrice, ok := c.offer(tc.cap, tc.fuel)
+		if ok != tc.ok || ok && (price != tc.price || fuelPrice != 2) {
+			t.Errorf("offer(%d, %d) = %d, %d, %v; want %d, 2, %v", tc.cap, tc.fuel, price, fuelPrice, ok, tc.price, tc.ok)
+		}
+		if ok && messages.JobCost(price, fuelPrice, fuelLimit(tc.fuel)) > tc.cap {
+			t.Errorf("offer(%d, %d) can cost more than the cap", tc.cap, tc.fuel)
+		}
 	}
 }

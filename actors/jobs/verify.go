@@ -172,7 +172,7 @@ func (d *driver) judge(next record, rs jobReceipts) error {
 	}
 	if next.Tiebreaker == nil {
 		if b, ok := d.nextBid(next); ok {
-			next.Tiebreaker = &helper{Executor: b.Bidder, Peer: b.peer, Price: b.Price}
+			next.Tiebreaker = b.helper()
 			d.m.log.Info("jobs: the executors disagree; asking a tiebreaker", "job", d.id,
 				"executor", next.Executor, "witness", next.Witness.Executor, "tiebreaker", b.Bidder)
 			return d.persistReceipts(next, rs) // still running: the next step runs the tiebreaker
@@ -253,15 +253,15 @@ func (d *driver) replace(next record, rs jobReceipts, lost []slot, busy []bool, 
 			return d.judge(next, rs)
 		case !ok:
 			again := next.to(messages.JobBidding, d.m.Clock.Now())
-			again.Executor, again.ExecutorPeer, again.Price, again.Receipt = "", "", 0, nil
+			again.Executor, again.ExecutorPeer, again.Price, again.FuelPrice, again.Receipt = "", "", 0, 0, nil
 			again.Witness, again.Tiebreaker = nil, nil
 			d.bidSince = time.Time{}
 			return d.persistReceipts(again, jobReceipts{})
 		}
-		h := &helper{Executor: b.Bidder, Peer: b.peer, Price: b.Price}
+		h := b.helper()
 		switch s.role {
 		case "":
-			next.Executor, next.ExecutorPeer, next.Price, next.Receipt = b.Bidder, b.peer, b.Price, nil
+			next.Executor, next.ExecutorPeer, next.Price, next.FuelPrice, next.Receipt = b.Bidder, b.peer, b.Price, b.FuelPrice, nil
 			rs.main = nil
 		case messages.RoleWitness:
 			next.Witness = h

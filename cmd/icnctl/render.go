@@ -695,7 +695,10 @@ func renderJob(w io.Writer, j httpapi.Job) {
 	fmt.Fprintf(tw, "Max mana\t%d\n", j.Spec.MaxMana)
 	fmt.Fprintf(tw, "Executor\t%s\n", dash(clean(j.Executor)))
 	if j.Executor != "" {
-		fmt.Fprintf(tw, "Price\t%d\n", j.Price)
+		fmt.Fprintf(tw, "Price\t%s\n", priceLabel(j.Price, j.FuelPrice))
+	}
+	if j.Cost > 0 {
+		fmt.Fprintf(tw, "Cost\t%d\n", j.Cost)
 	}
 	if j.Spec.Verify == 2 {
 		fmt.Fprintf(tw, "Verify\t2 executors must agree\n")
@@ -708,7 +711,7 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		if r := w.Receipt; r != nil {
 			answer = fmt.Sprintf("output %s, exit %d, %d fuel", clean(r.Output), r.ExitCode, r.FuelUsed)
 		}
-		fmt.Fprintf(tw, "%s\t%s (price %d): %s\n", titleCase(clean(w.Role)), clean(w.Executor), w.Price, answer)
+		fmt.Fprintf(tw, "%s\t%s (price %s): %s\n", titleCase(clean(w.Role)), clean(w.Executor), priceLabel(w.Price, w.FuelPrice), answer)
 	}
 	for _, o := range j.Outvoted {
 		fmt.Fprintf(tw, "Outvoted\t%s (not paid; reputation lowered)\n", clean(o))
@@ -735,6 +738,14 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		fmt.Fprintf(tw, "%s\t%s  %s\n", label, stamp(h.Time), clean(h.State))
 	}
 	tw.Flush()
+}
+
+// priceLabel is a bid: its price, and its fuel price if it has one.
+func priceLabel(price, fuelPrice uint64) string {
+	if fuelPrice == 0 {
+		return strconv.FormatUint(price, 10)
+	}
+	return fmt.Sprintf("%d + %d per 10^9 fuel", price, fuelPrice)
 }
 
 // titleCase capitalizes a one-word label (witness → Witness).

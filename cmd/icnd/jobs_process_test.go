@@ -29,7 +29,7 @@ type meshNode struct {
 // bootstrapping from it. Every node runs with ledger regeneration off, so
 // that mana is conserved exactly. It returns once the first node is
 // connected to both others.
-func startMesh(t *testing.T) []*meshNode {
+func startMesh(t testing.TB) []*meshNode {
 	t.Helper()
 	began := time.Now()
 	bins := build(t)
@@ -209,8 +209,8 @@ func TestThreeDaemonsRunAJob(t *testing.T) {
 	if done.Receipt == nil || done.Receipt.Executor != done.Executor || done.Receipt.ExitCode != 0 || done.Receipt.Output == "" {
 		t.Fatalf("receipt %+v of executor %s", done.Receipt, done.Executor)
 	}
-	if done.Price == 0 || done.Price > done.Spec.MaxMana {
-		t.Fatalf("price %d (max_mana %d)", done.Price, done.Spec.MaxMana)
+	if done.Price == 0 || done.Cost <= done.Price || done.Cost > done.Spec.MaxMana {
+		t.Fatalf("price %d, cost %d (max_mana %d)", done.Price, done.Cost, done.Spec.MaxMana)
 	}
 	if got := a.c.output(done.JobID); string(got) != "HELLO, MESH OF DAEMONS" {
 		t.Fatalf("output %q", got)
@@ -218,12 +218,12 @@ func TestThreeDaemonsRunAJob(t *testing.T) {
 
 	// The submitter settled once, paying the executor its price.
 	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
-	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Price {
-		t.Fatalf("settles of the job on the submitter: %+v (executor %s, price %d)", settles, done.Executor, done.Price)
+	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Cost {
+		t.Fatalf("settles of the job on the submitter: %+v (executor %s, cost %d)", settles, done.Executor, done.Cost)
 	}
 	after := a.c.account(a.info.DID)
-	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Price {
-		t.Fatalf("submitter account %+v after the job, %+v before, price %d", after, before, done.Price)
+	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
+		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
 	}
 
 	// The executor's node receives the payment, citing the settle.
@@ -232,8 +232,8 @@ func TestThreeDaemonsRunAJob(t *testing.T) {
 		exec = nodes[2]
 	}
 	recv := exec.waitReceived(t, a.info.DID, 20*time.Second)
-	if recv.Amount != done.Price || recv.Source != settles[0].CID {
-		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Price, settles[0].CID)
+	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
+		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
 	}
 	var v httpapi.VerifyReport
 	exec.c.must(200, "GET", "/api/v1/accounts/"+exec.info.DID+"/verify", nil, &v)
@@ -268,7 +268,7 @@ func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
 	const n = 2_000_000_000
 	submitted := time.Now()
 	j := submitJob(a.c, "loop", httpapi.JobRequest{Input: binary.LittleEndian.AppendUint64(nil, n),
-		Limits: httpapi.JobLimits{Fuel: 1 << 50, TimeoutMS: 30_000}})
+		Limits: httpapi.JobLimits{Fuel: 50 * messages.FuelUnit, TimeoutMS: 30_000}})
 	running := a.c.waitJob(j.JobID, 20*time.Second, func(j httpapi.Job) bool {
 		return j.State == "running" && j.Executor != "" || messages.JobFinal(j.State)
 	})
@@ -331,19 +331,19 @@ func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
 	}
 
 	// Mana: one settle, paying the executor that ran the job; nothing
-	// left reserved; the submitter's balance is down by exactly the price
+	// left reserved; the submitter's balance is down by exactly the cost
 	// (regeneration is off).
 	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
-	if len(settles) != 1 || settles[0].Counterparty != other.info.DID || settles[0].Amount != done.Price {
-		t.Fatalf("settles of the job on the submitter: %+v (price %d to %s)", settles, done.Price, other.info.DID)
+	if len(settles) != 1 || settles[0].Counterparty != other.info.DID || settles[0].Amount != done.Cost {
+		t.Fatalf("settles of the job on the submitter: %+v (cost %d to %s)", settles, done.Cost, other.info.DID)
 	}
 	after := a.c.account(a.info.DID)
-	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Price {
-		t.Fatalf("submitter account %+v after the job, %+v before, price %d", after, before, done.Price)
+	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
+		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
 	}
 	recv := other.waitReceived(t, a.info.DID, 20*time.Second)
-	if recv.Amount != done.Price || recv.Source != settles[0].CID {
-		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Price, settles[0].CID)
+	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
+		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
 	}
 	// The submitter judges only the executor that finished the job: the
 	// one that ran it gains a success. (The killed one is not held to
@@ -355,5 +355,224 @@ func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
 		t.Fatalf("reputation of the executor that ran the job, on the submitter: %+v", rep)
 	}
 	t.Logf("reputation on the submitter: killed executor %+v, the other %+v", lost, rep)
+	t.Logf("whole test %s", time.Since(began).Round(time.Millisecond))
+}
+
+// BenchmarkJobAcrossDaemons: three icnd processes on 127.0.0.1 (production
+// profile: libp2p TCP, badger with synced commits), jobs submitted over
+// HTTP to the one without workers, so that each is announced, bid for,
+// assigned to one of the two others, run there, and its receipt and output
+// fetched, verified and paid for. An op is one trivial job (upper) from
+// POST to a GET that shows it completed (polled every millisecond, which
+// the latency includes).
+func BenchmarkJobAcrossDaemons(b *testing.B) {
+	nodes := startMesh(b)
+	a := nodes[0].c
+	module := wasmtest.WAT(b, "upper")
+	run := func(i int) time.Duration {
+		began := time.Now()
+		var j httpapi.Job
+		a.must(202, "POST", "/api/v1/jobs", httpapi.JobRequest{ModuleWASM: module,
+			Input: fmt.Appendf(nil, "job %d %d", i, began.UnixNano())}, &j)
+		for {
+			var s httpapi.Job
+			if code, err := a.do("GET", "/api/v1/jobs/"+j.JobID, nil, &s); err != nil || code != 200 {
+				b.Fatalf("job %s: %d %v", j.JobID, code, err)
+			}
+			if messages.JobFinal(s.State) {
+				if s.State != messages.JobCompleted {
+					b.Fatalf("job %s: %s %s", j.JobID, s.State, s.Reason)
+				}
+				return time.Since(began)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	run(-1) // the executors compile the module once
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		lat = append(lat, run(i))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// restartSubmitter starts node a's daemon again on its data dir with the
+// flags and environment startMesh gave it (workers 0, regeneration off),
+// also listening on listen (its previous p2p address, so that the nodes
+// that bootstrapped from it find it again). It returns once the daemon is
+// ready, with a's daemon, client and identity replaced.
+func restartSubmitter(t *testing.T, a *meshNode, listen string) {
+	t.Helper()
+	bins := build(t)
+	d := startDaemonEnv(t, bins.icnd, a.dir, []string{"ICN_LEDGER_REGEN_PER_HOUR=0"},
+		"--workers", "0", "--p2p-listen", listen)
+	a.d = d
+	a.c = newAPI(t, d.waitReady(t, a.dir, 30*time.Second), a.dir)
+	var info httpapi.NodeInfo
+	a.c.must(200, "GET", "/api/v1/node", nil, &info)
+	if info.DID != a.info.DID || info.PeerID != a.info.PeerID {
+		t.Fatalf("the submitter came back as %s (%s), was %s (%s)", info.PeerID, info.DID, a.info.PeerID, a.info.DID)
+	}
+	a.info = info
+}
+
+// TestSIGKILLOfTheSubmitterDaemonMidJobResumes SIGKILLs the daemon that
+// submitted a job while an executor runs it, and restarts it on the same
+// data dir: its job manager resumes the job from its record, the job
+// completes once, is settled once (the executor paid its price, nothing
+// left reserved) and the executor's node receives the payment.
+func TestSIGKILLOfTheSubmitterDaemonMidJobResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	began := time.Now()
+	nodes := startMesh(t)
+	a := nodes[0]
+	before := a.c.account(a.info.DID)
+	var listen string
+	for _, addr := range a.info.Addrs {
+		if strings.HasPrefix(addr, "/ip4/127.0.0.1/tcp/") {
+			listen, _, _ = strings.Cut(addr, "/p2p/")
+		}
+	}
+	if listen == "" {
+		t.Fatalf("the submitter has no TCP address on 127.0.0.1: %v", a.info.Addrs)
+	}
+
+	// loop: 2*10^9 iterations run a couple of seconds (see
+	// TestSIGKILLOfTheExecutorDaemonMidJobReassigns).
+	const n = 2_000_000_000
+	submitted := time.Now()
+	j := submitJob(a.c, "loop", httpapi.JobRequest{Input: binary.LittleEndian.AppendUint64(nil, n),
+		Limits: httpapi.JobLimits{Fuel: 50 * messages.FuelUnit, TimeoutMS: 30_000}})
+	running := a.c.waitJob(j.JobID, 20*time.Second, func(j httpapi.Job) bool {
+		return j.State == "running" && j.Executor != "" || messages.JobFinal(j.State)
+	})
+	if running.State != "running" {
+		t.Fatalf("finished before its submitter could be killed: %s (%s)", running.State, running.Reason)
+	}
+	var ran *meshNode
+	for _, n := range nodes[1:] {
+		if n.info.DID == running.Executor {
+			ran = n
+		}
+	}
+	if ran == nil {
+		t.Fatalf("executor %s is not one of the executor nodes", running.Executor)
+	}
+	// Kill the submitter once the executor's pool is actually running
+	// the job.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var s messages.SubsystemStatus
+		if code, err := ran.c.do("GET", "/api/v1/subsystems/executors", nil, &s); err == nil && code == 200 && s.Details["busy"] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the executor's pool never ran the job\nstderr:\n%s", ran.d.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	killedAt := time.Now()
+	old := a.d
+	if err := old.cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	if err := <-old.done; err == nil {
+		t.Fatal("icnd exited cleanly after SIGKILL")
+	}
+	t.Logf("submitter SIGKILLed %s after submission (executor %s)", killedAt.Sub(submitted).Round(time.Millisecond), ran.info.DID)
+
+	restartSubmitter(t, a, listen)
+	readyAt := time.Now()
+	t.Logf("submitter ready again %s after the kill", readyAt.Sub(killedAt).Round(time.Millisecond))
+	for _, n := range nodes[1:] {
+		a.c.waitConnected(n.info.PeerID, 20*time.Second)
+	}
+	t.Logf("submitter reconnected to both executors %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+
+	// The restarted job manager resumes the job from its record.
+	var done httpapi.Job
+	func() {
+		deadline := time.Now().Add(45 * time.Second)
+		for {
+			done = httpapi.Job{}
+			if code, err := a.c.do("GET", "/api/v1/jobs/"+j.JobID, nil, &done); err == nil && code == 200 && jobFinished(done) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s after the restart: state %s (%s) executor %s settled %v history %+v\nsubmitter stderr (after restart):\n%s\nsubmitter stderr (before the kill):\n%s\nexecutor stderr:\n%s",
+					j.JobID, done.State, done.Reason, done.Executor, done.Settled, done.History, a.d.stderr, old.stderr, ran.d.stderr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var states []string
+	completed := 0
+	for _, h := range done.History {
+		states = append(states, h.State)
+		if h.State == "completed" {
+			completed++
+		}
+	}
+	t.Logf("job %s %s %s after the restart (%s after the kill, %s after submission); history: %s",
+		done.JobID, done.State, time.Since(readyAt).Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond),
+		time.Since(submitted).Round(time.Millisecond), strings.Join(states, " → "))
+	if done.State != "completed" || completed != 1 {
+		t.Fatalf("state %s (%s) executor %s, want completed once; history %+v\nsubmitter stderr:\n%s",
+			done.State, done.Reason, done.Executor, done.History, a.d.stderr)
+	}
+	if done.Executor == "" || (done.Executor != nodes[1].info.DID && done.Executor != nodes[2].info.DID) {
+		t.Fatalf("executor %q is not one of the executor nodes", done.Executor)
+	}
+	// ran was running the job when its submitter died; payee is the
+	// executor that completed it, whom the submitter pays.
+	payee := ran
+	for _, n := range nodes[1:] {
+		if n.info.DID == done.Executor {
+			payee = n
+		}
+	}
+	if done.Receipt == nil || done.Receipt.Executor != done.Executor || done.Receipt.ExitCode != 0 {
+		t.Fatalf("receipt %+v", done.Receipt)
+	}
+	if done.Price == 0 || done.Cost <= done.Price || done.Cost > done.Spec.MaxMana {
+		t.Fatalf("price %d, cost %d (max_mana %d)", done.Price, done.Cost, done.Spec.MaxMana)
+	}
+	if out := strings.TrimSpace(string(a.c.output(done.JobID))); len(out) != 16 {
+		t.Fatalf("output %q, want 16 hex digits", out)
+	}
+
+	// Mana: one settle, paying the executor its cost; nothing left
+	// reserved; the submitter's balance is down by exactly the cost
+	// (regeneration is off).
+	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
+	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Cost {
+		t.Fatalf("settles of the job on the submitter: %+v (cost %d to %s)", settles, done.Cost, done.Executor)
+	}
+	after := a.c.account(a.info.DID)
+	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
+		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
+	}
+	recv := payee.waitReceived(t, a.info.DID, 20*time.Second)
+	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
+		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
+	}
+
+	// The submitter's own restart is no fault of the executor: the
+	// resumed job asks the executor that was running it again (which
+	// answers from its run), it is not assigned elsewhere, and that
+	// executor is not blamed.
+	var rep httpapi.Reputation
+	a.c.must(200, "GET", "/api/v1/reputation/"+ran.info.DID, nil, &rep)
+	if done.Executor != ran.info.DID || assignments(done) != 1 || rep.Failures != 0 {
+		t.Errorf("the resumed job completed on %s after %d assignments; it was running on %s when the submitter was killed, "+
+			"whose reputation on the submitter is now %+v\nsubmitter stderr after the restart:\n%s",
+			done.Executor, assignments(done), ran.info.DID, rep, a.d.stderr)
+	}
 	t.Logf("whole test %s", time.Since(began).Round(time.Millisecond))
 }

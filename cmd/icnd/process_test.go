@@ -451,12 +451,12 @@ func TestKeyEncryptCoversTheKeyring(t *testing.T) {
 
 // api is a client of a daemon's public API.
 type api struct {
-	t      *testing.T
+	t      testing.TB
 	addr   string
 	bearer string
 }
 
-func newAPI(t *testing.T, addr, dataDir string) api {
+func newAPI(t testing.TB, addr, dataDir string) api {
 	token, err := os.ReadFile(filepath.Join(dataDir, httpapi.APITokenFile))
 	if err != nil {
 		t.Fatal(err)

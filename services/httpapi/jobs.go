@@ -99,10 +99,12 @@ type JobReceipt struct {
 
 // JobWitness is one more executor of a verify-2 job.
 type JobWitness struct {
-	Role     string      `json:"role"` // witness or tiebreaker
-	Executor string      `json:"executor"`
-	Price    uint64      `json:"price,omitempty"`
-	Receipt  *JobReceipt `json:"receipt,omitempty"`
+	Role      string      `json:"role"` // witness or tiebreaker
+	Executor  string      `json:"executor"`
+	Price     uint64      `json:"price,omitempty"`
+	FuelPrice uint64      `json:"fuel_price,omitempty"`
+	Cost      uint64      `json:"cost,omitempty"`
+	Receipt   *JobReceipt `json:"receipt,omitempty"`
 }
 
 // Job is GET /api/v1/jobs/{id}.
@@ -115,7 +117,13 @@ type Job struct {
 	History  []JobTransition `json:"history"`
 	Executor string          `json:"executor,omitempty"` // DID
 	Price    uint64          `json:"price,omitempty"`
-	Receipt  *JobReceipt     `json:"receipt,omitempty"`
+	// FuelPrice: the executor's price per 10^9 units of fuel used.
+	FuelPrice uint64 `json:"fuel_price,omitempty"`
+	// Cost: what the run cost once there is a receipt: price plus
+	// fuel_price for each 10^9 units of the receipt's fuel_used, rounded
+	// up. An executor on another node is paid this.
+	Cost    uint64      `json:"cost,omitempty"`
+	Receipt *JobReceipt `json:"receipt,omitempty"`
 	// Reason: a failed job's reason (timeout, fuel, memory, ..., then detail).
 	Reason string `json:"reason,omitempty"`
 	// Witnesses: a verify-2 job's other executors (the witness, and the
@@ -175,7 +183,7 @@ func jobsCall[R any](s *Server, r *http.Request, msg any) (R, error) {
 func jobJSON(st messages.JobStatus) Job {
 	sp := st.Spec
 	out := Job{JobID: st.ID, State: st.State, History: make([]JobTransition, 0, len(st.History)), Executor: st.Executor,
-		Price: st.Price, Reason: st.Reason, Settled: st.Settled, Outvoted: st.Outvoted,
+		Price: st.Price, FuelPrice: st.FuelPrice, Cost: st.Cost, Reason: st.Reason, Settled: st.Settled, Outvoted: st.Outvoted,
 		Spec: JobSpec{Module: cidString(sp.Module), Input: sp.Input, InputCID: cidString(sp.InputCID), Args: sp.Args, Env: sp.Env,
 			Limits:  JobLimits{MemoryMB: sp.Limits.MemoryMB, TimeoutMS: sp.Limits.TimeoutMS, MaxOutputBytes: sp.Limits.MaxOutputBytes, Fuel: sp.Limits.Fuel},
 			MaxMana: sp.MaxMana, BidWindowMS: sp.BidWindowMS, Verify: sp.Verify, MinReputation: sp.MinReputation}}
@@ -184,7 +192,7 @@ func jobJSON(st messages.JobStatus) Job {
 	}
 	out.Receipt = receiptJSON(st.Receipt)
 	for _, w := range st.Witnesses {
-		out.Witnesses = append(out.Witnesses, JobWitness{Role: w.Role, Executor: w.Executor, Price: w.Price, Receipt: receiptJSON(w.Receipt)})
+		out.Witnesses = append(out.Witnesses, JobWitness{Role: w.Role, Executor: w.Executor, Price: w.Price, FuelPrice: w.FuelPrice, Cost: w.Cost, Receipt: receiptJSON(w.Receipt)})
 	}
 	return out
 }
