@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,6 +268,45 @@ func checkMana(t *testing.T, nodes []*Node, jobs []loadJob, done map[string]mess
 }
 
 // executedBy counts the jobs each node ran.
+// describeFederation is what a stuck test needs to know of each node: its
+// peers (connected, breaker, messages) and its bid, gossip, envelope and
+// RPC counters.
+func describeFederation(t *testing.T, nodes []*Node) string {
+	var b strings.Builder
+	for i, n := range nodes {
+		fmt.Fprintf(&b, "node %d %s:\n", i, n.Network.ID())
+		if l, err := supervisors.Ask[*messages.PeerList](t.Context(), n.Tree, "peers", &messages.ListPeers{}); err == nil {
+			for _, p := range l.Peers {
+				fmt.Fprintf(&b, "  peer %s connected %v breaker %s in %d out %d\n", p.PeerID, p.Connected, p.Breaker, p.MessagesIn, p.MessagesOut)
+			}
+		} else {
+			fmt.Fprintf(&b, "  peers: %v\n", err)
+		}
+		families, err := n.Registry.Gather()
+		if err != nil {
+			continue
+		}
+		for _, f := range families {
+			name := f.GetName()
+			if !strings.Contains(name, "bids") && !strings.Contains(name, "reject") && !strings.Contains(name, "gossip") &&
+				!strings.Contains(name, "peer_requests") && !strings.Contains(name, "jobs_active") {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, l.GetName()+"="+l.GetValue())
+				}
+				v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				if v != 0 {
+					fmt.Fprintf(&b, "  %s{%s} %v\n", name, strings.Join(labels, ","), v)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
 func executedBy(nodes []*Node, done map[string]messages.JobStatus) []int {
 	out := make([]int, len(nodes))
 	for _, s := range done {
@@ -376,7 +416,14 @@ func TestThousandJobsInSequence(t *testing.T) {
 			t.Fatalf("submit %d: %v", i, err)
 		}
 		jobs = append(jobs, loadJob{node: 0, id: id, input: input})
-		done[id] = *waitJob(t, a, id, 30*time.Second, finished)
+		var st *messages.JobStatus
+		if err := waitUntil(40*time.Second, func() bool {
+			st = askJobs[*messages.JobStatus](t, a, &messages.GetJob{ID: id})
+			return finished(st)
+		}); err != nil {
+			t.Fatalf("job %d %s: %s (%s) executor %q; history %v\n%s", i, id, st.State, st.Reason, st.Executor, st.History, describeFederation(t, nodes))
+		}
+		done[id] = *st
 		if (i+1)%100 == 0 {
 			t.Logf("%d jobs final and settled after %v", i+1, time.Since(began).Round(time.Millisecond))
 		}
