@@ -40,6 +40,9 @@ type driver struct {
 	bids     []bid     // the bids not yet tried, best first
 	bidSince time.Time // when the job first looked for an executor
 	box      chan bid  // the open bidding window (nil: closed)
+	// silentRounds counts the bidding rounds that heard no bid at all:
+	// after one, announcements also go to each peer directly.
+	silentRounds int
 
 	// graceUntil: a job resumed with an executor keeps asking it until then
 	// (see resumeGrace). Set before the driver starts, then only read.

@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/intercooperative-network/icn-go/messages"
@@ -321,5 +323,55 @@ func TestKilledExecutorMidJobRunsAgain(t *testing.T) {
 				t.Fatal("no output")
 			}
 		})
+	}
+}
+
+// deafPeer is a peer manager with one connected peer that never hears
+// gossip: it reports each announcement sent to the peer directly.
+type deafPeer struct{ direct chan<- string }
+
+const deafPeerID = "12D3KooWDeafPeerDeafPeerDeafPeerDeafPeerDeafPeer"
+
+func (p deafPeer) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *messages.FindProviders:
+		c.Respond(&messages.Providers{})
+	case *messages.ListPeers:
+		c.Respond(&messages.PeerList{Peers: []messages.PeerInfo{{PeerID: deafPeerID, Connected: true}}})
+	case *messages.PublishGossip:
+		c.Respond(&messages.GossipPublished{}) // and lost on the way
+	case *messages.AskPeer:
+		if m.Type == messages.WireJobAnnounce && m.Peer == deafPeerID {
+			var a messages.JobAnnouncement
+			if json.Unmarshal(m.Body, &a) == nil {
+				select {
+				case p.direct <- a.JobID:
+				default:
+				}
+			}
+		}
+		c.Respond(&messages.PeerAnswer{Peer: m.Peer})
+	}
+}
+
+// When gossip finds no bidder, the next announcement also goes to each
+// connected peer directly, and the job still ends (no_bids) in time.
+func TestASilentRoundAnnouncesDirectly(t *testing.T) {
+	direct := make(chan string, 16)
+	n := startNodePeers(t, 0, Config{Price: 10, AssignTimeout: 2 * time.Second}, 500, func() actor.Actor { return deafPeer{direct: direct} })
+	s, err := n.submit(t, messages.JobSpec{Module: n.module(t, "upper"), BidWindowMS: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-direct:
+		if id != s.ID {
+			t.Fatalf("direct announcement of %s, want %s", id, s.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no direct announcement after a silent round")
+	}
+	if done := n.wait(t, s.ID); done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, messages.ReasonNoBids) {
+		t.Fatalf("state %s (%s)", done.State, done.Reason)
 	}
 }

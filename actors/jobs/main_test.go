@@ -69,6 +69,12 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 // mana (the benchmarks need room for thousands of jobs).
 func startNodeWith(tb testing.TB, workers int, cfg Config, initial uint64) *node {
 	tb.Helper()
+	return startNodePeers(tb, workers, cfg, initial, func() actor.Actor { return noPeers{} })
+}
+
+// startNodePeers is startNodeWith with peers as its peer manager.
+func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor) *node {
+	tb.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -104,7 +110,7 @@ func startNodeWith(tb testing.TB, workers int, cfg Config, initial uint64) *node
 	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
 		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
 			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
-		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noPeers{} }},
+		{Name: "peers", Restart: supervisors.Permanent, New: peers},
 		{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
 			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
 		{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,

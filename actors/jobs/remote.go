@@ -148,6 +148,11 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 				m.sys.Root.Send(sender, answer)
 			}
 		})
+	case messages.WireJobAnnounce:
+		// A direct announcement, sent when gossip found no bidder: the
+		// same message, answered at once (the bid follows by RPC).
+		m.onAnnounce(&messages.GossipIn{Topic: network.TopicJobs, Type: msg.Type, From: msg.From, Peer: msg.Peer, Body: msg.Body})
+		c.Respond(&messages.PeerResponse{})
 	case messages.WireJobCancel:
 		var jc messages.JobCancel
 		if err := json.Unmarshal(msg.Body, &jc); err != nil {
@@ -455,9 +460,10 @@ func (d *driver) bid() error {
 	box := d.box
 
 	ctx, cancel := context.WithTimeout(d.life, peerCallTimeout)
-	peers := d.connectedPeers(ctx)
+	connected := d.connectedPeers(ctx)
+	peers := len(connected)
 	if peers > 0 {
-		d.announce(ctx)
+		d.announce(ctx, connected)
 	}
 	cancel()
 	if d.rec.State == messages.JobAnnounced {
@@ -496,6 +502,9 @@ collect:
 			bids = append(bids, b)
 		}
 	}
+	if len(bids) == 0 {
+		d.silentRounds++
+	}
 	bids = d.rank(bids)
 	if len(bids) < d.executorsWanted() {
 		if time.Since(d.bidSince) > d.m.Config.AssignTimeout {
@@ -531,23 +540,26 @@ func (d *driver) noBids(got int) string {
 
 // connectedPeers counts the peers this node is connected to (0 when the
 // peer manager does not answer: the job stays local).
-func (d *driver) connectedPeers(ctx context.Context) int {
+func (d *driver) connectedPeers(ctx context.Context) []string {
 	l, err := supervisors.Ask[*messages.PeerList](ctx, d.m.tree, peersName, &messages.ListPeers{})
 	if err != nil {
-		return 0
+		return nil
 	}
-	n := 0
+	var out []string
 	for _, p := range l.Peers {
 		if p.Connected {
-			n++
+			out = append(out, p.PeerID)
 		}
 	}
-	return n
+	return out
 }
 
 // announce gossips the job; a lost announcement is announced again when
-// no bid comes.
-func (d *driver) announce(ctx context.Context) {
+// no bid comes. After a round without any bid it is also sent to each
+// connected peer directly (the same message by RPC): gossip dropped on
+// the way (a full subscriber buffer, a mesh being rebuilt) must not leave
+// a job without bidders.
+func (d *driver) announce(ctx context.Context, peers []string) {
 	body, err := json.Marshal(messages.JobAnnouncement{JobID: d.id, Module: d.spec.Module.String(), MaxMana: d.bidCap(),
 		TimeoutMS: d.spec.Limits.TimeoutMS, MemoryMB: d.spec.Limits.MemoryMB, Fuel: d.spec.Limits.Fuel, Submitter: d.self()})
 	if err != nil {
@@ -556,6 +568,20 @@ func (d *driver) announce(ctx context.Context) {
 	if _, err := d.m.tree.Request(ctx, peersName, &messages.PublishGossip{Topic: network.TopicJobs,
 		Type: messages.WireJobAnnounce, Body: body}); err != nil {
 		d.m.log.Debug("jobs: announcement not published", "job", d.id, "err", err)
+	}
+	if d.silentRounds == 0 {
+		return
+	}
+	life := d.life
+	for _, p := range peers {
+		d.m.drivers.Go(func() {
+			ctx, cancel := context.WithTimeout(life, peerCallTimeout+time.Second)
+			defer cancel()
+			if _, err := d.m.tree.Request(ctx, peersName, &messages.AskPeer{Peer: p, Type: messages.WireJobAnnounce,
+				Body: body, Timeout: peerCallTimeout}); err != nil {
+				d.m.log.Debug("jobs: direct announcement not taken", "job", d.id, "peer", p, "err", err)
+			}
+		})
 	}
 }
 
