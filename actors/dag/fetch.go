@@ -134,7 +134,10 @@ func (a *Actor) serveBlock(c actor.Context, m *messages.PeerRequestIn) {
 		c.Respond(&messages.PeerResponse{Body: b.Data()})
 		return
 	}
-	if _, ok := a.index[string(id.Bytes())]; !ok {
+	// A block in flight may be durable already: its writer is answered
+	// before the actor indexes it, and may have told another node of it
+	// (a receipt's output, a payment's entry). The store says.
+	if _, ok := a.index[string(id.Bytes())]; !ok && a.inflight[string(id.Bytes())] == nil {
 		c.Respond(fmt.Errorf("%w: %s", messages.ErrBlockNotFound, id))
 		return
 	}

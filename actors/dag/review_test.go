@@ -277,3 +277,21 @@ func TestARetryAfterAFailedRefUpdateSucceeds(t *testing.T) {
 		}
 	}
 }
+
+// A block whose put was acknowledged is served to other nodes at once: the
+// writer is answered before the actor indexes the block, and may tell
+// another node of it in between (an executor's output, a payment's entry).
+func TestAnAcknowledgedBlockIsServedToPeersAtOnce(t *testing.T) {
+	n := start(t, memstore.New(), Config{MaxBlockSize: 1 << 20})
+	for i := range 300 {
+		b := raw(t, fmt.Sprintf("told at once %d", i))
+		if _, err := n.tree.Request(t.Context(), Name, &messages.PutBlocks{Blocks: []block.Block{b}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := supervisors.Ask[*messages.PeerResponse](t.Context(), n.tree, Name,
+			&messages.PeerRequestIn{Type: messages.WireDAGBlock, Body: b.CID().Bytes()})
+		if err != nil || !bytes.Equal(r.Body, b.Data()) {
+			t.Fatalf("block %d asked by a peer right after its put: %v", i, err)
+		}
+	}
+}
