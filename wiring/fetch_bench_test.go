@@ -16,13 +16,13 @@ import (
 
 // prodNode starts a production node (libp2p on 127.0.0.1, badger under a
 // temp dir) bootstrapping from bootstrap, if given.
-func prodNode(b *testing.B, bootstrap ...string) *Node {
+func prodNode(b testing.TB, bootstrap ...string) *Node {
 	b.Helper()
 	return prodNodeWith(b, nil, bootstrap...)
 }
 
 // prodNodeWith is prodNode with mutate applied to the config.
-func prodNodeWith(b *testing.B, mutate func(*Config), bootstrap ...string) *Node {
+func prodNodeWith(b testing.TB, mutate func(*Config), bootstrap ...string) *Node {
 	b.Helper()
 	cfg, err := Default(ProfileProduction)
 	if err != nil {
