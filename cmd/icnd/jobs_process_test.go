@@ -27,15 +27,15 @@ type meshNode struct {
 // startMesh runs three icnd on 127.0.0.1: the first with workers 0 (it
 // executes no job, so its jobs must run on the other two), the others
 // bootstrapping from it. Every node runs with ledger regeneration off, so
-// that mana is conserved exactly. It returns once the first node is
-// connected to both others.
-func startMesh(t testing.TB) []*meshNode {
+// that mana is conserved exactly, and env added to its environment. It
+// returns once the first node is connected to both others.
+func startMesh(t testing.TB, env ...string) []*meshNode {
 	t.Helper()
 	began := time.Now()
 	bins := build(t)
 	t.Logf("binaries ready in %s", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
-	noRegen := []string{"ICN_LEDGER_REGEN_PER_HOUR=0"}
+	noRegen := append([]string{"ICN_LEDGER_REGEN_PER_HOUR=0"}, env...)
 	nodes := make([]*meshNode, 3)
 	start := func(i int, extra ...string) *meshNode {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1))
@@ -366,7 +366,7 @@ func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
 // POST to a GET that shows it completed (polled every millisecond, which
 // the latency includes).
 func BenchmarkJobAcrossDaemons(b *testing.B) {
-	nodes := startMesh(b)
+	nodes := startMesh(b, "ICN_LEDGER_INITIAL=10000") // room for the escrow of a thousand jobs
 	a := nodes[0].c
 	module := wasmtest.WAT(b, "upper")
 	run := func(i int) time.Duration {
