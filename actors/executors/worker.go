@@ -107,7 +107,7 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 		if errors.Is(err, messages.ErrBlockNotFound) {
 			return w.failed(m, messages.ReasonInvalidModule, fmt.Sprintf("module %s: %v", m.Module, err))
 		}
-		return w.failed(m, messages.ReasonExecutorLost, fmt.Sprintf("reading module %s: %v", m.Module, err))
+		return w.failed(m, reason(ctx, err), fmt.Sprintf("reading module %s: %v", m.Module, err))
 	}
 	var put []block.Block
 	input := m.InputCID
@@ -117,7 +117,7 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 		if errors.Is(err, messages.ErrBlockNotFound) {
 			return fmt.Errorf("%w: input %s: %w", messages.ErrInvalidJob, input, err)
 		} else if err != nil {
-			return w.failed(m, messages.ReasonExecutorLost, fmt.Sprintf("reading input %s: %v", input, err))
+			return w.failed(m, reason(ctx, err), fmt.Sprintf("reading input %s: %v", input, err))
 		}
 		stdin = b.Data()
 	} else {
