@@ -67,6 +67,33 @@ func waitJob(t *testing.T, n *Node, id string, d time.Duration, pred func(*messa
 	return s
 }
 
+// runningOnAnother submits spec (its module put first) on the first of a
+// mesh federation and returns once the job runs on one of the others:
+// the job's status then, and the executor's node.
+func runningOnAnother(t *testing.T, nodes []*Node, module string, spec messages.JobSpec) (*messages.JobStatus, *Node) {
+	t.Helper()
+	spec.Module = putModule(t, nodes[0], module)
+	s := askJobs[*messages.JobStatus](t, nodes[0], &messages.SubmitJob{Spec: spec})
+	running := waitJob(t, nodes[0], s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
+		return s.State == messages.JobRunning || messages.JobFinal(s.State)
+	})
+	exec := nodeByDID(nodes[1:], running.Executor)
+	if running.State != messages.JobRunning || exec == nil {
+		t.Fatalf("state %s (%s) executor %q: not running on another node", running.State, running.Reason, running.Executor)
+	}
+	return running, exec
+}
+
+// nodeByDID is the node of nodes whose DID is d (nil if none).
+func nodeByDID(nodes []*Node, d string) *Node {
+	for _, n := range nodes {
+		if did(n) == d {
+			return n
+		}
+	}
+	return nil
+}
+
 func finished(s *messages.JobStatus) bool { return messages.JobFinal(s.State) && s.Settled }
 
 func did(n *Node) string { return n.Identity.DID().String() }
@@ -105,12 +132,7 @@ func TestMeshJobRunsOnAnotherNode(t *testing.T) {
 	}
 	// The executor's node received the payment on its own chain, citing
 	// the settle, once its ledger verified the payer's chain.
-	var exec *Node
-	for _, n := range nodes[1:] {
-		if did(n) == done.Executor {
-			exec = n
-		}
-	}
+	exec := nodeByDID(nodes[1:], done.Executor)
 	if recv := waitReceived(t, exec, did(a), done.Cost); !recv.Source.Equals(settles[0].CID) {
 		t.Fatalf("receive on the executor %+v, want of %s", recv, settles[0].CID)
 	}
@@ -136,25 +158,10 @@ func TestMeshJobRunsOnAnotherNode(t *testing.T) {
 func TestMeshJobReassignedWhenExecutorLost(t *testing.T) {
 	nodes := meshFederation(t)
 	a := nodes[0]
-	mod := putModule(t, a, "loop")
-	s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
-		Input: binary.LittleEndian.AppendUint64(nil, 400_000_000)}})
-	running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
-		return s.State == messages.JobRunning || messages.JobFinal(s.State)
-	})
-	if running.State != messages.JobRunning {
-		t.Fatalf("finished before the executor was cut off: %s (%s)", running.State, running.Reason)
-	}
-	var lost, other *Node
-	for _, n := range nodes[1:] {
-		if did(n) == running.Executor {
-			lost = n
-		} else {
-			other = n
-		}
-	}
-	if lost == nil {
-		t.Fatalf("executor %s is not one of the executor nodes", running.Executor)
+	s, lost := runningOnAnother(t, nodes, "loop", messages.JobSpec{Input: binary.LittleEndian.AppendUint64(nil, 400_000_000)})
+	other := nodes[1]
+	if other == lost {
+		other = nodes[2]
 	}
 	if _, err := supervisors.Ask[*messages.Faults](t.Context(), lost.Tree, "peers",
 		&messages.BlockPeers{Peers: []string{a.Network.ID().String(), other.Network.ID().String()}}); err != nil {
@@ -217,22 +224,8 @@ func waitReceived(t *testing.T, n *Node, payer string, amount uint64) messages.E
 func TestMeshCancelStopsTheRemoteRun(t *testing.T) {
 	nodes := meshFederation(t)
 	a := nodes[0]
-	mod := putModule(t, a, "infinite")
 	// Fuel for about a minute: only the cancel can end the run within the test.
-	s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
-		Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: 60 * messages.FuelUnit}}})
-	running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
-		return s.State == messages.JobRunning || messages.JobFinal(s.State)
-	})
-	if running.State != messages.JobRunning {
-		t.Fatalf("state %s (%s)", running.State, running.Reason)
-	}
-	var exec *Node
-	for _, n := range nodes[1:] {
-		if did(n) == running.Executor {
-			exec = n
-		}
-	}
+	s, exec := runningOnAnother(t, nodes, "infinite", messages.JobSpec{Limits: messages.JobLimits{TimeoutMS: 60_000, Fuel: 60 * messages.FuelUnit}})
 	busy := func() string {
 		st, err := supervisors.Ask[*messages.SubsystemStatus](t.Context(), exec.Tree, "executors", &messages.StatusRequest{})
 		if err != nil {
@@ -265,21 +258,7 @@ func TestMeshExecutorKilledMidJob(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			nodes := meshFederation(t)
 			a := nodes[0]
-			mod := putModule(t, a, "loop")
-			s := askJobs[*messages.JobStatus](t, a, &messages.SubmitJob{Spec: messages.JobSpec{Module: mod,
-				Input: binary.LittleEndian.AppendUint64(nil, 400_000_000)}})
-			running := waitJob(t, a, s.ID, 30*time.Second, func(s *messages.JobStatus) bool {
-				return s.State == messages.JobRunning || messages.JobFinal(s.State)
-			})
-			var exec *Node
-			for _, n := range nodes[1:] {
-				if did(n) == running.Executor {
-					exec = n
-				}
-			}
-			if exec == nil {
-				t.Fatalf("state %s executor %q", running.State, running.Executor)
-			}
+			s, exec := runningOnAnother(t, nodes, "loop", messages.JobSpec{Input: binary.LittleEndian.AppendUint64(nil, 400_000_000)})
 			// The worker that runs it.
 			var worker string
 			if err := waitUntil(10*time.Second, func() bool {

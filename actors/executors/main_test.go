@@ -9,18 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/intercooperative-network/icn-go/actors/actortest"
 	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
-	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -34,22 +33,13 @@ func TestMain(m *testing.M) {
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// node is a tree with the dag, a stub peer manager (it knows no other
-// node, so a fetch of a missing block fails as not found) and an executor
-// pool, over a memory store and a real engine.
+// node is a tree with the dag, a peer manager that knows no other node (so
+// a fetch of a missing block fails as not found) and an executor pool, over
+// a memory store and a real engine.
 type node struct {
 	tree    *supervisors.Tree
 	id      *identity.Identity
 	metrics *Metrics
-}
-
-// noPeers answers FindProviders with nobody.
-type noPeers struct{}
-
-func (noPeers) Receive(c actor.Context) {
-	if _, ok := c.Message().(*messages.FindProviders); ok {
-		c.Respond(&messages.Providers{})
-	}
 }
 
 func startNode(t *testing.T, workers int) *node {
@@ -64,44 +54,18 @@ func startNodeWith(t *testing.T, workers int, clk clock.Clock) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := wasm.New(wasm.WithLogger(discard()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := actortest.Engine(t)
 	reg := prometheus.NewRegistry()
-	dm, err := dag.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	em, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := supervisors.ProductionDefaults()
-	d.Intensity, d.Period = 10_000, time.Minute
-	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
-	d.Breaker.OpenTimeout, d.Breaker.MaxOpenTimeout = 10*time.Millisecond, 50*time.Millisecond
-	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: memstore.New(), Clock: clock.Real{},
-			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
-		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noPeers{} }},
-		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(workers,
+	tree := actortest.Start(t, reg,
+		actortest.DAG(t, reg, memstore.New(), clock.Real{}, 4<<20),
+		actortest.Peers(nil),
+		supervisors.ChildSpec{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(workers,
 			Deps{Engine: eng, Identity: id, Clock: clk, Metrics: em, Logger: discard()})},
-	}}, discard(), reg, supervisors.WithDefaults(d))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tree.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tree.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if err := eng.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	)
 	return &node{tree: tree, id: id, metrics: em}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/intercooperative-network/icn-go/actors/actortest"
 	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/actors/executors"
 	"github.com/intercooperative-network/icn-go/actors/ledger"
@@ -23,7 +24,6 @@ import (
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
-	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -46,20 +46,6 @@ type node struct {
 	metrics *Metrics
 }
 
-// noPeers is a node alone: no providers, no peers, gossip to nobody.
-type noPeers struct{}
-
-func (noPeers) Receive(c actor.Context) {
-	switch c.Message().(type) {
-	case *messages.FindProviders:
-		c.Respond(&messages.Providers{})
-	case *messages.ListPeers:
-		c.Respond(&messages.PeerList{})
-	case *messages.PublishGossip:
-		c.Respond(&messages.GossipPublished{})
-	}
-}
-
 func startNode(t *testing.T, workers int, cfg Config) *node {
 	t.Helper()
 	return startNodeWith(t, workers, cfg, 500)
@@ -69,25 +55,19 @@ func startNode(t *testing.T, workers int, cfg Config) *node {
 // mana (the benchmarks need room for thousands of jobs).
 func startNodeWith(tb testing.TB, workers int, cfg Config, initial uint64) *node {
 	tb.Helper()
-	return startNodePeers(tb, workers, cfg, initial, func() actor.Actor { return noPeers{} })
+	return startNodePeers(tb, workers, cfg, initial, nil)
 }
 
-// startNodePeers is startNodeWith with peers as its peer manager.
+// startNodePeers is startNodeWith with peers as its peer manager (nil: a
+// node alone).
 func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor) *node {
 	tb.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	eng, err := wasm.New(wasm.WithLogger(discard()))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	eng := actortest.Engine(tb)
 	reg := prometheus.NewRegistry()
-	dm, err := dag.NewMetrics(reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	lm, err := ledger.NewMetrics(reg)
 	if err != nil {
 		tb.Fatal(err)
@@ -103,34 +83,15 @@ func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peer
 	st := memstore.New()
 	params := ledger.DefaultParams()
 	params.Initial = initial
-	d := supervisors.ProductionDefaults()
-	d.Intensity, d.Period = 10_000, time.Minute
-	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
-	d.Breaker.OpenTimeout, d.Breaker.MaxOpenTimeout = 10*time.Millisecond, 50*time.Millisecond
-	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
-			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
-		{Name: "peers", Restart: supervisors.Permanent, New: peers},
-		{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
+	tree := actortest.Start(tb, reg,
+		actortest.DAG(tb, reg, st, clock.Real{}, 4<<20),
+		actortest.Peers(peers),
+		supervisors.ChildSpec{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
 			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
-		{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,
+		supervisors.ChildSpec{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,
 			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: discard()})},
-		{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()})},
-	}}, discard(), reg, supervisors.WithDefaults(d))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := tree.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := tree.Stop(context.Background()); err != nil {
-			tb.Error(err)
-		}
-		if err := eng.Close(context.Background()); err != nil {
-			tb.Error(err)
-		}
-	})
+		supervisors.ChildSpec{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()})},
+	)
 	return &node{tree: tree, id: id, metrics: jm}
 }
 

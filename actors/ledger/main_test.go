@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/intercooperative-network/icn-go/actors/dag"
+	"github.com/intercooperative-network/icn-go/actors/actortest"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock/clocktest"
@@ -91,24 +91,15 @@ func launch(t tb, s setup) *node {
 		s.clock = clocktest.New(t0)
 	}
 	reg := prometheus.NewRegistry()
-	dm, err := dag.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lm, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := supervisors.ProductionDefaults()
-	d.Intensity, d.Period = 10_000, time.Minute
-	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
-	d.Breaker.OpenTimeout, d.Breaker.MaxOpenTimeout = 10*time.Millisecond, 50*time.Millisecond
 	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		{Name: dag.Name, Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: s.store, Clock: s.clock,
-			Config: dag.Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: discard()})},
+		actortest.DAG(t, reg, s.store, s.clock, 1<<20),
 		{Name: Name, Restart: supervisors.Permanent, New: New(Deps{Keyring: s.keyring, Store: s.store, Clock: s.clock,
 			Params: s.params, Metrics: lm, Logger: discard()})},
-	}}, discard(), reg, supervisors.WithDefaults(d))
+	}}, discard(), reg, supervisors.WithDefaults(actortest.Defaults()))
 	if err != nil {
 		t.Fatal(err)
 	}

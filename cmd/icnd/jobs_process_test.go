@@ -166,6 +166,15 @@ func (a api) output(id string) []byte {
 	return b
 }
 
+// historyLine is a job's states in order, "a → b → c".
+func historyLine(j httpapi.Job) string {
+	var states []string
+	for _, h := range j.History {
+		states = append(states, h.State)
+	}
+	return strings.Join(states, " → ")
+}
+
 func assignments(j httpapi.Job) int {
 	n := 0
 	for _, h := range j.History {
@@ -176,18 +185,93 @@ func assignments(j httpapi.Job) int {
 	return n
 }
 
+// startLongJob submits the loop module for about two seconds of work on
+// a and returns once one of the executor nodes' pool is running it
+// (not merely assigned it): the job, that node, and when it was submitted.
+func startLongJob(t *testing.T, a *meshNode, executors []*meshNode) (httpapi.Job, *meshNode, time.Time) {
+	t.Helper()
+	// loop: N (stdin, 8 bytes little-endian) iterations of a tight loop,
+	// about 1.2 ns each (docs/benchmarks.md): 2*10^9 run a couple of seconds.
+	const n = 2_000_000_000
+	submitted := time.Now()
+	j := submitJob(a.c, "loop", httpapi.JobRequest{Input: binary.LittleEndian.AppendUint64(nil, n),
+		Limits: httpapi.JobLimits{Fuel: 50 * messages.FuelUnit, TimeoutMS: 30_000}})
+	running := a.c.waitJob(j.JobID, 20*time.Second, func(j httpapi.Job) bool {
+		return j.State == "running" && j.Executor != "" || messages.JobFinal(j.State)
+	})
+	if running.State != "running" {
+		t.Fatalf("finished before anything could be killed: %s (%s)", running.State, running.Reason)
+	}
+	i := slices.IndexFunc(executors, func(n *meshNode) bool { return n.info.DID == running.Executor })
+	if i < 0 {
+		t.Fatalf("executor %s is not one of the executor nodes", running.Executor)
+	}
+	ran := executors[i]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var s messages.SubsystemStatus
+		if code, err := ran.c.do("GET", "/api/v1/subsystems/executors", nil, &s); err == nil && code == 200 && s.Details["busy"] == "1" {
+			return j, ran, submitted
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the executor's pool never ran the job\nstderr:\n%s", ran.d.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkPaidOnce checks the money of a completed job submitted on a: one
+// settle on a's chain paying payee the job's cost, nothing left reserved,
+// a's balance down by exactly the cost since before (regeneration is off),
+// and payee's node receiving the payment, citing the settle.
+func checkPaidOnce(t *testing.T, a, payee *meshNode, before httpapi.Account, done httpapi.Job) {
+	t.Helper()
+	if done.Price == 0 || done.Cost <= done.Price || done.Cost > done.Spec.MaxMana {
+		t.Fatalf("price %d, cost %d (max_mana %d)", done.Price, done.Cost, done.Spec.MaxMana)
+	}
+	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
+	if len(settles) != 1 || settles[0].Counterparty != payee.info.DID || settles[0].Amount != done.Cost {
+		t.Fatalf("settles of the job on the submitter: %+v (cost %d to %s)", settles, done.Cost, payee.info.DID)
+	}
+	after := a.c.account(a.info.DID)
+	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
+		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
+	}
+	recv := payee.waitReceived(t, a.info.DID, 20*time.Second)
+	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
+		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
+	}
+}
+
+// meshTest starts the mesh for a test (skipped with -short) and returns it
+// with the submitter's account as it stands before any job.
+func meshTest(t *testing.T) ([]*meshNode, httpapi.Account) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	nodes := startMesh(t)
+	return nodes, nodes[0].c.account(nodes[0].info.DID)
+}
+
+// nodeOf is the node of nodes whose DID is did (nil if none).
+func nodeOf(nodes []*meshNode, did string) *meshNode {
+	for _, n := range nodes {
+		if n.info.DID == did {
+			return n
+		}
+	}
+	return nil
+}
+
 // TestThreeDaemonsRunAJob: a job submitted on a node without workers runs
 // on one of the two others; the submitter pays the executor its price from
 // the escrow, the executor's node receives the payment on its own chain,
 // and the executor's reputation on the submitter rises.
 func TestThreeDaemonsRunAJob(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries")
-	}
 	began := time.Now()
-	nodes := startMesh(t)
+	nodes, before := meshTest(t)
 	a := nodes[0]
-	before := a.c.account(a.info.DID)
 	executors := []string{nodes[1].info.DID, nodes[2].info.DID}
 	var repBefore = map[string]httpapi.Reputation{}
 	for _, did := range executors {
@@ -209,32 +293,13 @@ func TestThreeDaemonsRunAJob(t *testing.T) {
 	if done.Receipt == nil || done.Receipt.Executor != done.Executor || done.Receipt.ExitCode != 0 || done.Receipt.Output == "" {
 		t.Fatalf("receipt %+v of executor %s", done.Receipt, done.Executor)
 	}
-	if done.Price == 0 || done.Cost <= done.Price || done.Cost > done.Spec.MaxMana {
-		t.Fatalf("price %d, cost %d (max_mana %d)", done.Price, done.Cost, done.Spec.MaxMana)
-	}
 	if got := a.c.output(done.JobID); string(got) != "HELLO, MESH OF DAEMONS" {
 		t.Fatalf("output %q", got)
 	}
-
-	// The submitter settled once, paying the executor its price.
-	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
-	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Cost {
-		t.Fatalf("settles of the job on the submitter: %+v (executor %s, cost %d)", settles, done.Executor, done.Cost)
-	}
-	after := a.c.account(a.info.DID)
-	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
-		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
-	}
-
-	// The executor's node receives the payment, citing the settle.
-	exec := nodes[1]
-	if exec.info.DID != done.Executor {
-		exec = nodes[2]
-	}
-	recv := exec.waitReceived(t, a.info.DID, 20*time.Second)
-	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
-		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
-	}
+	// The submitter settled once, paying the executor its cost, which
+	// the executor's node received, citing the settle.
+	exec := nodeOf(nodes[1:], done.Executor)
+	checkPaidOnce(t, a, exec, before, done)
 	var v httpapi.VerifyReport
 	exec.c.must(200, "GET", "/api/v1/accounts/"+exec.info.DID+"/verify", nil, &v)
 	if !v.Valid {
@@ -255,62 +320,21 @@ func TestThreeDaemonsRunAJob(t *testing.T) {
 // completes there, and the submitter's mana is conserved (escrow settled
 // once, to the executor that ran it).
 func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries")
-	}
 	began := time.Now()
-	nodes := startMesh(t)
+	nodes, before := meshTest(t)
 	a := nodes[0]
-	before := a.c.account(a.info.DID)
-
-	// loop: N (stdin, 8 bytes little-endian) iterations of a tight loop,
-	// about 1.2 ns each (docs/benchmarks.md): 2*10^9 run a couple of seconds.
-	const n = 2_000_000_000
-	submitted := time.Now()
-	j := submitJob(a.c, "loop", httpapi.JobRequest{Input: binary.LittleEndian.AppendUint64(nil, n),
-		Limits: httpapi.JobLimits{Fuel: 50 * messages.FuelUnit, TimeoutMS: 30_000}})
-	running := a.c.waitJob(j.JobID, 20*time.Second, func(j httpapi.Job) bool {
-		return j.State == "running" && j.Executor != "" || messages.JobFinal(j.State)
-	})
-	if running.State != "running" {
-		t.Fatalf("finished before its executor could be killed: %s (%s)", running.State, running.Reason)
-	}
-	var victim, other *meshNode
-	for _, n := range nodes[1:] {
-		if n.info.DID == running.Executor {
-			victim = n
-		} else {
-			other = n
-		}
-	}
-	if victim == nil {
-		t.Fatalf("executor %s is not one of the executor nodes", running.Executor)
-	}
-	// Kill it once its pool is actually running the job, not merely
-	// assigned it.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var s messages.SubsystemStatus
-		if code, err := victim.c.do("GET", "/api/v1/subsystems/executors", nil, &s); err == nil && code == 200 && s.Details["busy"] == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the executor's pool never ran the job\nstderr:\n%s", victim.d.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
+	j, victim, submitted := startLongJob(t, a, nodes[1:])
+	other := nodes[1]
+	if other == victim {
+		other = nodes[2]
 	}
 	killedAt := time.Now()
-	if err := victim.d.cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	if err := <-victim.d.done; err == nil {
-		t.Fatal("icnd exited cleanly after SIGKILL")
-	}
+	victim.d.kill(t)
 	t.Logf("executor %s SIGKILLed %s after submission", victim.info.DID, killedAt.Sub(submitted).Round(time.Millisecond))
 
 	done := a.c.waitJob(j.JobID, 30*time.Second, jobFinished)
-	t.Logf("job %s %s %s after the kill (%s after submission)", done.JobID, done.State,
-		time.Since(killedAt).Round(time.Millisecond), time.Since(submitted).Round(time.Millisecond))
+	t.Logf("job %s %s %s after the kill (%s after submission); history: %s", done.JobID, done.State,
+		time.Since(killedAt).Round(time.Millisecond), time.Since(submitted).Round(time.Millisecond), historyLine(done))
 	if done.State != "completed" || done.Executor != other.info.DID {
 		t.Fatalf("state %s (%s) executor %s, want completed on %s; history %+v\nsubmitter stderr:\n%s",
 			done.State, done.Reason, done.Executor, other.info.DID, done.History, a.d.stderr)
@@ -318,43 +342,22 @@ func TestSIGKILLOfTheExecutorDaemonMidJobReassigns(t *testing.T) {
 	if done.Receipt == nil || done.Receipt.Executor != other.info.DID || done.Receipt.ExitCode != 0 {
 		t.Fatalf("receipt %+v", done.Receipt)
 	}
-	var states []string
-	for _, h := range done.History {
-		states = append(states, h.State)
-	}
-	t.Logf("history: %s", strings.Join(states, " → "))
 	if got := assignments(done); got != 2 {
 		t.Fatalf("assigned %d times, want 2: %+v", got, done.History)
 	}
 	if len(strings.TrimSpace(string(a.c.output(done.JobID)))) != 16 {
 		t.Fatalf("output %q, want 16 hex digits", a.c.output(done.JobID))
 	}
+	checkPaidOnce(t, a, other, before, done)
 
-	// Mana: one settle, paying the executor that ran the job; nothing
-	// left reserved; the submitter's balance is down by exactly the cost
-	// (regeneration is off).
-	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
-	if len(settles) != 1 || settles[0].Counterparty != other.info.DID || settles[0].Amount != done.Cost {
-		t.Fatalf("settles of the job on the submitter: %+v (cost %d to %s)", settles, done.Cost, other.info.DID)
-	}
-	after := a.c.account(a.info.DID)
-	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
-		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
-	}
-	recv := other.waitReceived(t, a.info.DID, 20*time.Second)
-	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
-		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
-	}
-	// The submitter judges only the executor that finished the job: the
-	// one that ran it gains a success. (The killed one is not held to
-	// account for the lost run today: see driver.outcome; logged only.)
+	// The executor that ran the job gains a success on the submitter; the
+	// killed one, which lost the job, a failure.
 	var rep, lost httpapi.Reputation
 	a.c.must(200, "GET", "/api/v1/reputation/"+other.info.DID, nil, &rep)
 	a.c.must(200, "GET", "/api/v1/reputation/"+victim.info.DID, nil, &lost)
-	if rep.Successes != 1 {
-		t.Fatalf("reputation of the executor that ran the job, on the submitter: %+v", rep)
+	if rep.Successes != 1 || lost.Failures != 1 {
+		t.Fatalf("reputation on the submitter: the executor that ran the job %+v, the killed one %+v", rep, lost)
 	}
-	t.Logf("reputation on the submitter: killed executor %+v, the other %+v", lost, rep)
 	t.Logf("whole test %s", time.Since(began).Round(time.Millisecond))
 }
 
@@ -426,13 +429,9 @@ func restartSubmitter(t *testing.T, a *meshNode, listen string) {
 // completes once, is settled once (the executor paid its price, nothing
 // left reserved) and the executor's node receives the payment.
 func TestSIGKILLOfTheSubmitterDaemonMidJobResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binaries")
-	}
 	began := time.Now()
-	nodes := startMesh(t)
+	nodes, before := meshTest(t)
 	a := nodes[0]
-	before := a.c.account(a.info.DID)
 	var listen string
 	for _, addr := range a.info.Addrs {
 		if strings.HasPrefix(addr, "/ip4/127.0.0.1/tcp/") {
@@ -442,49 +441,10 @@ func TestSIGKILLOfTheSubmitterDaemonMidJobResumes(t *testing.T) {
 	if listen == "" {
 		t.Fatalf("the submitter has no TCP address on 127.0.0.1: %v", a.info.Addrs)
 	}
-
-	// loop: 2*10^9 iterations run a couple of seconds (see
-	// TestSIGKILLOfTheExecutorDaemonMidJobReassigns).
-	const n = 2_000_000_000
-	submitted := time.Now()
-	j := submitJob(a.c, "loop", httpapi.JobRequest{Input: binary.LittleEndian.AppendUint64(nil, n),
-		Limits: httpapi.JobLimits{Fuel: 50 * messages.FuelUnit, TimeoutMS: 30_000}})
-	running := a.c.waitJob(j.JobID, 20*time.Second, func(j httpapi.Job) bool {
-		return j.State == "running" && j.Executor != "" || messages.JobFinal(j.State)
-	})
-	if running.State != "running" {
-		t.Fatalf("finished before its submitter could be killed: %s (%s)", running.State, running.Reason)
-	}
-	var ran *meshNode
-	for _, n := range nodes[1:] {
-		if n.info.DID == running.Executor {
-			ran = n
-		}
-	}
-	if ran == nil {
-		t.Fatalf("executor %s is not one of the executor nodes", running.Executor)
-	}
-	// Kill the submitter once the executor's pool is actually running
-	// the job.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var s messages.SubsystemStatus
-		if code, err := ran.c.do("GET", "/api/v1/subsystems/executors", nil, &s); err == nil && code == 200 && s.Details["busy"] == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the executor's pool never ran the job\nstderr:\n%s", ran.d.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	j, ran, submitted := startLongJob(t, a, nodes[1:])
 	killedAt := time.Now()
 	old := a.d
-	if err := old.cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	if err := <-old.done; err == nil {
-		t.Fatal("icnd exited cleanly after SIGKILL")
-	}
+	old.kill(t)
 	t.Logf("submitter SIGKILLed %s after submission (executor %s)", killedAt.Sub(submitted).Round(time.Millisecond), ran.info.DID)
 
 	restartSubmitter(t, a, listen)
@@ -497,71 +457,36 @@ func TestSIGKILLOfTheSubmitterDaemonMidJobResumes(t *testing.T) {
 
 	// The restarted job manager resumes the job from its record.
 	var done httpapi.Job
-	func() {
-		deadline := time.Now().Add(45 * time.Second)
-		for {
-			done = httpapi.Job{}
-			if code, err := a.c.do("GET", "/api/v1/jobs/"+j.JobID, nil, &done); err == nil && code == 200 && jobFinished(done) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %s after the restart: state %s (%s) executor %s settled %v history %+v\nsubmitter stderr (after restart):\n%s\nsubmitter stderr (before the kill):\n%s\nexecutor stderr:\n%s",
-					j.JobID, done.State, done.Reason, done.Executor, done.Settled, done.History, a.d.stderr, old.stderr, ran.d.stderr)
-			}
-			time.Sleep(10 * time.Millisecond)
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		done = httpapi.Job{}
+		if code, err := a.c.do("GET", "/api/v1/jobs/"+j.JobID, nil, &done); err == nil && code == 200 && jobFinished(done) {
+			break
 		}
-	}()
-	var states []string
-	completed := 0
-	for _, h := range done.History {
-		states = append(states, h.State)
-		if h.State == "completed" {
-			completed++
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s after the restart: state %s (%s) executor %s settled %v history %+v\nsubmitter stderr (after restart):\n%s\nsubmitter stderr (before the kill):\n%s\nexecutor stderr:\n%s",
+				j.JobID, done.State, done.Reason, done.Executor, done.Settled, done.History, a.d.stderr, old.stderr, ran.d.stderr)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("job %s %s %s after the restart (%s after the kill, %s after submission); history: %s",
 		done.JobID, done.State, time.Since(readyAt).Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond),
-		time.Since(submitted).Round(time.Millisecond), strings.Join(states, " → "))
-	if done.State != "completed" || completed != 1 {
+		time.Since(submitted).Round(time.Millisecond), historyLine(done))
+	if done.State != "completed" || strings.Count(historyLine(done), "completed") != 1 {
 		t.Fatalf("state %s (%s) executor %s, want completed once; history %+v\nsubmitter stderr:\n%s",
 			done.State, done.Reason, done.Executor, done.History, a.d.stderr)
 	}
-	if done.Executor == "" || (done.Executor != nodes[1].info.DID && done.Executor != nodes[2].info.DID) {
+	payee := nodeOf(nodes[1:], done.Executor)
+	if payee == nil {
 		t.Fatalf("executor %q is not one of the executor nodes", done.Executor)
-	}
-	// ran was running the job when its submitter died; payee is the
-	// executor that completed it, whom the submitter pays.
-	payee := ran
-	for _, n := range nodes[1:] {
-		if n.info.DID == done.Executor {
-			payee = n
-		}
 	}
 	if done.Receipt == nil || done.Receipt.Executor != done.Executor || done.Receipt.ExitCode != 0 {
 		t.Fatalf("receipt %+v", done.Receipt)
 	}
-	if done.Price == 0 || done.Cost <= done.Price || done.Cost > done.Spec.MaxMana {
-		t.Fatalf("price %d, cost %d (max_mana %d)", done.Price, done.Cost, done.Spec.MaxMana)
-	}
 	if out := strings.TrimSpace(string(a.c.output(done.JobID))); len(out) != 16 {
 		t.Fatalf("output %q, want 16 hex digits", out)
 	}
-
-	// Mana: one settle, paying the executor its cost; nothing left
-	// reserved; the submitter's balance is down by exactly the cost
-	// (regeneration is off).
-	settles := settlesOf(a.c.entries(a.info.DID), done.JobID)
-	if len(settles) != 1 || settles[0].Counterparty != done.Executor || settles[0].Amount != done.Cost {
-		t.Fatalf("settles of the job on the submitter: %+v (cost %d to %s)", settles, done.Cost, done.Executor)
-	}
-	after := a.c.account(a.info.DID)
-	if after.Reserved != 0 || after.Reservations != 0 || after.Balance != before.Balance-done.Cost {
-		t.Fatalf("submitter account %+v after the job, %+v before, cost %d", after, before, done.Cost)
-	}
-	recv := payee.waitReceived(t, a.info.DID, 20*time.Second)
-	if recv.Amount != done.Cost || recv.Source != settles[0].CID {
-		t.Fatalf("receive on the executor %+v, want %d from settle %s", recv, done.Cost, settles[0].CID)
-	}
+	checkPaidOnce(t, a, payee, before, done)
 
 	// The submitter's own restart is no fault of the executor: the
 	// resumed job asks the executor that was running it again (which

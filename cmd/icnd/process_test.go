@@ -154,6 +154,17 @@ func (d *daemon) signal(t testing.TB, sig syscall.Signal, within time.Duration) 
 	}
 }
 
+// kill SIGKILLs the daemon and waits for it to be gone.
+func (d *daemon) kill(t testing.TB) {
+	t.Helper()
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-d.done; err == nil {
+		t.Fatal("icnd exited cleanly after SIGKILL")
+	}
+}
+
 func icnctl(t *testing.T, bin, dataDir string, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -373,12 +384,7 @@ func TestSIGKILLDuringPutsLosesNoAcknowledgedBlock(t *testing.T) {
 		})
 	}
 	<-killAt
-	if err := d.cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	if err := <-d.done; err == nil {
-		t.Fatal("icnd exited cleanly after SIGKILL")
-	}
+	d.kill(t)
 	wg.Wait()
 	mu.Lock()
 	acks := append([]acked(nil), done...)
@@ -559,12 +565,7 @@ func TestSIGKILLDuringTransfersLosesNoAcknowledgedEntry(t *testing.T) {
 		})
 	}
 	<-killAt
-	if err := d.cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	if err := <-d.done; err == nil {
-		t.Fatal("icnd exited cleanly after SIGKILL")
-	}
+	d.kill(t)
 	wg.Wait()
 
 	d2 := startDaemonEnv(t, bins.icnd, dataDir, noRegen)
