@@ -219,9 +219,11 @@ func (d *driver) escrow() error {
 		if derr := d.drop(ctx); derr != nil {
 			return derr
 		}
+		// Forget the job before answering, so a list sent after the
+		// answer cannot see it.
+		d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
 		d.m.sys.Root.Send(d.submitter, err)
 		d.submitter = nil
-		d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
 		return errRefused
 	case errors.Is(err, messages.ErrInsufficientMana):
 		// A resumed job whose mana went elsewhere meanwhile (settle
@@ -256,11 +258,12 @@ func (d *driver) findBlocks() error {
 		_, err := supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
 		switch {
 		case errors.Is(err, messages.ErrBlockNotFound):
+			// Forgotten before the answer, as in escrow.
+			d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
 			if d.submitter != nil {
 				d.m.sys.Root.Send(d.submitter, fmt.Errorf("%w: %s %s is neither in the dag nor on any reachable node", messages.ErrInvalidSpec, what, c))
 				d.submitter = nil
 			}
-			d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
 			return errRefused
 		case err != nil:
 			return err
