@@ -83,6 +83,9 @@ type Tree struct {
 	stopCh   chan struct{}
 
 	dispatcher *dispatcher
+
+	// replies keeps answered reply processes for reuse (see newReply).
+	replies chan *reply
 }
 
 // New validates spec (after filling its zero policy fields with the
@@ -101,6 +104,7 @@ func New(spec Spec, logger *slog.Logger, reg prometheus.Registerer, opts ...Opti
 		clock: o.clock, rand: o.rand, timeout: o.timeout, defaults: o.defaults,
 		watchers: map[*watcher]struct{}{}, stopCh: make(chan struct{}),
 		dispatcher: newDispatcher(300, 64),
+		replies:    make(chan *reply, replyPool),
 	}
 	m, err := newMetrics(t, reg)
 	if err != nil {
@@ -422,7 +426,7 @@ func (c *Call) Wait(ctx context.Context) (any, error) {
 }
 
 func (c *Call) wait(ctx context.Context) (any, error) {
-	res, err := c.r.wait(ctx, c.timeout)
+	res, err := c.t.await(ctx, c.r, c.timeout)
 	switch {
 	case errors.Is(err, actor.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s after %s", ErrTimeout, c.pid.Id, c.timeout.Round(time.Millisecond))
@@ -473,33 +477,55 @@ func (t *Tree) ask(ctx context.Context, pid *actor.PID, msg any) (any, error) {
 }
 
 // reply is where the answer to one request arrives: a process of the
-// actor system (so an actor can Respond to it) that puts the first message
-// into a channel. It replaces protoactor's future, whose waiter cannot be
-// woken when the caller gives up: each abandoned request left a goroutine
-// until the future's timeout.
+// actor system (so an actor can Respond to it) that puts the answer into a
+// channel. It replaces protoactor's future, whose waiter cannot be woken
+// when the caller gives up: each abandoned request left a goroutine until
+// the future's timeout.
+//
+// A reply that got its answer is reused by a later request (newReply):
+// registering a fresh process per request cost about a third of a
+// request's CPU (the registry is a locked map keyed by a formatted id),
+// and a reused PID keeps protoactor's cached pointer to its process, so
+// answering skips the registry too. A reply is reused only once its one
+// answer has been taken, and it takes one answer per request (waiting), so
+// an answer can reach the wrong request only if an actor answers one
+// request twice, which is a bug in that actor. A reply whose caller gave
+// up is never reused: its late answer is dropped.
 type reply struct {
-	system *actor.ActorSystem
-	pid    *actor.PID
-	ch     chan any
+	system  *actor.ActorSystem
+	pid     *actor.PID
+	ch      chan any
+	timer   *time.Timer
+	waiting atomic.Bool // a request waits for its answer
 }
 
+// replyPool is how many answered replies a tree keeps for reuse: about the
+// requests in flight at once on a busy node.
+const replyPool = 1024
+
 func (t *Tree) newReply() *reply {
-	r := &reply{system: t.system, ch: make(chan any, 1)}
-	r.pid, _ = t.system.ProcessRegistry.Add(r, "future"+t.system.ProcessRegistry.NextId())
+	var r *reply
+	select {
+	case r = <-t.replies:
+	default:
+		r = &reply{system: t.system, ch: make(chan any, 1)}
+		r.pid, _ = t.system.ProcessRegistry.Add(r, "future"+t.system.ProcessRegistry.NextId())
+	}
+	r.waiting.Store(true)
 	return r
 }
 
-// SendUserMessage implements actor.Process: the first message is the
-// answer, later ones are dropped.
+// SendUserMessage implements actor.Process: the first message for the
+// request waiting is its answer; any other is dropped.
 func (r *reply) SendUserMessage(_ *actor.PID, message any) {
+	if !r.waiting.CompareAndSwap(true, false) {
+		return
+	}
 	_, msg, _ := actor.UnwrapEnvelope(message)
 	if _, ok := msg.(*actor.DeadLetterResponse); ok {
 		msg = actor.ErrDeadLetter
 	}
-	select {
-	case r.ch <- msg:
-	default:
-	}
+	r.ch <- msg // room for one, and only one message gets here per request
 }
 
 // SendSystemMessage implements actor.Process.
@@ -508,25 +534,45 @@ func (r *reply) SendSystemMessage(pid *actor.PID, message any) { r.SendUserMessa
 // Stop implements actor.Process.
 func (r *reply) Stop(*actor.PID) {}
 
-// wait returns the answer, ErrTimeout after timeout, or the context's
+// await returns r's answer, ErrTimeout after timeout, or the context's
 // error if it ends first (a client that went away must not hold its
-// handler until the timeout). Either way the reply leaves the registry: a
-// later answer is a dead letter.
-func (r *reply) wait(ctx context.Context, timeout time.Duration) (any, error) {
-	defer r.system.ProcessRegistry.Remove(r.pid)
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
+// handler until the timeout). An answered reply goes back to the pool; one
+// given up on leaves the registry, and its late answer is dropped.
+func (t *Tree) await(ctx context.Context, r *reply, timeout time.Duration) (any, error) {
+	if r.timer == nil {
+		r.timer = time.NewTimer(timeout)
+	} else {
+		r.timer.Reset(timeout)
+	}
 	select {
 	case msg := <-r.ch:
+		r.timer.Stop()
+		t.reuse(r)
 		if err, ok := msg.(error); ok && errors.Is(err, actor.ErrDeadLetter) {
 			return nil, actor.ErrDeadLetter
 		}
 		return msg, nil
-	case <-timer.C:
+	case <-r.timer.C:
+		t.abandon(r)
 		return nil, actor.ErrTimeout
 	case <-ctx.Done():
+		r.timer.Stop()
+		t.abandon(r)
 		return nil, ctx.Err()
 	}
+}
+
+func (t *Tree) reuse(r *reply) {
+	select {
+	case t.replies <- r:
+	default:
+		t.system.ProcessRegistry.Remove(r.pid)
+	}
+}
+
+func (t *Tree) abandon(r *reply) {
+	r.waiting.Store(false)
+	t.system.ProcessRegistry.Remove(r.pid)
 }
 
 // Ping checks that the named actor's mailbox is being processed. It does

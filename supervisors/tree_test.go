@@ -677,3 +677,59 @@ func TestRequestsQueuedWhenAnActorStopsAreAnswered(t *testing.T) {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newRegistry2() *prometheus.Registry { return prometheus.NewRegistry() }
+
+// twice answers every question twice: once at once, and again when told.
+type twice struct{ again chan struct{} }
+
+func (a *twice) Receive(c actor.Context) {
+	if _, ok := c.Message().(*whoAreYou); ok {
+		c.Respond(&iAm{Name: "first"})
+		<-a.again
+		c.Respond(&iAm{Name: "second"})
+	}
+}
+
+// Replies are reused across requests (see reply): a late answer to a
+// request its caller gave up on, and a second answer to a request already
+// answered, must reach no later request.
+func TestAnAnswerReachesOnlyItsOwnRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release, again := make(chan struct{}), make(chan struct{})
+		spec := Spec{Name: "icn", Children: []ChildSpec{
+			{Name: "slow", Restart: Permanent, New: func() actor.Actor { return &stuck{release: release} }},
+			{Name: "twice", Restart: Permanent, New: func() actor.Actor { return &twice{again: again} }},
+			{Name: "w", Restart: Permanent, New: (&lab{}).worker("w")},
+		}}
+		r := start(t, spec, &lab{})
+		askAll := func() {
+			t.Helper()
+			for range 3 * replyPool {
+				if got := r.who(t, "w"); got.Name != "w" {
+					t.Fatalf("asked w, %q answered", got.Name)
+				}
+			}
+		}
+
+		// A late answer.
+		if err := r.tree.Send(t.Context(), "slow", &explode{}); err != nil { // occupies the actor
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		_, err := r.tree.Request(ctx, "slow", &whoAreYou{})
+		cancel()
+		close(release)
+		if !errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("request to a blocked actor: %v, want a timeout", err)
+		}
+		synctest.Wait() // the late answer has been sent
+		askAll()
+
+		// A second answer.
+		if got := r.who(t, "twice"); got.Name != "first" {
+			t.Fatalf("twice answered %q first", got.Name)
+		}
+		close(again)
+		synctest.Wait() // the second answer has been sent, to an answered reply
+		askAll()
+	})
+}

@@ -168,7 +168,7 @@ func BenchmarkGet(b *testing.B) {
 		for _, cache := range []struct {
 			name  string
 			bytes int64
-		}{{"dag-actor", defaultCache}, {"dag-actor-uncached", 0}} {
+		}{{"dag-actor", defaultCache}, {"dag-actor-uncached", 0}, {"dag-actor-cache256", 256 << 20}} {
 			b.Run(sz.name+"/"+cache.name, func(b *testing.B) {
 				getThroughTheActor(b, dagTreeWith(b, Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour, CacheBytes: cache.bytes}), sz.n)
 			})
@@ -194,7 +194,11 @@ func getThroughTheActor(b *testing.B, tree *supervisors.Tree, n int) {
 		}
 	}
 	parallel(b, func(int64) error {
-		_, err := tree.Request(ctx, Name, &messages.GetBlock{CID: cids[rand.IntN(stored)]})
+		want := cids[rand.IntN(stored)]
+		r, err := supervisors.Ask[*messages.GetBlockReply](ctx, tree, Name, &messages.GetBlock{CID: want})
+		if err == nil && !r.Block.CID().Equals(want) {
+			err = fmt.Errorf("asked for %s, got %s", want, r.Block.CID())
+		}
 		return err
 	})
 }
