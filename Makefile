@@ -66,7 +66,7 @@ race:
 
 ## bench: the benchmarks recorded in docs/benchmarks.md (each compares with
 ## its baseline in the same run; see that file for how to read them).
-BENCH_PKGS := ./supervisors/ ./cmd/icnd/ ./services/store/badgerstore/ ./actors/dag/ ./actors/ledger/ ./services/network/ ./ccl/runtime/ ./actors/governance/ ./wiring/
+BENCH_PKGS := ./supervisors/ ./cmd/icnd/ ./services/store/badgerstore/ ./actors/dag/ ./actors/ledger/ ./actors/jobs/ ./services/network/ ./messages/envelope/ ./services/identity/keystore/ ./services/wasm/ ./services/wasm/fuel/ ./ccl/runtime/ ./actors/governance/ ./wiring/
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 $(BENCH_PKGS) | tee bench.out
 
