@@ -150,6 +150,9 @@ func TestDAGOverHTTP(t *testing.T) {
 	if st.Pinned || len(st.Links) != 1 || st.Links[0] != leaf.CID || st.TTLSeconds < 3590 || st.TTLSeconds > 3600 {
 		t.Fatalf("stat: %+v", st)
 	}
+	if ttl, err := time.ParseDuration(st.TTL); err != nil || int64(ttl/time.Second) != st.TTLSeconds {
+		t.Fatalf("stat ttl %q, ttl_seconds %d: %v", st.TTL, st.TTLSeconds, err)
+	}
 	var p httpapi.PinResult
 	a.json("POST", "/api/v1/dag/pins/"+node.CID, "", nil, 200, &p)
 	if !p.Recursive || p.Missing != 0 {

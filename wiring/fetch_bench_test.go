@@ -2,7 +2,6 @@ package wiring
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/messages/block/blocktest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -50,32 +50,11 @@ func prodNodeWith(b testing.TB, mutate func(*Config), bootstrap ...string) *Node
 // wideDAG is a root linking `fanout` nodes of `fanout` leaves of size
 // bytes each: 1 + fanout + fanout² blocks.
 func wideDAG(b *testing.B, fanout, size int) (cid.Cid, []block.Block) {
-	var all []block.Block
-	var mids []any
-	for i := range fanout {
-		var leaves []any
-		for range fanout {
-			data := make([]byte, size)
-			_, _ = rand.Read(data)
-			leaf, err := block.NewRaw(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			all = append(all, leaf)
-			leaves = append(leaves, block.LinkTo(leaf.CID()))
-		}
-		mid, err := block.Encode(map[string]any{"i": int64(i), "leaves": leaves})
-		if err != nil {
-			b.Fatal(err)
-		}
-		all = append(all, mid)
-		mids = append(mids, block.LinkTo(mid.CID()))
-	}
-	root, err := block.Encode(map[string]any{"mids": mids})
+	root, all, err := blocktest.WideDAG(fanout, size)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return root.CID(), append(all, root)
+	return root, all
 }
 
 // BenchmarkFetchDAG: one production node fetches a DAG from another over

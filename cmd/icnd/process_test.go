@@ -392,6 +392,16 @@ func TestSIGKILLDuringPutsLosesNoAcknowledgedBlock(t *testing.T) {
 
 	d2 := startDaemon(t, bins.icnd, dataDir)
 	api = d2.waitReady(t, dataDir, 30*time.Second)
+	// Their pins survived too: a collection right after the restart keeps
+	// every one, and each says it is pinned.
+	c := newAPI(t, api, dataDir)
+	c.must(200, "POST", "/api/v1/dag/gc", nil, nil)
+	for _, a := range acks {
+		var st httpapi.BlockStat
+		if c.must(200, "GET", "/api/v1/dag/blocks/"+a.cid+"/stat", nil, &st); !st.Pinned {
+			t.Fatalf("acknowledged block %s lost its pin after SIGKILL: %+v", a.cid, st)
+		}
+	}
 	for _, a := range acks {
 		req, _ := http.NewRequest("GET", "http://"+api+"/api/v1/dag/blocks/"+a.cid, nil)
 		req.Header.Set("Authorization", bearer)

@@ -47,8 +47,10 @@ type BlockStat struct {
 	Pin      string   `json:"pin,omitempty"` // recursive | direct
 	StoredAt string   `json:"stored_at"`
 	// ExpiresAt is when the block becomes collectable if nothing pinned
-	// reaches it; TTLSeconds is what is left of that (0 once passed).
+	// reaches it; TTL is what is left of that as a Go duration ("0s" once
+	// passed), TTLSeconds the same in whole seconds.
 	ExpiresAt  string `json:"expires_at"`
+	TTL        string `json:"ttl"`
 	TTLSeconds int64  `json:"ttl_seconds"`
 }
 
@@ -316,9 +318,8 @@ func (s *Server) getBlockStat(w http.ResponseWriter, r *http.Request) error {
 	out := BlockStat{CID: st.CID.String(), Codec: block.CodecName(st.Codec), Size: st.Size, Links: []string{},
 		Pinned: st.Pin != "", Pin: st.Pin, StoredAt: st.StoredAt.UTC().Format(time.RFC3339Nano),
 		ExpiresAt: st.ExpiresAt.UTC().Format(time.RFC3339Nano)}
-	if left := time.Until(st.ExpiresAt); left > 0 {
-		out.TTLSeconds = int64(left / time.Second)
-	}
+	left := max(time.Until(st.ExpiresAt), 0).Truncate(time.Second)
+	out.TTL, out.TTLSeconds = left.String(), int64(left/time.Second)
 	for _, l := range st.Links {
 		out.Links = append(out.Links, l.String())
 	}
