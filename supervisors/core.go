@@ -49,6 +49,11 @@ type child struct {
 	exit         exitCause
 	spawnOnExit  bool // start a new process as soon as the old one is gone
 	removeOnExit bool
+
+	// cause is the correlation id of the request (a kill, or a call that
+	// made the child panic) whose consequences are still unfolding; the
+	// events it causes carry it until the child runs again or is isolated.
+	cause string
 }
 
 type actionKind int
@@ -84,6 +89,7 @@ type action struct {
 	gen    uint64
 	after  time.Duration
 	reason string
+	cause  string // actEscalate: the correlation id of what led to it
 }
 
 // step is what one event decided: actions to carry out, in order, and the
@@ -137,7 +143,7 @@ func (c *core) child(name string) *child {
 }
 
 func (c *core) event(now time.Time, ch *child, t EventType) Event {
-	return Event{Time: now, Path: ch.spec.Name, Type: t}
+	return Event{Time: now, Path: ch.spec.Name, Type: t, RequestID: ch.cause}
 }
 
 // start spawns every static child in spec order.
@@ -182,6 +188,9 @@ func (c *core) remove(now time.Time, name string) (st step, err error) {
 		ch.exit, ch.removeOnExit = causeExpected, true
 		ch.status = Stopped
 		st.do(action{kind: actStop, child: name})
+		e := c.event(now, ch, EventStopped)
+		e.Reason = "removed"
+		st.note(e)
 		return st, nil
 	}
 	c.drop(now, ch, &st)
@@ -205,11 +214,15 @@ func (c *core) drop(now time.Time, ch *child, st *step) {
 }
 
 // failed handles a child that panicked or escalated; its process still exists
-// with a suspended mailbox.
-func (c *core) failed(now time.Time, name string, f FailureInfo) (st step) {
+// with a suspended mailbox. cause is the correlation id carried by the
+// message it failed on, if any.
+func (c *core) failed(now time.Time, name string, f FailureInfo, cause string) (st step) {
 	ch := c.child(name)
 	if ch == nil || !ch.alive {
 		return st
+	}
+	if cause != "" {
+		ch.cause = cause
 	}
 	ch.failures++
 	ch.lastFailure = &f
@@ -279,6 +292,7 @@ func (c *core) exited(now time.Time, name string) (st step) {
 		c.drop(now, ch, &st)
 	case ch.spec.Restart == Transient && !abnormal:
 		ch.status, ch.breaker = Stopped, Closed // done for good: nothing to probe
+		ch.cause = ""
 		if ch.dynamic {
 			c.drop(now, ch, &st)
 		}
@@ -384,6 +398,9 @@ func (c *core) restartGroup(ch *child) []string {
 func (c *core) restartGroupNow(now time.Time, ch *child, st *step) {
 	group := ch.group
 	ch.group = nil
+	// The leader's failure restarts the whole group: all of it is caused by
+	// the leader's request, if any.
+	cause := ch.cause
 	for _, x := range c.children { // spec order
 		if !slices.Contains(group, x.spec.Name) || x.status != Restarting {
 			continue
@@ -391,7 +408,12 @@ func (c *core) restartGroupNow(now time.Time, ch *child, st *step) {
 		c.bump(x)
 		x.restarts++
 		x.startedAt = now
-		st.note(c.event(now, x, EventRestarted))
+		e := c.event(now, x, EventRestarted)
+		if e.RequestID == "" {
+			e.RequestID = cause
+		}
+		st.note(e)
+		x.cause = "" // running again: what happens next is not that request's doing
 		if x.breaker == HalfOpen {
 			// A half-open sibling keeps being probed across the group restart.
 			st.do(action{kind: actTimer, child: x.spec.Name, timer: timerProbe, gen: x.gen, after: c.spec.Breaker.ProbeWindow})
@@ -470,9 +492,12 @@ func (c *core) trip(now time.Time, ch *child, reason string, st *step) {
 	c.restarts = nil
 	c.trips = append(pruneBefore(c.trips, now.Add(-c.spec.Escalate.Window)), now)
 	if len(c.trips) < c.spec.Escalate.MaxTrips {
+		ch.cause = "" // isolated: the half-open probe later is the timer's doing
 		return
 	}
-	esc := Event{Time: now, Type: EventEscalated, Reason: fmt.Sprintf("%d breaker trips within %s", len(c.trips), c.spec.Escalate.Window)}
+	cause := ch.cause
+	ch.cause = "" // isolated: the half-open probe later is the timer's doing
+	esc := Event{Time: now, Type: EventEscalated, Reason: fmt.Sprintf("%d breaker trips within %s", len(c.trips), c.spec.Escalate.Window), RequestID: cause}
 	if c.root {
 		// Nothing above the root: the open breaker already isolates the subtree.
 		esc.Reason += "; absorbed at the root: the failing subtree stays isolated by its breaker"
@@ -482,7 +507,7 @@ func (c *core) trip(now time.Time, ch *child, reason string, st *step) {
 	}
 	c.halted = true
 	st.note(esc)
-	st.do(action{kind: actEscalate, reason: esc.Reason})
+	st.do(action{kind: actEscalate, reason: esc.Reason, cause: cause})
 }
 
 // timer handles a fired timer; stale ones (gen changed) do nothing.
@@ -547,8 +572,9 @@ func (c *core) closeBreaker(now time.Time, ch *child, reason string, st *step) {
 	st.note(e)
 }
 
-// kill applies fault injection to a running child.
-func (c *core) kill(now time.Time, name string, mode KillMode) (st step, err error) {
+// kill applies fault injection to a running child; cause is the correlation
+// id of the request that asked for it.
+func (c *core) kill(now time.Time, name string, mode KillMode, cause string) (st step, err error) {
 	ch := c.child(name)
 	if ch == nil {
 		return st, fmt.Errorf("%w: %q", ErrNotFound, name)
@@ -568,6 +594,7 @@ func (c *core) kill(now time.Time, name string, mode KillMode) (st step, err err
 	default:
 		return st, fmt.Errorf("%w: %d", ErrBadKillMode, int(mode))
 	}
+	ch.cause = cause
 	e := c.event(now, ch, EventKilled)
 	e.Reason = mode.String()
 	st.note(e)

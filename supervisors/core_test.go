@@ -66,7 +66,7 @@ func hasEvent(st step, t EventType) bool {
 }
 
 func fail(c *core, now time.Time, name string) step {
-	return c.failed(now, name, FailureInfo{Reason: "boom", Time: now})
+	return c.failed(now, name, FailureInfo{Reason: "boom", Time: now}, "")
 }
 
 func TestStrategyPicksTheRestartGroup(t *testing.T) {
@@ -159,7 +159,7 @@ func TestRestartTypes(t *testing.T) {
 
 func killThenExit(mode KillMode) func(c *core) step {
 	return func(c *core) step {
-		if _, err := c.kill(t0, "a", mode); err != nil {
+		if _, err := c.kill(t0, "a", mode, ""); err != nil {
 			panic(err)
 		}
 		return c.exited(t0, "a")
@@ -513,23 +513,23 @@ func TestKill(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			c := started(t, testSpec(OneForOne, Permanent, "a"), false)
-			st, err := c.kill(t0, "a", tt.mode)
+			st, err := c.kill(t0, "a", tt.mode, "")
 			if err != nil || len(kinds(st, tt.want)) != 1 || !hasEvent(st, EventKilled) {
 				t.Fatalf("err %v actions %+v", err, st.actions)
 			}
 		})
 	}
 	c := started(t, testSpec(OneForOne, Permanent, "a"), false)
-	if _, err := c.kill(t0, "zz", KillStop); !errors.Is(err, ErrNotFound) {
+	if _, err := c.kill(t0, "zz", KillStop, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown child: %v", err)
 	}
-	if _, err := c.kill(t0, "a", KillStop); err != nil {
+	if _, err := c.kill(t0, "a", KillStop, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.kill(t0, "a", KillPanic); !errors.Is(err, ErrNotRunning) {
+	if _, err := c.kill(t0, "a", KillPanic, ""); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("kill while stopping: %v, want ErrNotRunning", err)
 	}
-	if _, err := c.kill(t0, "a", KillMode(9)); err == nil {
+	if _, err := c.kill(t0, "a", KillMode(9), ""); err == nil {
 		t.Fatal("bad mode accepted")
 	}
 }

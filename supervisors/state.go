@@ -116,4 +116,7 @@ type Event struct {
 	To     string        `json:"to,omitempty"`
 	Reason string        `json:"reason,omitempty"`
 	Delay  time.Duration `json:"delay_ns,omitempty"`
+	// RequestID is the correlation id of the request that caused the event
+	// (a kill, or a call the actor failed on), if any.
+	RequestID string `json:"request_id,omitempty"`
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/intercooperative-network/icn-go/messages/correlation"
 )
 
 // Protocol messages between the tree, supervisors and children. They are
@@ -23,6 +25,7 @@ type (
 	killRequest struct {
 		child string
 		mode  KillMode
+		cause string // correlation id of the request asking for it
 	}
 	shutdownRequest struct{}
 	shutdownDone    struct{}
@@ -134,7 +137,7 @@ func (s *supervisor) kill(m *killRequest) error {
 	if s.stopping || s.shutdownOn {
 		return fmt.Errorf("%w: %s is shutting down", ErrNotRunning, s.entry.path)
 	}
-	st, err := s.core.kill(s.tree.clock.Now(), m.child, m.mode)
+	st, err := s.core.kill(s.tree.clock.Now(), m.child, m.mode, m.cause)
 	if err != nil {
 		return err
 	}
@@ -157,11 +160,17 @@ func (s *supervisor) HandleFailure(_ *actor.ActorSystem, _ actor.Supervisor, chi
 		return
 	}
 	f := FailureInfo{Reason: failureReason(reason), Time: s.tree.clock.Now()}
+	var cause string
 	if message != nil {
-		_, msg, _ := actor.UnwrapEnvelope(message)
-		f.MessageType = fmt.Sprintf("%T", msg)
+		header, msg, _ := actor.UnwrapEnvelope(message)
+		if msg != nil {
+			f.MessageType = fmt.Sprintf("%T", msg)
+		}
+		if header != nil {
+			cause = header.Get(correlation.Header)
+		}
 	}
-	s.apply(s.core.failed(f.Time, name, f))
+	s.apply(s.core.failed(f.Time, name, f, cause))
 }
 
 func failureReason(reason any) string {
@@ -295,7 +304,15 @@ func (s *supervisor) act(a action) {
 		s.arm(a)
 	case actEscalate:
 		s.halt()
-		s.sup.EscalateFailure(EscalationError{Path: s.entry.path, Trips: s.spec.Escalate.MaxTrips}, nil)
+		// The envelope carries only the correlation id, so that the parent's
+		// events name the request behind the escalation too.
+		var msg any
+		if a.cause != "" {
+			env := &actor.MessageEnvelope{}
+			env.SetHeader(correlation.Header, a.cause)
+			msg = env
+		}
+		s.sup.EscalateFailure(EscalationError{Path: s.entry.path, Trips: s.spec.Escalate.MaxTrips}, msg)
 	case actRemove:
 		if e, err := s.tree.reg.find(s.entry.path + "/" + a.child); err == nil {
 			s.tree.reg.remove(e)

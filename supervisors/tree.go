@@ -332,7 +332,9 @@ func (t *Tree) observe(ev Event, class string) {
 		}
 	case EventEscalated:
 		level = slog.LevelError
-	case EventStarted, EventRemoved, EventStopped:
+	case EventStarted, EventRemoved:
+		// Stops are logged at Info (one line per child, also on shutdown);
+		// a removal follows a stopped or exited line, and starts are routine.
 		level = slog.LevelDebug
 	}
 	attrs := []slog.Attr{slog.String("actor", ev.Path), slog.String("event", string(ev.Type))}
@@ -345,7 +347,9 @@ func (t *Tree) observe(ev Event, class string) {
 	if ev.Delay > 0 {
 		attrs = append(attrs, slog.Duration("delay", ev.Delay))
 	}
-	t.log.LogAttrs(context.Background(), level, "supervision", attrs...)
+	// The correlation id rides in the context, where the daemon's handler
+	// (logging.Correlated) turns it into the request_id attribute.
+	t.log.LogAttrs(correlation.With(context.Background(), ev.RequestID), level, "supervision", attrs...)
 	t.publish(ev)
 }
 
@@ -597,7 +601,8 @@ func (t *Tree) Ping(ctx context.Context, name string) error {
 }
 
 // Kill applies fault injection to the actor at path (or with that unique
-// name) through its supervisor.
+// name) through its supervisor. The events it causes (killed, failed,
+// restarted, breaker, escalated) carry ctx's correlation id.
 func (t *Tree) Kill(ctx context.Context, path string, mode KillMode) error {
 	if t.stopped.Load() {
 		return ErrStopped
@@ -617,7 +622,7 @@ func (t *Tree) Kill(ctx context.Context, path string, mode KillMode) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.ask(ctx, parent, &killRequest{child: e.name, mode: mode})
+	_, err = t.ask(ctx, parent, &killRequest{child: e.name, mode: mode, cause: correlation.From(ctx)})
 	return err
 }
 

@@ -109,8 +109,14 @@ type running struct {
 // stops it when the test ends.
 func start(t *testing.T, spec Spec, l *lab) running {
 	t.Helper()
+	return startLogged(t, spec, l, discardLogger())
+}
+
+// startLogged is start with the tree logging to logger.
+func startLogged(t *testing.T, spec Spec, l *lab, logger *slog.Logger) running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	tree, err := New(spec, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, WithDefaults(fastDefaults()), WithRand(func() float64 { return 0.5 }))
+	tree, err := New(spec, logger, reg, WithDefaults(fastDefaults()), WithRand(func() float64 { return 0.5 }))
 	if err != nil {
 		t.Fatal(err)
 	}
