@@ -15,6 +15,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
+	"github.com/intercooperative-network/icn-go/messages/correlation"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -29,6 +30,9 @@ type Config struct {
 	GCInterval   time.Duration // scheduled collection; 0 runs it only on demand
 	GCGrace      time.Duration // how long unpinned blocks without a TTL are kept
 	CacheBytes   int64         // memory for recently read blocks; 0 disables the cache
+	// ReprovideInterval is how often every pinned root is announced
+	// again; 0 is DefaultReprovideInterval, negative only on start.
+	ReprovideInterval time.Duration
 }
 
 // Deps are the dag actor's collaborators.
@@ -82,6 +86,7 @@ type Actor struct {
 	fetching     int // single-block fetches in flight
 	readers      sync.WaitGroup
 	gcTimer      clock.Timer
+	announcer    *announcer // per incarnation; nil outside a tree
 }
 
 // flight tracks the puts of one block that are in flight. Their commits
@@ -120,6 +125,7 @@ type outcome struct {
 
 // read is one block read handed to the reader goroutines.
 type read struct {
+	ctx     context.Context // the request's correlation id
 	cid     cid.Cid
 	sender  *actor.PID
 	began   time.Time
@@ -146,6 +152,8 @@ type indexed struct {
 type (
 	putDone struct {
 		owner     *Actor
+		ctx       context.Context // the put's correlation id
+		pinned    cid.Cid         // the root the put pinned, if any
 		items     []*item
 		refs      []messages.RefUpdate
 		roots     []string
@@ -236,6 +244,12 @@ func (a *Actor) timed(op string, f func()) {
 	a.Metrics.ops.WithLabelValues(op).Observe(time.Since(began).Seconds())
 }
 
+// requestContext carries the correlation id of the message c is
+// handling, so that the log lines and requests it causes name it.
+func requestContext(c actor.Context) context.Context {
+	return correlation.With(context.Background(), c.MessageHeader().Get(correlation.Header))
+}
+
 // start rebuilds the counts from the store; nothing else is kept in memory.
 func (a *Actor) start(c actor.Context) {
 	a.self, a.sys, a.tree = c.Self(), c.ActorSystem(), supervisors.TreeOf(c)
@@ -266,6 +280,14 @@ func (a *Actor) start(c actor.Context) {
 	for range readerCount() {
 		a.readers.Go(a.reader)
 	}
+	if a.tree != nil {
+		every := a.Config.ReprovideInterval
+		if every == 0 {
+			every = DefaultReprovideInterval
+		}
+		a.announcer = newAnnouncer(a.tree, a.Store, a.Clock, a.Metrics, a.log, max(every, 0))
+		a.announcer.start()
+	}
 	a.log.Debug("dag started", "blocks", blocks, "bytes", bytes)
 }
 
@@ -280,6 +302,10 @@ func (a *Actor) stop() {
 	if a.gcTimer != nil {
 		a.gcTimer.Stop()
 	}
+	if a.announcer != nil {
+		a.announcer.stop()
+		a.announcer = nil
+	}
 	a.commits.Wait()
 	if a.readq != nil {
 		close(a.readq) // the actor sends no more: it is stopping
@@ -290,7 +316,7 @@ func (a *Actor) stop() {
 
 func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 	began := time.Now()
-	sender := c.Sender()
+	sender, ctx := c.Sender(), requestContext(c)
 	items, err := a.check(m)
 	if err != nil {
 		c.Respond(err)
@@ -358,7 +384,7 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		if err == nil {
-			committed, err = a.commit(items, m.Pin, m.Refs, now)
+			committed, err = a.commit(ctx, items, m.Pin, m.Refs, now)
 		}
 		this.err = err
 		close(this.done)
@@ -370,7 +396,11 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
-		a.sys.Root.Send(a.self, &putDone{owner: a, items: items, refs: m.Refs, roots: roots(m), committed: committed, err: err})
+		var pinned cid.Cid
+		if m.Pin != nil {
+			pinned = m.Pin.CID
+		}
+		a.sys.Root.Send(a.self, &putDone{owner: a, ctx: ctx, pinned: pinned, items: items, refs: m.Refs, roots: roots(m), committed: committed, err: err})
 	}()
 }
 
@@ -535,8 +565,7 @@ func (a *Actor) listRefs(m *messages.ListRefs) (*messages.ListRefsReply, error) 
 // commit writes a put's blocks (and pin) in as few batches as the store's
 // limits allow; it runs off the actor's goroutine. It returns how many of
 // the items are durable (all of them, unless a batch failed).
-func (a *Actor) commit(items []*item, p *messages.PinBlock, refs []messages.RefUpdate, now time.Time) (committed int, err error) {
-	ctx := context.Background()
+func (a *Actor) commit(ctx context.Context, items []*item, p *messages.PinBlock, refs []messages.RefUpdate, now time.Time) (committed int, err error) {
 	type batch struct {
 		b     *store.Batch
 		items int
@@ -645,7 +674,9 @@ func (a *Actor) putDone(m *putDone) {
 		}
 	}
 	if m.err != nil {
-		a.log.Error("put failed", "err", m.err, "durable", m.committed, "blocks", len(m.items))
+		a.log.ErrorContext(m.ctx, "put failed", "err", m.err, "durable", m.committed, "blocks", len(m.items))
+	} else if m.pinned.Defined() {
+		a.announce(m.pinned) // durable now: other nodes may ask for it
 	}
 	for _, it := range m.items[:m.committed] { // what did land is in the store: index it
 		old, ok := a.index[it.key]
@@ -675,7 +706,7 @@ func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
 		return
 	}
 	select {
-	case a.readq <- read{cid: m.CID, sender: sender, began: time.Now()}:
+	case a.readq <- read{ctx: requestContext(c), cid: m.CID, sender: sender, began: time.Now()}:
 	default:
 		c.Respond(fmt.Errorf("%w: %d reads in flight", messages.ErrBusy, readQueue))
 	}
@@ -685,7 +716,7 @@ func (a *Actor) get(c actor.Context, m *messages.GetBlock) {
 func (a *Actor) reader() {
 	for r := range a.readq {
 		gen := a.cache.generation() // before the read: see blockCache
-		b, err := a.read(r.cid)
+		b, err := a.read(r.ctx, r.cid)
 		a.Metrics.gets.Inc()
 		a.Metrics.ops.WithLabelValues("get").Observe(time.Since(r.began).Seconds())
 		if err != nil {
@@ -704,8 +735,8 @@ func (a *Actor) reader() {
 }
 
 // read returns a stored block after checking it still hashes to its CID.
-func (a *Actor) read(c cid.Cid) (block.Block, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+func (a *Actor) read(ctx context.Context, c cid.Cid) (block.Block, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	data, err := a.Store.Get(ctx, key(prefixData, c))
 	if errors.Is(err, store.ErrNotFound) {
@@ -717,7 +748,7 @@ func (a *Actor) read(c cid.Cid) (block.Block, error) {
 	b, err := block.Verified(c, data)
 	if err != nil {
 		a.Metrics.corrupt.Inc()
-		a.log.Error("corrupt block on disk", "cid", c.String(), "err", err)
+		a.log.ErrorContext(ctx, "corrupt block on disk", "cid", c.String(), "err", err)
 		return block.Block{}, fmt.Errorf("%w: %s: %v", messages.ErrCorruptBlock, c, err)
 	}
 	return b, nil

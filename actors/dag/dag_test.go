@@ -48,6 +48,13 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 // start runs a tree with only the dag actor over s.
 func start(t testing.TB, s store.Store, cfg Config) *node {
 	t.Helper()
+	return startWith(t, s, cfg, discard())
+}
+
+// startWith runs a tree with the dag actor over s, logging to log, and
+// the other children given (started before it).
+func startWith(t testing.TB, s store.Store, cfg Config, log *slog.Logger, others ...supervisors.ChildSpec) *node {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
 	if err != nil {
@@ -58,9 +65,10 @@ func start(t testing.TB, s store.Store, cfg Config) *node {
 	d.Intensity, d.Period = 1000, time.Minute
 	d.Backoff.Initial, d.Backoff.Max = time.Millisecond, 5*time.Millisecond
 	d.Breaker.OpenTimeout, d.Breaker.MaxOpenTimeout = 10*time.Millisecond, 50*time.Millisecond
-	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
-		{Name: Name, Restart: supervisors.Permanent, New: New(Deps{Store: s, Clock: clk, Config: cfg, Metrics: m, Logger: discard()})},
-	}}, discard(), reg, supervisors.WithDefaults(d))
+	children := append(others, supervisors.ChildSpec{
+		Name: Name, Restart: supervisors.Permanent, New: New(Deps{Store: s, Clock: clk, Config: cfg, Metrics: m, Logger: log}),
+	})
+	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: children}, discard(), reg, supervisors.WithDefaults(d))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -56,9 +57,9 @@ func (a *Actor) fetchOrRead(c actor.Context, m *messages.GetBlock) {
 	}
 	a.fetching++
 	sender, tree, self, sys := c.Sender(), a.tree, a.self, a.sys
-	owner := a
+	owner, rctx := a, requestContext(c)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		ctx, cancel := context.WithTimeout(rctx, fetchTimeout)
 		defer cancel()
 		b, from, result, err := fetchBlock(ctx, tree, m.CID, m.Prefer)
 		if err == nil {
@@ -142,7 +143,7 @@ func (a *Actor) serveBlock(c actor.Context, m *messages.PeerRequestIn) {
 		return
 	}
 	select {
-	case a.readq <- read{cid: id, sender: c.Sender(), began: time.Now(), forPeer: true}:
+	case a.readq <- read{ctx: requestContext(c), cid: id, sender: c.Sender(), began: time.Now(), forPeer: true}:
 	default:
 		c.Respond(fmt.Errorf("%w: %d reads in flight", messages.ErrBusy, readQueue))
 	}
@@ -153,14 +154,32 @@ func (a *Actor) serveBlock(c actor.Context, m *messages.PeerRequestIn) {
 // block this node has is read, not fetched.
 func (a *Actor) fetchDAG(c actor.Context, m *messages.FetchDAG) {
 	sender, tree, sys, log, metrics := c.Sender(), a.tree, a.sys, a.log, a.Metrics
+	ctx := requestContext(c)
+	metrics.dagFetches.Inc()
 	go func() {
-		reply, err := walkAndFetch(context.Background(), tree, metrics, m.Root, func(done, fetched int) {
-			if done%1000 == 0 {
-				log.Info("fetching a DAG", "root", m.Root.String(), "blocks", done, "fetched", fetched)
-			}
+		defer metrics.dagFetches.Dec()
+		root := m.Root.String()
+		long := false // a fetch that logged its progress logs its end alike
+		progress := everyBlocksOrPeriod(progressBlocks, progressPeriod, time.Now, func(done, fetched int) {
+			long = true
+			log.InfoContext(ctx, "fetching a DAG", "root", root, "blocks", done, "fetched", fetched)
+		})
+		reply, err := walkAndFetch(ctx, tree, metrics, m.Root, func(done, fetched int) {
+			metrics.dagBlocks.Inc()
+			progress(done, fetched)
 		})
 		if err == nil && m.Pin {
-			_, err = tree.Request(context.Background(), Name, &messages.PinBlock{CID: m.Root, Recursive: true})
+			_, err = tree.Request(ctx, Name, &messages.PinBlock{CID: m.Root, Recursive: true})
+		}
+		level := slog.LevelDebug
+		if long {
+			level = slog.LevelInfo
+		}
+		if err != nil {
+			log.Log(ctx, level, "DAG fetch failed", "root", root, "err", err)
+		} else {
+			log.Log(ctx, level, "fetched a DAG", "root", root, "blocks", reply.Blocks, "fetched", reply.Fetched,
+				"bytes", reply.Bytes, "took", reply.Took)
 		}
 		if sender == nil {
 			return
@@ -173,15 +192,32 @@ func (a *Actor) fetchDAG(c actor.Context, m *messages.FetchDAG) {
 	}()
 }
 
-// announce tells the network that this node holds a pinned root (a DHT
-// provider record), through the peer manager; without one, nothing.
-func (a *Actor) announce(root cid.Cid) {
-	if a.tree == nil {
-		return
+// A long DAG fetch logs its progress every progressBlocks blocks or every
+// progressPeriod, whichever comes first.
+const (
+	progressBlocks = 1000
+	progressPeriod = 5 * time.Second
+)
+
+// everyBlocksOrPeriod returns a progress callback that calls report once
+// every blocks blocks or once period has passed since the last report,
+// whichever comes first. Its callers serialize their calls.
+func everyBlocksOrPeriod(blocks int, period time.Duration, now func() time.Time, report func(done, fetched int)) func(done, fetched int) {
+	next, last := blocks, now()
+	return func(done, fetched int) {
+		if t := now(); done >= next || t.Sub(last) >= period {
+			report(done, fetched)
+			next, last = done+blocks, t
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = a.tree.Send(ctx, peersName, &messages.Provide{CID: root})
+}
+
+// announce tells the network, once the root is durably pinned, that this
+// node holds it (a DHT provider record); see announcer.
+func (a *Actor) announce(root cid.Cid) {
+	if a.announcer != nil {
+		a.announcer.add(root)
+	}
 }
 
 // walkAndFetch gets every block under root (fetching the missing ones),
