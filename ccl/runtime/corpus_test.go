@@ -18,6 +18,7 @@ import (
 	"github.com/intercooperative-network/icn-go/ccl"
 	"github.com/intercooperative-network/icn-go/ccl/runtime"
 	"github.com/intercooperative-network/icn-go/ccl/wasmenc"
+	"github.com/intercooperative-network/icn-go/messages/block"
 )
 
 const (
@@ -169,8 +170,54 @@ func TestCorpusTable(t *testing.T) {
 	}
 }
 
+// manifest mirrors the contract manifest actors/governance stores (its
+// pack and describe): the same fields, tags and values, so the same
+// dag-cbor bytes and CID.
+type manifest struct {
+	Source          block.Link      `cbor:"source"`
+	WASM            block.Link      `cbor:"wasm"`
+	CompilerVersion string          `cbor:"compiler_version"`
+	Entries         []manifestEntry `cbor:"entries"`
+	Imports         []string        `cbor:"imports"`
+}
+
+type manifestEntry struct {
+	Name   string   `cbor:"name"`
+	Params []string `cbor:"params"`
+	Result string   `cbor:"result"`
+}
+
+// contractIDs is what identifies a compiled program: the SHA-256 of its
+// module and the CIDs of the three blocks a node publishes.
+func contractIDs(t testing.TB, src []byte, out *ccl.Output) string {
+	t.Helper()
+	sb, err := block.NewRaw(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := block.NewRaw(out.WASM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := manifest{Source: block.LinkTo(sb.CID()), WASM: block.LinkTo(wb.CID()), CompilerVersion: ccl.Version,
+		Entries: []manifestEntry{}, Imports: append([]string{}, out.Imports...)}
+	for _, ex := range out.Exports {
+		e := manifestEntry{Name: ex.Name, Params: []string{}, Result: ex.Result.String()}
+		for _, p := range ex.Params {
+			e.Params = append(e.Params, p.Type.String())
+		}
+		m.Entries = append(m.Entries, e)
+	}
+	mb, err := block.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(out.WASM)
+	return fmt.Sprintf("sha256:%s source:%s wasm:%s manifest:%s", hex.EncodeToString(sum[:]), sb.CID(), wb.CID(), mb.CID())
+}
+
 // corpusHashes compiles every program of examples/ccl (errors/ aside)
-// twice and returns the SHA-256 of each, by file.
+// twice and returns the contractIDs of each, by file.
 func corpusHashes(t testing.TB) map[string]string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(corpusDir, "*.ccl"))
@@ -192,11 +239,11 @@ func corpusHashes(t testing.TB) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(a.WASM, b.WASM) {
-			t.Errorf("%s: two compilations differ", name)
+		ida, idb := contractIDs(t, src, a), contractIDs(t, src, b)
+		if !bytes.Equal(a.WASM, b.WASM) || ida != idb {
+			t.Errorf("%s: two compilations differ: %s and %s", name, ida, idb)
 		}
-		sum := sha256.Sum256(a.WASM)
-		out[name] = hex.EncodeToString(sum[:])
+		out[name] = ida
 	}
 	return out
 }
@@ -215,7 +262,8 @@ func formatHashes(m map[string]string) string {
 }
 
 // TestCorpusDeterminism compiles the corpus twice here and once in
-// another process (this test binary, run again): the bytes agree.
+// another process (this test binary, run again): the module bytes, and
+// the source, module and manifest CIDs, agree.
 func TestCorpusDeterminism(t *testing.T) {
 	here := formatHashes(corpusHashes(t))
 	if os.Getenv("CCL_CORPUS_HASHES") == "1" {

@@ -14,8 +14,8 @@ const (
 	// wrong signature).
 	KindForbiddenImport Kind = "forbidden_import"
 	// KindInvalidModule: the module does not decode or validate, has a
-	// start function, too much memory, or an entry point with the wrong
-	// signature.
+	// start function, no memory or one without a maximum of at most
+	// ccl.MaxMemoryPages, or an entry point with the wrong signature.
 	KindInvalidModule Kind = "invalid_module"
 	// KindNoEntryPoint: the module exports no such function, or one whose
 	// CCL signature the runtime does not know.

@@ -30,11 +30,12 @@ type moduleImport struct {
 // moduleInfo is what Load checks of a module: its imports, its exported
 // functions' signatures, its memory and whether it has a start function.
 type moduleInfo struct {
-	imports  []moduleImport
-	exports  map[string]funcType
-	memMax   uint32 // 0 when unbounded
-	hasMem   bool
-	hasStart bool
+	imports   []moduleImport
+	exports   map[string]funcType
+	memMax    uint32
+	hasMem    bool
+	hasMemMax bool // false: the memory is unbounded
+	hasStart  bool
 }
 
 // reader reads the binary format.
@@ -247,10 +248,7 @@ func parseModule(b []byte) (*moduleInfo, error) {
 				if err != nil {
 					return nil, err
 				}
-				info.hasMem = true
-				if hasMax {
-					info.memMax = max
-				}
+				info.hasMem, info.hasMemMax, info.memMax = true, hasMax, max
 			}
 		case 7: // export
 			n, err := s.u32()

@@ -167,7 +167,7 @@ func (r *Runtime) check(bin []byte) (*moduleInfo, error) {
 		return nil, &Error{Kind: KindInvalidModule, Msg: "the module has a start function"}
 	case !info.hasMem:
 		return nil, &Error{Kind: KindInvalidModule, Msg: "the module has no memory"}
-	case info.memMax == 0 || info.memMax > ccl.MaxMemoryPages:
+	case !info.hasMemMax || info.memMax > ccl.MaxMemoryPages:
 		return nil, &Error{Kind: KindInvalidModule, Msg: fmt.Sprintf("the module's memory must have a maximum of at most %d pages", ccl.MaxMemoryPages)}
 	}
 	return info, nil

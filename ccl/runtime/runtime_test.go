@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/intercooperative-network/icn-go/ccl"
 	"github.com/intercooperative-network/icn-go/ccl/runtime"
@@ -401,5 +404,135 @@ func TestConcurrentCalls(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// withSection inserts a section into an encoded module, before the first
+// section with a greater id (the order the binary format requires): how
+// the tests make what the encoder never emits.
+func withSection(bin []byte, id byte, payload []byte) []byte {
+	sec := wasmenc.AppendU32([]byte{id}, uint32(len(payload)))
+	sec = append(sec, payload...)
+	off := 8
+	for off < len(bin) && bin[off] <= id {
+		var size uint32
+		n := off + 1
+		for shift := 0; ; shift += 7 {
+			c := bin[n]
+			n++
+			size |= uint32(c&0x7f) << shift
+			if c < 0x80 {
+				break
+			}
+		}
+		off = n + int(size)
+	}
+	return slices.Concat(bin[:off], sec, bin[off:])
+}
+
+// limitModule encodes a module that exports run, returning 7, with the
+// memory mem (none when nil) and, if start, a start function.
+func limitModule(mem *wasmenc.Memory, start bool) []byte {
+	m := &wasmenc.Module{Memory: mem}
+	run := m.TypeIndex(wasmenc.FuncType{Results: []wasmenc.ValType{wasmenc.I64}})
+	init := m.TypeIndex(wasmenc.FuncType{})
+	m.Funcs = []wasmenc.Func{
+		{Type: run, Body: []byte{wasmenc.OpI64Const, 0x07, wasmenc.OpEnd}},
+		{Type: init, Body: []byte{wasmenc.OpEnd}},
+	}
+	m.Exports = []wasmenc.Export{{Name: "run", Kind: wasmenc.ExportFunc, Index: 0}}
+	bin := m.Encode()
+	if start {
+		bin = withSection(bin, 8, wasmenc.AppendU32(nil, 1)) // start: function 1
+	}
+	return bin
+}
+
+// TestLoadLimits refuses, at load, valid modules outside the limits of a
+// policy: a start function, no memory, a memory without a maximum or with
+// a maximum over ccl.MaxMemoryPages.
+func TestLoadLimits(t *testing.T) {
+	r := newRuntime(t)
+	const tooMuch = "the module's memory must have a maximum of at most 16 pages"
+	for _, tc := range []struct {
+		name string
+		bin  []byte
+		msg  string // "" when the module loads
+	}{
+		{"start function", limitModule(&wasmenc.Memory{Min: 1, Max: 1}, true), "the module has a start function"},
+		{"no memory", limitModule(nil, false), "the module has no memory"},
+		// One memory, flags 0 (no maximum), at least 1 page.
+		{"no maximum", withSection(limitModule(nil, false), 5, []byte{1, 0x00, 1}), tooMuch},
+		{"17 pages", limitModule(&wasmenc.Memory{Min: 1, Max: ccl.MaxMemoryPages + 1}, false), tooMuch},
+		{"16 pages", limitModule(&wasmenc.Memory{Min: 1, Max: ccl.MaxMemoryPages}, false), ""},
+		{"0 pages", limitModule(&wasmenc.Memory{Min: 0, Max: 0}, false), ""}, // a maximum of 0 is not "no maximum"
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			validateModule(t, tc.bin) // refused for the limit, not for being malformed
+			p, err := r.Load(tc.bin)
+			if tc.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := p.Call(context.Background(), "run", nil)
+				if err != nil || res.Value != runtime.Integer(7) {
+					t.Fatalf("run = %v, %v", res, err)
+				}
+				return
+			}
+			e, ok := errors.AsType[*runtime.Error](err)
+			if !ok || e.Kind != runtime.KindInvalidModule || e.Msg != tc.msg {
+				t.Fatalf("Load: %v, want %s: %s", err, runtime.KindInvalidModule, tc.msg)
+			}
+		})
+	}
+}
+
+// validateModule fails the test unless wazero compiles bin.
+func validateModule(t testing.TB, bin []byte) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer func() { _ = rt.Close(ctx) }()
+	if _, err := rt.CompileModule(ctx, bin); err != nil {
+		t.Fatalf("wazero rejects the module: %v", err)
+	}
+}
+
+// TestCaller reads the snapshot's caller through the icn host module.
+func TestCaller(t *testing.T) {
+	r := newRuntime(t)
+	p := compile(t, r, `policy who() -> Did { return caller(); }
+// The proposer may withdraw a proposal, and so may any member it names.
+policy may_withdraw(named: Did) -> Bool {
+	return caller() == proposer() || (caller() == named && is_member(named));
+}`)
+	asAlice := baseSnapshot()
+	asAlice.Caller = alice
+	noCaller := baseSnapshot()
+	noCaller.Caller = ""
+	for _, tc := range []struct {
+		name  string
+		snap  runtime.Snapshot
+		entry string
+		args  []runtime.Value
+		want  runtime.Value
+	}{
+		{"bob", baseSnapshot(), "who", nil, runtime.Did(bob)},
+		{"alice", asAlice, "who", nil, runtime.Did(alice)},
+		{"nobody", noCaller, "who", nil, runtime.Did("")},
+		{"the proposer", asAlice, "may_withdraw", []runtime.Value{runtime.Did(carol)}, runtime.Bool(true)},
+		{"a named member", baseSnapshot(), "may_withdraw", []runtime.Value{runtime.Did(bob)}, runtime.Bool(true)},
+		{"another member", baseSnapshot(), "may_withdraw", []runtime.Value{runtime.Did(carol)}, runtime.Bool(false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := p.Call(context.Background(), tc.entry, freeze(t, tc.snap), tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Value != tc.want {
+				t.Errorf("%s%v = %q (%s), want %q", tc.entry, tc.args, res.Value, res.Value.Type, tc.want)
+			}
+		})
 	}
 }
