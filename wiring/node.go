@@ -22,6 +22,7 @@ import (
 	"github.com/intercooperative-network/icn-go/actors/jobs"
 	"github.com/intercooperative-network/icn-go/actors/ledger"
 	"github.com/intercooperative-network/icn-go/actors/peers"
+	"github.com/intercooperative-network/icn-go/messages/envelope"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
 	"github.com/intercooperative-network/icn-go/services/identity"
@@ -190,6 +191,9 @@ func assemble(cfg Config, o Options) (*Node, []fx.Option, error) {
 				l := c.Ledger
 				return ledger.Params{RegenPerHour: uint64(l.RegenPerHour), Capacity: uint64(l.Capacity), Initial: uint64(l.Initial),
 					OpCap: uint64(l.OpCap), ProposalCost: uint64(l.ProposalCost), VoteCost: uint64(l.VoteCost)}
+			},
+			func(c Config) peers.Config {
+				return peers.Config{MaxBody: max(envelope.DefaultMaxBody, c.DAG.MaxBlockSize)}
 			},
 			func(c Config) dag.Config {
 				return dag.Config{MaxBlockSize: c.DAG.MaxBlockSize, GCInterval: c.DAG.GCInterval, GCGrace: c.DAG.GCGrace,

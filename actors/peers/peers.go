@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,22 @@ type Deps struct {
 	// (tree name) that owns it. Types not in it are refused.
 	Routes  map[string]string
 	Breaker BreakerConfig
+	// MaxBody is the largest message body taken from another node
+	// (envelope.DefaultMaxBody if 0). A block fetch's reply carries a
+	// whole block: the module sets it to at least the dag's block limit.
+	MaxBody int
+	// PingInterval is how often each connected peer's round trip is
+	// measured (DefaultPingInterval if 0); a peer is also measured as it
+	// connects.
+	PingInterval time.Duration
 }
+
+// DefaultPingInterval is how often connected peers are pinged for the
+// peer table's RTT and the nearest-first order of block providers.
+const DefaultPingInterval = 30 * time.Second
+
+// pingTimeout bounds one round-trip measurement.
+const pingTimeout = 5 * time.Second
 
 // DefaultRoutes are the wire types of a node and their owners.
 func DefaultRoutes() map[string]string {
@@ -64,6 +80,16 @@ func New(d Deps) (func() actor.Actor, error) {
 	if d.Breaker == (BreakerConfig{}) {
 		d.Breaker = DefaultBreaker()
 	}
+	if d.MaxBody <= 0 {
+		d.MaxBody = envelope.DefaultMaxBody
+	}
+	if d.MaxBody+envelope.Overhead > network.MaxRPCSize {
+		return nil, fmt.Errorf("peers: body limit %d does not fit an RPC frame (%d bytes with the envelope, limit %d)",
+			d.MaxBody, d.MaxBody+envelope.Overhead, network.MaxRPCSize)
+	}
+	if d.PingInterval <= 0 {
+		d.PingInterval = DefaultPingInterval
+	}
 	// Outlives incarnations: a restart must not reopen the replay window.
 	guard := envelope.NewReplayGuard(envelope.DefaultReplayCapacity)
 	var types []string
@@ -71,13 +97,26 @@ func New(d Deps) (func() actor.Actor, error) {
 		types = append(types, t, t+replySuffix)
 	}
 	slices.Sort(types)
-	verifier, err := envelope.NewVerifier(verify, d.Clock, types, envelope.WithReplayGuard(guard))
+	verifier, err := envelope.NewVerifier(verify, d.Clock, types, envelope.WithReplayGuard(guard), envelope.WithMaxBody(d.MaxBody))
 	if err != nil {
 		return nil, err
 	}
+	subs := &subscriptions{up: map[peer.ID]bool{}}
 	return func() actor.Actor {
-		return &Actor{Deps: d, verifier: verifier, peers: map[peer.ID]*entry{}, log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, verifier: verifier, subs: subs, peers: map[peer.ID]*entry{}, log: d.Logger.With("actor", Name)}
 	}, nil
+}
+
+// subscriptions are the peer event subscribers (WatchPeers) and the peers
+// they last heard were up. They outlive incarnations, as the replay guard
+// does: a restart of this actor neither drops a subscriber nor leaves one
+// believing in a peer that left while it was down (start tells them the
+// difference). Incarnations run one after another but not on one
+// goroutine, hence the lock.
+type subscriptions struct {
+	mu    sync.Mutex
+	names []string
+	up    map[peer.ID]bool
 }
 
 func verify(did string, msg, sig []byte) error { return identity.Verify(identity.DID(did), msg, sig) }
@@ -94,7 +133,8 @@ type Actor struct {
 	tree     *supervisors.Tree
 	since    time.Time
 	peers    map[peer.ID]*entry
-	watchers []string
+	subs     *subscriptions
+	pinger   clock.Timer // the next round of RTT measurements
 
 	ctx     context.Context // ends when the incarnation stops
 	stop    context.CancelFunc
@@ -110,6 +150,8 @@ type entry struct {
 	in, out      uint64
 	breaker      breaker
 	breakerTrips int
+	rtt          time.Duration // the latest round trip measured; 0 if none
+	pinging      bool          // a measurement is under way
 }
 
 // Internal messages, each tagged with the incarnation that asked for it.
@@ -126,11 +168,21 @@ type (
 	}
 	// asked is the outcome of an AskPeer, for the breaker.
 	asked struct {
-		owner  *Actor
-		peer   peer.ID
-		failed bool
+		owner    *Actor
+		peer     peer.ID
+		failed   bool
+		answered bool // with an accepted reply: a message in
 	}
 	probeSeen struct{ owner *Actor }
+	// measured is the outcome of a ping.
+	measured struct {
+		owner *Actor
+		peer  peer.ID
+		rtt   time.Duration
+		err   error
+	}
+	// pingRound is the schedule's tick: measure every connected peer.
+	pingRound struct{ owner *Actor }
 )
 
 // Receive implements actor.Actor.
@@ -166,6 +218,14 @@ func (a *Actor) Receive(c actor.Context) {
 		if m.owner == a {
 			a.Metrics.probes.Inc()
 		}
+	case *measured:
+		if m.owner == a {
+			a.measured(m)
+		}
+	case *pingRound:
+		if m.owner == a {
+			a.pingRound()
+		}
 	case *messages.StatusRequest:
 		a.status(c)
 	case *messages.ListPeers:
@@ -177,9 +237,11 @@ func (a *Actor) Receive(c actor.Context) {
 	case *messages.AskPeer:
 		a.ask(c, m)
 	case *messages.WatchPeers:
-		if !slices.Contains(a.watchers, m.Subscriber) {
-			a.watchers = append(a.watchers, m.Subscriber)
+		a.subs.mu.Lock()
+		if !slices.Contains(a.subs.names, m.Subscriber) {
+			a.subs.names = append(a.subs.names, m.Subscriber)
 		}
+		a.subs.mu.Unlock()
 		c.Respond(&messages.PeerList{Peers: a.list().Peers})
 	case *messages.Provide:
 		a.provide(c, m)
@@ -242,8 +304,15 @@ func (a *Actor) findProviders(c actor.Context, m *messages.FindProviders) {
 			connected = append(connected, p)
 		}
 	}
+	// Nearest first; a peer not measured yet goes after those that were.
+	distance := func(p peer.ID) time.Duration {
+		if d := a.rtt(p, a.peers[p]); d > 0 {
+			return d
+		}
+		return math.MaxInt64
+	}
 	slices.SortFunc(connected, func(x, y peer.ID) int {
-		return cmp.Compare(a.Network.RTT(x), a.Network.RTT(y)) // nearest first
+		return cmp.Or(cmp.Compare(distance(x), distance(y)), cmp.Compare(x, y))
 	})
 	sender, sys, ctx := c.Sender(), a.sys, a.ctx
 	a.workers.Go(func() {
@@ -313,13 +382,17 @@ func (a *Actor) start(c actor.Context) {
 	a.since = a.Clock.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	a.ctx, a.stop = ctx, cancel
+	// Events first: a peer that comes or goes while the table is read is
+	// then reported after it, and changed ignores what the table has.
+	events, stopEvents := a.Network.Events()
 	for _, p := range a.Network.Connected() {
 		e := a.entry(p)
 		e.connected, e.since, e.lastSeen = true, a.since, a.since
 	}
+	a.resync()
 	a.Network.Handle(a.serve)
+	a.pingRound()
 
-	events, stopEvents := a.Network.Events()
 	a.workers.Go(func() {
 		defer stopEvents()
 		for {
@@ -364,6 +437,9 @@ func (a *Actor) shutdown() {
 	}
 	a.Network.Handle(nil)
 	a.stop()
+	if a.pinger != nil {
+		a.pinger.Stop()
+	}
 	a.workers.Wait()
 	a.stop = nil
 }
@@ -392,13 +468,94 @@ func (a *Actor) changed(ev network.PeerEvent) {
 	if up {
 		e.since = ev.Time
 		e.breaker.reconnected()
+		a.measure(ev.Peer, e)
 	} else {
 		e.since = time.Time{}
 	}
 	a.log.Debug("peer "+ev.Kind.String(), "peer", ev.Peer.String(), "did", e.did)
-	for _, w := range a.watchers {
-		_ = a.tree.Send(context.Background(), w, &messages.PeerEvent{Peer: ev.Peer.String(), DID: e.did, Up: up, Time: ev.Time})
+	a.subs.mu.Lock()
+	defer a.subs.mu.Unlock()
+	a.tell(ev.Peer, up, ev.Time)
+}
+
+// resync tells the subscribers how the peers changed while no incarnation
+// was watching: the table just read from the network against what they
+// last heard.
+func (a *Actor) resync() {
+	now := a.Clock.Now()
+	a.subs.mu.Lock()
+	defer a.subs.mu.Unlock()
+	for _, p := range slices.Sorted(maps.Keys(a.subs.up)) {
+		if e := a.peers[p]; e == nil || !e.connected {
+			a.tell(p, false, now)
+		}
 	}
+	for _, p := range slices.Sorted(maps.Keys(a.peers)) {
+		if a.peers[p].connected && !a.subs.up[p] {
+			a.tell(p, true, now)
+		}
+	}
+}
+
+// tell records that p is up or down and sends the event to every
+// subscriber. The caller holds a.subs.mu.
+func (a *Actor) tell(p peer.ID, up bool, at time.Time) {
+	if up {
+		a.subs.up[p] = true
+	} else {
+		delete(a.subs.up, p)
+	}
+	did, _ := identity.DIDFromPeerID(p)
+	for _, w := range a.subs.names {
+		_ = a.tree.Send(context.Background(), w, &messages.PeerEvent{Peer: p.String(), DID: string(did), Up: up, Time: at})
+	}
+}
+
+// pingRound measures every connected peer and schedules the next round.
+func (a *Actor) pingRound() {
+	for p, e := range a.peers {
+		if e.connected {
+			a.measure(p, e)
+		}
+	}
+	self, sys, owner := a.self, a.sys, a
+	a.pinger = a.Clock.AfterFunc(a.PingInterval, func() { sys.Root.Send(self, &pingRound{owner: owner}) })
+}
+
+// measure pings p off the actor's goroutine, unless a ping is under way.
+func (a *Actor) measure(p peer.ID, e *entry) {
+	if e.pinging {
+		return
+	}
+	e.pinging = true
+	owner, ctx := a, a.ctx
+	a.workers.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+		rtt, err := owner.Network.Ping(ctx, p)
+		owner.sys.Root.Send(owner.self, &measured{owner: owner, peer: p, rtt: rtt, err: err})
+	})
+}
+
+// measured records a ping's round trip.
+func (a *Actor) measured(m *measured) {
+	e := a.entry(m.peer)
+	e.pinging = false
+	if m.err != nil {
+		// The breaker is for requests; a lost peer shows in its events.
+		a.log.Debug("ping failed", "peer", m.peer.String(), "err", m.err)
+		return
+	}
+	e.rtt = m.rtt
+}
+
+// rtt is p's latest round trip: ours, else libp2p's average (which our
+// pings feed, and which survives a restart of this actor); 0 if none.
+func (a *Actor) rtt(p peer.ID, e *entry) time.Duration {
+	if e != nil && e.rtt > 0 {
+		return e.rtt
+	}
+	return a.Network.RTT(p)
 }
 
 func (a *Actor) connectedCount() int {
@@ -419,7 +576,7 @@ func (a *Actor) list() *messages.PeerList {
 		e := a.peers[p]
 		info := messages.PeerInfo{
 			PeerID: p.String(), DID: e.did, Connected: e.connected, Since: e.since, LastSeen: e.lastSeen,
-			RTT: a.Network.RTT(p), MessagesIn: e.in, MessagesOut: e.out, Breaker: e.breaker.state,
+			RTT: a.rtt(p, e), MessagesIn: e.in, MessagesOut: e.out, Breaker: e.breaker.state,
 		}
 		if h != nil {
 			for _, addr := range h.Peerstore().Addrs(p) {
@@ -496,6 +653,13 @@ func (a *Actor) publish(m *messages.PublishGossip) error {
 	if err := a.Network.Publish(ctx, m.Topic, data); err != nil {
 		return err
 	}
+	// Flood publishing sends our own messages to every connected node
+	// (each one joins every topic).
+	for _, e := range a.peers {
+		if e.connected {
+			e.out++
+		}
+	}
 	return nil
 }
 
@@ -538,7 +702,7 @@ func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
 		}
 		reply, err := owner.Network.Request(ctx, p, data)
 		var answer any
-		failed := false
+		failed, answered := false, false
 		var remote *network.RemoteError
 		switch {
 		case errors.As(err, &remote):
@@ -547,18 +711,24 @@ func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
 			failed, answer = true, fmt.Errorf("%w: %s: %w", messages.ErrPeerFailed, p, err)
 		default:
 			env, err := owner.verifier.Open(reply, did)
+			var re *envelope.RejectError
 			switch {
+			case errors.As(err, &re) && re.Reason == envelope.ReasonOversize:
+				// Over our limit, not wrong: the peer's may be larger.
+				answer = fmt.Errorf("peers: %s answered %s with more than this node takes: %w", p, m.Type, err)
+				owner.rejected(err)
 			case err != nil:
 				failed, answer = true, fmt.Errorf("%w: %s answered with a bad envelope: %w", messages.ErrPeerFailed, p, err)
 				owner.rejected(err)
 			case env.Type != m.Type+replySuffix:
 				failed, answer = true, fmt.Errorf("%w: %s answered %s to %s", messages.ErrPeerFailed, p, env.Type, m.Type)
 			default:
-				answer = &messages.PeerAnswer{Peer: m.Peer, Body: env.Body, Took: time.Since(began)}
+				answered, answer = true, &messages.PeerAnswer{Peer: m.Peer, Body: env.Body, Took: time.Since(began)}
 			}
 		}
+		owner.Metrics.rpc.WithLabelValues(owner.method(m.Type), sideRequest).Observe(time.Since(began).Seconds())
 		// The actor hears of the outcome before the caller does.
-		owner.sys.Root.Send(owner.self, &asked{owner: owner, peer: p, failed: failed})
+		owner.sys.Root.Send(owner.self, &asked{owner: owner, peer: p, failed: failed, answered: answered})
 		if sender != nil {
 			owner.sys.Root.Send(sender, answer)
 		}
@@ -569,6 +739,9 @@ func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
 func (a *Actor) settle(m *asked) {
 	e := a.entry(m.peer)
 	e.out++
+	if m.answered {
+		e.in++
+	}
 	if !m.failed {
 		a.Metrics.requests.WithLabelValues("ok").Inc()
 		e.lastSeen = a.Clock.Now()
@@ -595,6 +768,8 @@ func (a *Actor) settle(m *asked) {
 // serve answers an RPC from another node: on the network's goroutine, so
 // it touches no actor state; the owner subsystem answers.
 func (a *Actor) serve(ctx context.Context, from peer.ID, data []byte) ([]byte, error) {
+	began, method := time.Now(), methodOther
+	defer func() { a.Metrics.rpc.WithLabelValues(method, sideServe).Observe(time.Since(began).Seconds()) }()
 	did, _ := identity.DIDFromPeerID(from)
 	env, err := a.verifier.Open(data, string(did))
 	if err != nil {
@@ -602,6 +777,7 @@ func (a *Actor) serve(ctx context.Context, from peer.ID, data []byte) ([]byte, e
 		return nil, fmt.Errorf("rejected: %w", err)
 	}
 	a.sys.Root.Send(a.self, &traffic{owner: a, peer: from, in: true})
+	method = a.method(env.Type)
 	owner, ok := a.Routes[env.Type]
 	if !ok || strings.HasSuffix(env.Type, replySuffix) {
 		return nil, fmt.Errorf("%w: %s", messages.ErrNoRoute, env.Type)
@@ -614,7 +790,28 @@ func (a *Actor) serve(ctx context.Context, from peer.ID, data []byte) ([]byte, e
 	if !ok {
 		return nil, fmt.Errorf("peers: %s answered %T", owner, res)
 	}
-	return envelope.Seal(a.signer(), env.Type+replySuffix, env.From, resp.Body, a.Clock.Now(), rand.Reader)
+	reply, err := envelope.Seal(a.signer(), env.Type+replySuffix, env.From, resp.Body, a.Clock.Now(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	a.sys.Root.Send(a.self, &traffic{owner: a, peer: from})
+	return reply, nil
+}
+
+// Label values of icn_rpc_duration_seconds.
+const (
+	sideRequest = "request" // a request to another node, until its reply is checked
+	sideServe   = "serve"   // a request from another node, until its reply is sealed
+	methodOther = "other"   // a type this node has no route for, or an envelope refused
+)
+
+// method is the metric label of a wire type: the type itself when routed
+// here, so the label set stays as small as the routing table.
+func (a *Actor) method(typ string) string {
+	if _, ok := a.Routes[typ]; ok {
+		return typ
+	}
+	return methodOther
 }
 
 // gossip checks a gossip message and hands it to its owner.

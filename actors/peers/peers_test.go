@@ -8,17 +8,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/envelope"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/clock/clocktest"
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
@@ -51,6 +55,13 @@ func (n *node) peerID() string { return n.net.ID().String() }
 
 func newNode(t *testing.T, f *memnet.Fabric, id *identity.Identity) *node {
 	t.Helper()
+	return newNodeWith(t, f, id, nil)
+}
+
+// newNodeWith is newNode with tweak (if not nil) applied to the actor's
+// dependencies.
+func newNodeWith(t *testing.T, f *memnet.Fabric, id *identity.Identity, tweak func(*Deps)) *node {
+	t.Helper()
 	if id == nil {
 		var err error
 		if id, err = identity.Generate(rand.Reader); err != nil {
@@ -70,7 +81,11 @@ func newNode(t *testing.T, f *memnet.Fabric, id *identity.Identity) *node {
 		t.Fatal(err)
 	}
 	breaker := BreakerConfig{Failures: 2, OpenTimeout: 50 * time.Millisecond, MaxOpen: 200 * time.Millisecond}
-	producer, err := New(Deps{Network: net, Identity: id, Clock: clock.Real{}, Metrics: m, Logger: discard(), Breaker: breaker})
+	deps := Deps{Network: net, Identity: id, Clock: clock.Real{}, Metrics: m, Logger: discard(), Breaker: breaker}
+	if tweak != nil {
+		tweak(&deps)
+	}
+	producer, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +140,28 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 	}
 }
 
+// rowOf is n's peer table row for p (zero if none).
+func rowOf(t *testing.T, n *node, p string) messages.PeerInfo {
+	t.Helper()
+	for _, i := range ask[*messages.PeerList](t, n, &messages.ListPeers{}).Peers {
+		if i.PeerID == p {
+			return i
+		}
+	}
+	return messages.PeerInfo{}
+}
+
+// observations is how many times an icn_rpc_duration_seconds series was
+// observed.
+func observations(t *testing.T, n *node, method, side string) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := n.metrics.rpc.WithLabelValues(method, side).(prometheus.Metric).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
+}
+
 func connectedTo(t *testing.T, n *node, p string) bool {
 	for _, i := range ask[*messages.PeerList](t, n, &messages.ListPeers{}).Peers {
 		if i.PeerID == p {
@@ -152,8 +189,16 @@ func TestConnectPingAndTable(t *testing.T) {
 			row = i
 		}
 	}
-	if row.MessagesOut != 1 || row.Breaker != stateClosed || row.Since.IsZero() || len(row.Addrs) == 0 {
+	if row.MessagesOut != 1 || row.MessagesIn != 1 || row.Breaker != stateClosed || row.Since.IsZero() || len(row.Addrs) == 0 {
 		t.Fatalf("a's row for b: %+v", row)
+	}
+	// b counts its reply as a message out; each side timed the exchange
+	// under the message's type.
+	if got := rowOf(t, b, a.peerID()); got.MessagesIn != 1 || got.MessagesOut != 1 {
+		t.Fatalf("b's row for a after serving a ping: %+v", got)
+	}
+	if observations(t, a, messages.WirePing, sideRequest) != 1 || observations(t, b, messages.WirePing, sideServe) != 1 {
+		t.Fatal("icn_rpc_duration_seconds{method=\"peers.ping\"} not observed on both sides")
 	}
 	for _, bad := range []*messages.ConnectPeer{{Addr: "nonsense"}, {Addr: "/ip4/127.0.0.1/tcp/1"}} {
 		if _, err := a.tree.Request(context.Background(), Name, bad); !errors.Is(err, messages.ErrInvalidPeer) {
@@ -259,6 +304,12 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 		return data
 	}
 	good := seal(a.id, messages.WirePing, []byte("ok"), time.Now())
+	// a's DID, mallory's signature: what a forger who can reach b sends.
+	forged, err := envelope.Seal(envelope.Signer{DID: string(a.id.DID()), Sign: func(m []byte) ([]byte, error) { return mallory.Sign(m), nil }},
+		messages.WirePing, "", []byte("forged"), time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		data   []byte
@@ -270,6 +321,8 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 		{"stale", seal(a.id, messages.WirePing, nil, time.Now().Add(-time.Hour)), envelope.ReasonClockSkew},
 		{"unknown type", seal(a.id, "nobody.serves", nil, time.Now()), envelope.ReasonUnknownType},
 		{"garbage", []byte("not an envelope"), envelope.ReasonMalformed},
+		{"forged signature", forged, envelope.ReasonBadSignature},
+		{"oversize body", seal(a.id, messages.WirePing, make([]byte, envelope.DefaultMaxBody+1), time.Now()), envelope.ReasonOversize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(tc.reason))
@@ -287,7 +340,122 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 			if got := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(tc.reason)); got != before+1 {
 				t.Fatalf("icn_network_rejected_total{reason=%q} = %v, want %v", tc.reason, got, before+1)
 			}
+			if rowOf(t, b, a.peerID()).MessagesIn != 1 {
+				t.Fatal("a refused message was counted as traffic")
+			}
 		})
+	}
+}
+
+// TestBodiesUpToTheLimitCrossAndLargerOnesAreRefused: a body over the
+// envelope's default limit but within the node's (a block fetch's reply
+// carries a whole block) goes both ways; one over the limit is refused
+// by the receiver, counted, and does not count against the sender's
+// breaker as a failure of the peer.
+func TestBodiesUpToTheLimitCrossAndLargerOnesAreRefused(t *testing.T) {
+	const limit = 4 << 20
+	f := fabric(t)
+	withLimit := func(d *Deps) { d.MaxBody = limit }
+	a, b := newNodeWith(t, f, nil, withLimit), newNodeWith(t, f, nil, withLimit)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	body := bytes.Repeat([]byte{7}, 3<<20)
+	r := ask[*messages.PeerAnswer](t, a, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: body})
+	if !bytes.Equal(r.Body, body) {
+		t.Fatalf("a 3 MiB ping came back as %d bytes", len(r.Body))
+	}
+
+	before := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(envelope.ReasonOversize))
+	for range 3 { // more than the breaker's failures
+		_, err := a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: make([]byte, limit+1)})
+		if err == nil || errors.Is(err, messages.ErrPeerFailed) {
+			t.Fatalf("a body over b's limit: %v, want b's refusal", err)
+		}
+	}
+	if got := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(envelope.ReasonOversize)); got != before+3 {
+		t.Fatalf("icn_network_rejected_total{reason=\"oversize\"} = %v, want %v", got, before+3)
+	}
+	if st := rowOf(t, a, b.peerID()).Breaker; st != stateClosed {
+		t.Fatalf("a's breaker for b after b refused bodies: %s", st)
+	}
+
+	// A reply over the asker's own limit is refused and counted there,
+	// and is not the answering peer's failure either.
+	small := newNode(t, f, nil) // the default limit, 1 MiB
+	ask[messages.PeerInfo](t, small, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	before = testutil.ToFloat64(small.metrics.rejected.WithLabelValues(envelope.ReasonOversize))
+	for range 3 {
+		_, err := small.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: body})
+		if err == nil || errors.Is(err, messages.ErrPeerFailed) {
+			t.Fatalf("a reply over the asker's limit: %v", err)
+		}
+	}
+	if got := testutil.ToFloat64(small.metrics.rejected.WithLabelValues(envelope.ReasonOversize)); got != before+3 {
+		t.Fatalf("the asker's icn_network_rejected_total{reason=\"oversize\"} = %v, want %v", got, before+3)
+	}
+	if st := rowOf(t, small, b.peerID()).Breaker; st != stateClosed {
+		t.Fatalf("the asker's breaker for b after replies over its limit: %s", st)
+	}
+
+	if _, err := New(Deps{MaxBody: network.MaxRPCSize}); err == nil {
+		t.Fatal("a body limit whose envelope cannot fit an RPC frame was accepted")
+	}
+}
+
+// TestRTTIsMeasured: a peer's round trip is measured as it connects, so
+// the table shows it and providers are ordered by it.
+func TestRTTIsMeasured(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	eventually(t, "a has b's round trip", 5*time.Second, func() bool { return rowOf(t, a, b.peerID()).RTT > 0 })
+	eventually(t, "b has a's round trip", 5*time.Second, func() bool { return rowOf(t, b, a.peerID()).RTT > 0 })
+}
+
+// pingCounter is a network that counts its pings.
+type pingCounter struct {
+	network.Network
+	pings atomic.Int64
+}
+
+func (n *pingCounter) Ping(ctx context.Context, p peer.ID) (time.Duration, error) {
+	n.pings.Add(1)
+	return n.Network.Ping(ctx, p)
+}
+
+// TestRTTIsMeasuredOnSchedule: after the ping on connect, each tick of
+// the schedule measures the connected peers again.
+func TestRTTIsMeasuredOnSchedule(t *testing.T) {
+	f := fabric(t)
+	clk := clocktest.New(time.Now())
+	var counter *pingCounter
+	a := newNodeWith(t, f, nil, func(d *Deps) {
+		counter = &pingCounter{Network: d.Network}
+		d.Network, d.Clock = counter, clk
+	})
+	b := newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	eventually(t, "a has b's round trip", 5*time.Second, func() bool { return rowOf(t, a, b.peerID()).RTT > 0 })
+	// A tick while the ping on connect is still being recorded skips b:
+	// tick until one pings it again.
+	eventually(t, "a scheduled ping", 5*time.Second, func() bool {
+		clk.Advance(DefaultPingInterval)
+		return counter.pings.Load() >= 2
+	})
+}
+
+// TestPublishingCountsAMessageToEachPeer: gossip is flood-published to
+// every connected node, so each row counts it.
+func TestPublishingCountsAMessageToEachPeer(t *testing.T) {
+	f := fabric(t)
+	a, b, c := newNode(t, f, nil), newNode(t, f, nil), newNode(t, f, nil)
+	for _, n := range []*node{b, c} {
+		ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: n.net.Addr().String()})
+	}
+	ask[*messages.GossipPublished](t, a, &messages.PublishGossip{Topic: network.TopicJobs, Type: messages.WireProbe, Body: []byte("p")})
+	for _, n := range []*node{b, c} {
+		if got := rowOf(t, a, n.peerID()).MessagesOut; got != 1 {
+			t.Fatalf("messages out to %s after one publish: %d", n.peerID(), got)
+		}
 	}
 }
 
@@ -388,22 +556,39 @@ func TestWatchersHearPeersComeAndGo(t *testing.T) {
 
 	b := newNode(t, f, nil)
 	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
-	next := func(up bool) {
+	next := func(n *node, up bool) {
 		t.Helper()
 		select {
 		case e := <-events:
-			if e.Peer != b.peerID() || e.Up != up || e.DID != string(b.id.DID()) {
-				t.Fatalf("event %+v, want %s up=%v", e, b.peerID(), up)
+			if e.Peer != n.peerID() || e.Up != up || e.DID != string(n.id.DID()) {
+				t.Fatalf("event %+v, want %s up=%v", e, n.peerID(), up)
 			}
 		case <-time.After(5 * time.Second):
-			t.Fatalf("no event (up=%v)", up)
+			t.Fatalf("no event (%s up=%v)", n.peerID(), up)
 		}
 	}
-	next(true)
+	next(b, true)
+
+	// The subscription outlives the peers actor: b leaving around a
+	// restart is heard once, from whichever incarnation saw it.
+	if err := tree.Kill(context.Background(), Name, supervisors.KillStop); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.net.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	next(false)
+	next(b, false)
+
+	// A restart with nothing changed tells nothing: the next event is c's.
+	if err := tree.Kill(context.Background(), Name, supervisors.KillPanic); err != nil {
+		t.Fatal(err)
+	}
+	c := newNode(t, f, nil)
+	eventually(t, "a connects to c after the restart", 5*time.Second, func() bool {
+		_, err := supervisors.Ask[messages.PeerInfo](context.Background(), tree, Name, &messages.ConnectPeer{Addr: c.net.Addr().String()})
+		return err == nil
+	})
+	next(c, true)
 }
 
 // TestProbesKeepArrivingAcrossKills kills b's peers actor

@@ -54,8 +54,10 @@ const (
 	DHTPrefix protocol.ID = "/icn"
 	// MaxGossipSize is the largest gossip payload (1 MiB).
 	MaxGossipSize = 1 << 20
-	// MaxRPCSize is the largest RPC request or reply body (4 MiB).
-	MaxRPCSize = 4 << 20
+	// MaxRPCSize is the largest RPC request or reply body: room for the
+	// largest block a node may be configured for (16 MiB, block.MaxSize)
+	// in a signed envelope, since a block fetch's reply is one.
+	MaxRPCSize = 16<<20 + 64<<10
 	// DefaultRPCTimeout bounds a Request whose context has no deadline, and
 	// the serving of one request.
 	DefaultRPCTimeout = 10 * time.Second

@@ -716,8 +716,6 @@ func TestMetrics(t *testing.T) {
 		{b, "icn_network_messages_total", map[string]string{"topic": network.TopicGov, "direction": "in"}},
 		{a, "icn_network_bytes_total", map[string]string{"direction": "out"}},
 		{b, "icn_network_bytes_total", map[string]string{"direction": "in"}},
-		{a, "icn_rpc_duration_seconds", map[string]string{"method": "request"}},
-		{b, "icn_rpc_duration_seconds", map[string]string{"method": "serve"}},
 	}
 	for _, c := range checks {
 		if v := value(c.n, c.name, c.labels); v <= 0 {

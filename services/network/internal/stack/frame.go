@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,15 +51,22 @@ func readFrame(r *bufio.Reader, max int) (byte, []byte, error) {
 	if n > uint64(max) {
 		return kind, nil, fmt.Errorf("%w: frame of %d bytes, limit %d", network.ErrTooLarge, n, max)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	// The body grows as it arrives rather than being allocated at the
+	// announced length: a peer announcing the limit and sending nothing
+	// costs a chunk, not MaxRPCSize.
+	var body bytes.Buffer
+	body.Grow(int(min(n, frameChunk)))
+	if _, err := io.CopyN(&body, r, int64(n)); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return 0, nil, err
 	}
-	return kind, body, nil
+	return kind, body.Bytes(), nil
 }
+
+// frameChunk is the most a frame's body is given before its bytes arrive.
+const frameChunk = 64 << 10
 
 // errorBody encodes an error frame's body, truncating the text.
 func errorBody(code network.RemoteCode, msg string) []byte {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/intercooperative-network/icn-go/services/network"
@@ -49,6 +50,22 @@ func TestReadFrameRejects(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadFrameAllocatesAsTheBodyArrives: a frame announcing the whole
+// limit and then stopping costs a chunk, not the announced length.
+func TestReadFrameAllocatesAsTheBodyArrives(t *testing.T) {
+	in := append(binary.AppendUvarint([]byte{kindRequest}, network.MaxRPCSize), "abc"...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := readFrame(bufio.NewReader(bytes.NewReader(in)), network.MaxRPCSize)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated frame: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > network.MaxRPCSize/4 {
+		t.Fatalf("allocated %d bytes for a 3-byte body announced as %d", got, network.MaxRPCSize)
 	}
 }
 

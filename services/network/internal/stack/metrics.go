@@ -19,7 +19,6 @@ const (
 type metrics struct {
 	messages *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
-	rpc      *prometheus.HistogramVec
 }
 
 // newMetrics registers the network's collectors on reg; peers reports the
@@ -34,17 +33,12 @@ func newMetrics(reg prometheus.Registerer, peers func() int) (*metrics, error) {
 			Name: "icn_network_bytes_total",
 			Help: "Payload bytes of gossip messages and RPC frames, by direction.",
 		}, []string{"direction"}),
-		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "icn_rpc_duration_seconds",
-			Help:    "Direct RPC latency: a whole request as seen by the caller (method=\"request\"), or the serving of one (method=\"serve\").",
-			Buckets: prometheus.ExponentialBuckets(100e-6, 2.5, 13), // 100 µs .. about 6 s
-		}, []string{"method"}),
 	}
 	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "icn_peers_connected",
 		Help: "Peers this node has at least one open connection to.",
 	}, func() float64 { return float64(peers()) })
-	for _, c := range []prometheus.Collector{m.messages, m.bytes, m.rpc, connected} {
+	for _, c := range []prometheus.Collector{m.messages, m.bytes, connected} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("network: register metrics: %w", err)
 		}
@@ -60,8 +54,6 @@ func newMetrics(reg prometheus.Registerer, peers func() int) (*metrics, error) {
 	}
 	m.bytes.WithLabelValues(dirIn)
 	m.bytes.WithLabelValues(dirOut)
-	m.rpc.WithLabelValues("request")
-	m.rpc.WithLabelValues("serve")
 	return m, nil
 }
 

@@ -42,10 +42,7 @@ func (s *Stack) Request(ctx context.Context, p peer.ID, data []byte) ([]byte, er
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.RPCTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	reply, err := r.request(ctx, p, data)
-	s.m.rpc.WithLabelValues("request").Observe(time.Since(start).Seconds())
-	return reply, err
+	return r.request(ctx, p, data)
 }
 
 func (r *run) request(ctx context.Context, p peer.ID, data []byte) ([]byte, error) {
@@ -169,9 +166,7 @@ func (r *run) serve(str libnet.Stream) {
 		r.answer(str, kindError, errorBody(network.RemoteNoHandler, "this node serves no requests"))
 		return
 	}
-	start := time.Now()
 	reply, herr := callHandler(ctx, *hp, from, body)
-	s.m.rpc.WithLabelValues("serve").Observe(time.Since(start).Seconds())
 	switch {
 	case herr != nil:
 		r.answer(str, kindError, errorBody(network.RemoteHandlerError, herr.Error()))
