@@ -91,7 +91,11 @@ type JobReceipt struct {
 	Output   cid.Cid // raw block of stdout
 	ExitCode uint32
 	FuelUsed uint64
-	WallMS   uint64
+	// CostTableVersion is the fuel cost table FuelUsed is measured in
+	// (services/wasm/fuel.CostTableVersion); 0 on a receipt signed before
+	// receipts recorded it. Fuel is comparable only within one version.
+	CostTableVersion uint32
+	WallMS           uint64
 	// PeakMemoryBytes is the largest the module's linear memory grew.
 	PeakMemoryBytes uint64
 	// Stderr is the last MaxReceiptStderr bytes of the log.

@@ -31,7 +31,8 @@ func TestAJobRunsAndItsReceiptVerifies(t *testing.T) {
 	}
 	in, _ := block.NewRaw(input)
 	if r.JobID != "job-1" || r.Executor != string(n.id.DID()) || !r.Module.Equals(mod) || !r.Input.Equals(in.CID()) ||
-		r.ExitCode != 0 || r.FuelUsed == 0 || r.PeakMemoryBytes == 0 || !r.CID.Defined() || len(r.Sig) == 0 {
+		r.ExitCode != 0 || r.FuelUsed == 0 || r.CostTableVersion != fuel.CostTableVersion || r.PeakMemoryBytes == 0 ||
+		!r.CID.Defined() || len(r.Sig) == 0 {
 		t.Fatalf("receipt: %+v", r)
 	}
 	if out := n.block(t, r.Output).Data(); string(out) != "000000000000000c\n" {
@@ -45,7 +46,7 @@ func TestAJobRunsAndItsReceiptVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := DecodeReceipt(rb)
-	if err != nil || !d.Output.Equals(r.Output) || d.FuelUsed != r.FuelUsed || !d.Time.Equal(r.Time) {
+	if err != nil || !d.Output.Equals(r.Output) || d.FuelUsed != r.FuelUsed || d.CostTableVersion != r.CostTableVersion || !d.Time.Equal(r.Time) {
 		t.Fatalf("decoded %+v, %v; answered %+v", d, err, r)
 	}
 
@@ -376,6 +377,8 @@ func TestATamperedReceiptFails(t *testing.T) {
 		"output":                changed(func(c *receipt) { c.Output = block.LinkTo(out.CID()) }),
 		"exit code":             changed(func(c *receipt) { c.ExitCode = 1 }),
 		"fuel":                  changed(func(c *receipt) { c.FuelUsed++ }),
+		"cost table":            changed(func(c *receipt) { c.CostTable++ }),
+		"cost table dropped":    changed(func(c *receipt) { c.CostTable = 0 }),
 		"job":                   changed(func(c *receipt) { c.Job = "another" }),
 		"unsigned":              changed(func(c *receipt) { c.Sig = nil }),
 		"executor":              changed(func(c *receipt) { c.Executor = string(other.DID()) }),
@@ -386,6 +389,69 @@ func TestATamperedReceiptFails(t *testing.T) {
 		if err := VerifyReceipt(b); !errors.Is(err, ErrInvalidReceipt) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A receipt signed before receipts recorded their cost table, one
+// without the cost_table_version key, still decodes canonically (version
+// 0) and verifies: the field is omitted when zero, so its bytes, CID and
+// signature are what they were.
+func TestAReceiptWithoutCostTableStillVerifies(t *testing.T) {
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := func(s string) block.Link {
+		b, err := block.NewRaw([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return block.LinkTo(b.CID())
+	}
+	// The receipt as it was stored before cost_table_version existed.
+	type oldReceipt struct {
+		Job             string     `cbor:"job"`
+		Executor        string     `cbor:"executor"`
+		Module          block.Link `cbor:"module"`
+		Input           block.Link `cbor:"input"`
+		Output          block.Link `cbor:"output"`
+		ExitCode        uint32     `cbor:"exit_code"`
+		FuelUsed        uint64     `cbor:"fuel_used"`
+		WallMS          uint64     `cbor:"wall_ms"`
+		PeakMemoryBytes uint64     `cbor:"peak_memory_bytes"`
+		Stderr          []byte     `cbor:"stderr,omitempty"`
+		Time            int64      `cbor:"time"`
+		Sig             []byte     `cbor:"sig,omitempty"`
+	}
+	old := oldReceipt{Job: "job", Executor: string(id.DID()), Module: link("m"), Input: link("i"), Output: link("o"),
+		FuelUsed: 1234, WallMS: 5, PeakMemoryBytes: 65536, Time: 1_700_000_000_000}
+	unsigned, err := block.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Sig = id.Sign(append([]byte(receiptDomain), unsigned.Data()...))
+	b, err := block.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyReceipt(b); err != nil {
+		t.Fatalf("an old receipt no longer verifies: %v", err)
+	}
+	r, err := DecodeReceipt(b)
+	if err != nil || r.CostTableVersion != 0 || r.FuelUsed != 1234 || !r.CID.Equals(b.CID()) {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
+
+	// Signed today, the same receipt carries its version, and so another
+	// CID.
+	nb, nr, err := SignReceipt(id, messages.JobReceipt{JobID: "job", Module: old.Module.Cid, Input: old.Input.Cid,
+		Output: old.Output.Cid, FuelUsed: 1234, CostTableVersion: fuel.CostTableVersion, WallMS: 5, PeakMemoryBytes: 65536,
+		Time: time.UnixMilli(old.Time)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyReceipt(nb); err != nil || nr.CostTableVersion != fuel.CostTableVersion || nb.CID().Equals(b.CID()) {
+		t.Fatalf("new receipt %+v (%s), %v", nr, nb.CID(), err)
 	}
 }
 

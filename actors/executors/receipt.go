@@ -20,6 +20,10 @@ var ErrInvalidReceipt = errors.New("executors: invalid receipt")
 // encoding without "sig", after a domain prefix, so that it cannot be
 // replayed as any other kind of signed ICN record (same scheme as ledger
 // entries).
+//
+// cost_table_version came after the first receipts were stored: a receipt
+// without it decodes with version 0, and omitempty keeps its encoding, so
+// its CID and signature, as they were.
 type receipt struct {
 	Job             string     `cbor:"job"`
 	Executor        string     `cbor:"executor"`
@@ -28,6 +32,7 @@ type receipt struct {
 	Output          block.Link `cbor:"output"`
 	ExitCode        uint32     `cbor:"exit_code"`
 	FuelUsed        uint64     `cbor:"fuel_used"`
+	CostTable       uint32     `cbor:"cost_table_version,omitempty"` // the version fuel_used is measured in
 	WallMS          uint64     `cbor:"wall_ms"`
 	PeakMemoryBytes uint64     `cbor:"peak_memory_bytes"`
 	Stderr          []byte     `cbor:"stderr,omitempty"`
@@ -79,7 +84,7 @@ func decodeReceipt(b block.Block) (receipt, error) {
 func (r receipt) message(b block.Block) *messages.JobReceipt {
 	return &messages.JobReceipt{
 		CID: b.CID(), JobID: r.Job, Executor: r.Executor, Module: r.Module.Cid, Input: r.Input.Cid, Output: r.Output.Cid,
-		ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes,
+		ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, CostTableVersion: r.CostTable, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes,
 		Stderr: r.Stderr, Time: time.UnixMilli(r.Time).UTC(), Sig: r.Sig,
 	}
 }
@@ -91,7 +96,7 @@ func SignReceipt(id *identity.Identity, r messages.JobReceipt) (block.Block, *me
 	stored := receipt{
 		Job: r.JobID, Executor: string(id.DID()), Module: block.LinkTo(r.Module),
 		Input: block.LinkTo(r.Input), Output: block.LinkTo(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed,
-		WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: r.Time.UnixMilli(),
+		CostTable: r.CostTableVersion, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: r.Time.UnixMilli(),
 	}
 	b, err := stored.sign(id)
 	if err != nil {

@@ -152,7 +152,7 @@ func (w *worker) execute(ctx context.Context, m *messages.RunJob) (reply any) {
 	}
 	rb, r, err := SignReceipt(w.deps.Identity, messages.JobReceipt{
 		JobID: m.JobID, Module: m.Module, Input: input, Output: out.CID(), ExitCode: res.ExitCode, FuelUsed: res.FuelUsed,
-		WallMS: uint64(res.Wall.Milliseconds()), PeakMemoryBytes: res.PeakMemoryBytes, Stderr: stderr, Time: w.deps.Clock.Now(),
+		CostTableVersion: uint32(res.CostTableVersion), WallMS: uint64(res.Wall.Milliseconds()), PeakMemoryBytes: res.PeakMemoryBytes, Stderr: stderr, Time: w.deps.Clock.Now(),
 	})
 	if err != nil {
 		return w.failed(m, messages.ReasonExecutorLost, fmt.Sprintf("signing the receipt: %v", err))

@@ -14,7 +14,10 @@ import (
 
 // A verify-2 job runs on two executors at once, the executor and its
 // witness, and completes only if their receipts agree: same output, exit
-// code and fuel used (fuel metering makes a run reproducible exactly).
+// code and fuel used (fuel metering makes a run reproducible exactly). Fuel
+// is compared only when both receipts measure it in the same cost table
+// (cost_table_version): across versions, output and exit code must agree,
+// and a mismatch's reason says that fuel was not compared.
 // When they disagree a third executor, the tiebreaker, runs it: whichever
 // of the two it agrees with outvotes the other. The job fails
 // verification_mismatch either way (the members asked for two executors
@@ -151,9 +154,27 @@ func (j jobReceipts) clone() jobReceipts {
 	return jobReceipts{main: j.main, witnesses: maps.Clone(j.witnesses)}
 }
 
-// agree says whether two receipts report the same run.
+// agree says whether two receipts report the same run. Fuel is compared
+// only between receipts measured in the same cost table: executors on
+// different versions of it honestly report different fuel for one run.
 func agree(a, b *messages.JobReceipt) bool {
-	return a.Output.Equals(b.Output) && a.ExitCode == b.ExitCode && a.FuelUsed == b.FuelUsed
+	return a.Output.Equals(b.Output) && a.ExitCode == b.ExitCode &&
+		(!sameCostTable(a, b) || a.FuelUsed == b.FuelUsed)
+}
+
+func sameCostTable(a, b *messages.JobReceipt) bool { return a.CostTableVersion == b.CostTableVersion }
+
+// disagreement describes, for a job's reason, how the receipts of the
+// executors named a and b disagree.
+func disagreement(a string, ra *messages.JobReceipt, b string, rb *messages.JobReceipt) string {
+	run := func(r *messages.JobReceipt) string {
+		return fmt.Sprintf("output %s, exit %d, fuel %d at cost table v%d", r.Output, r.ExitCode, r.FuelUsed, r.CostTableVersion)
+	}
+	s := fmt.Sprintf("%s (%s) and %s (%s) disagree", a, run(ra), b, run(rb))
+	if !sameCostTable(ra, rb) {
+		s += " on output or exit code (fuel is not compared across cost tables)"
+	}
+	return s
 }
 
 // judge decides a verify-2 job whose executors all answered: completed
@@ -164,6 +185,10 @@ func (d *driver) judge(next record, rs jobReceipts) error {
 	main, witness := rs.main, rs.witnesses[messages.RoleWitness]
 	tie := rs.witnesses[messages.RoleTiebreaker]
 	if agree(main, witness) {
+		if !sameCostTable(main, witness) {
+			d.m.log.Info("jobs: the executors agree on output and exit code; fuel not compared (different cost tables)",
+				"job", d.id, "executor_cost_table", main.CostTableVersion, "witness_cost_table", witness.CostTableVersion)
+		}
 		final := d.ended(next, main)
 		if tie != nil && !agree(tie, main) {
 			final.Outvoted = []string{next.Tiebreaker.Executor}
@@ -179,8 +204,7 @@ func (d *driver) judge(next record, rs jobReceipts) error {
 		}
 	}
 	final := next.to(messages.JobFailed, d.m.Clock.Now())
-	detail := fmt.Sprintf("%s (output %s, exit %d, fuel %d) and %s (output %s, exit %d, fuel %d) disagree",
-		next.Executor, main.Output, main.ExitCode, main.FuelUsed, next.Witness.Executor, witness.Output, witness.ExitCode, witness.FuelUsed)
+	detail := disagreement(next.Executor, main, next.Witness.Executor, witness)
 	switch {
 	case tie == nil:
 		final.Outvoted = []string{next.Executor, next.Witness.Executor}

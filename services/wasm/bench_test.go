@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -215,6 +219,45 @@ func BenchmarkCompile(b *testing.B) {
 		compileOnce(b, dir)
 		for b.Loop() {
 			compileOnce(b, dir)
+		}
+	})
+	// A restart that finds wazero's compiled code but not the rewrite (as
+	// before the rewrites were kept on disk): the module is rewritten again.
+	b.Run("warm-compiled-code-only", func(b *testing.B) {
+		dir := b.TempDir()
+		compileOnce(b, dir)
+		for b.Loop() {
+			b.StopTimer()
+			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("icn-fuel-v%d", fuel.CostTableVersion))); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			compileOnce(b, dir)
+		}
+	})
+	// What a restart does instead of the rewrite: read it back from disk
+	// and check it.
+	b.Run("rewrite-from-disk", func(b *testing.B) {
+		rw, err := openRewrites(b.TempDir(), fuel.CostTableVersion, slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := fuel.Instrument(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rw.put("corpus", src, m)
+		for b.Loop() {
+			if _, ok := rw.get("corpus", src); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("rewrite", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := fuel.Instrument(src); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("memory-hit", func(b *testing.B) {

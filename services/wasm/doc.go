@@ -67,10 +67,18 @@
 // makes the engine hash the bytes. Concurrent runs of one key wait for a
 // single compilation, and only the run that compiled reports the time it
 // took (Result.Compile, CallResult.Compile). With WithCacheDir, wazero keeps the compiled code on
-// disk too, so a restarted node compiles nothing it compiled before. For
-// the 3.8 MB Go module of the tests: about 2 s cold (wazero alone needs
-// 1.1 s for the original, 1.6 s for the instrumented module), 0.2 s with a
-// warm disk cache (instrumentation included), 1 µs from memory.
+// disk too, and the engine keeps the instrumented modules next to it, by
+// (key, cost-table version) like the memory cache (dir/icn-fuel-vN for
+// version N, a file per key): a restarted node neither rewrites nor
+// compiles anything it did before. An entry is written to a temporary file
+// and renamed, and checked when read (version, lengths, CRC-32C of the
+// entry and of the module it was made from, so a key reused for other
+// bytes is a miss, not the wrong rewrite); one that fails is a miss, and
+// is replaced. The entries hold what the rewriter made, so a change to its
+// output must bump fuel.CostTableVersion, as a change of charges already
+// does. For the 3.8 MB Go module of the tests: about 2 s cold (wazero
+// alone needs 1.1 s for the original, 1.6 s for the instrumented module),
+// 0.2 s with a warm disk cache, 1 µs from memory.
 //
 // # Concurrency and shutdown
 //

@@ -24,6 +24,7 @@ type Option func(*options)
 
 type options struct {
 	cacheDir  string
+	version   int // the cost-table version caches are keyed by (tests change it)
 	log       *slog.Logger
 	cacheSize int
 	defaults  Limits
@@ -35,8 +36,10 @@ type hostModule struct {
 	export func(wazero.HostModuleBuilder) wazero.HostModuleBuilder
 }
 
-// WithCacheDir keeps wazero's compiled code in dir (created if needed), so
-// a module compiles once per machine, not once per process.
+// WithCacheDir keeps wazero's compiled code in dir (created if needed),
+// and the instrumented modules next to it (dir/icn-fuel-vN, N the
+// cost-table version), so a module is rewritten and compiled once per
+// machine, not once per process.
 func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
 
 // WithLogger sets the logger (default: discard).
@@ -65,6 +68,8 @@ func WithDefaultLimits(l Limits) Option { return func(o *options) { o.defaults =
 type Engine struct {
 	rt       wazero.Runtime
 	ccache   wazero.CompilationCache
+	rewrites *rewrites // nil without WithCacheDir
+	version  int       // fuel.CostTableVersion, but for tests
 	wasi     map[string]api.FunctionDefinition
 	hosts    map[string]map[string]api.FunctionDefinition // WithHostModule
 	log      *slog.Logger
@@ -83,7 +88,8 @@ type Engine struct {
 	released    chan struct{} // closed once the runtime is released
 	releaseErr  error
 
-	compiles atomic.Int64 // instrumentations (cache misses), for tests
+	compiles    atomic.Int64 // compilations (memory cache misses), for tests
+	instruments atomic.Int64 // rewrites (misses of both caches), for tests
 }
 
 type cacheKey struct {
@@ -106,7 +112,7 @@ type entry struct {
 // New makes an engine: a wazero runtime in compiler mode with WASI preview
 // 1 linked and, with WithCacheDir, a compilation cache on disk.
 func New(opts ...Option) (*Engine, error) {
-	o := options{cacheSize: 64, defaults: DefaultLimits()}
+	o := options{cacheSize: 64, defaults: DefaultLimits(), version: fuel.CostTableVersion}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -119,10 +125,15 @@ func New(opts ...Option) (*Engine, error) {
 	o.defaults = o.defaults.withDefaults(DefaultLimits())
 	cfg := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2)
 	var ccache wazero.CompilationCache
+	var rw *rewrites
 	if o.cacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(o.cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("wasm: compilation cache %s: %w", o.cacheDir, err)
+		}
+		if rw, err = openRewrites(o.cacheDir, o.version, o.log); err != nil {
+			_ = c.Close(context.Background())
+			return nil, err
 		}
 		ccache = c
 		cfg = cfg.WithCompilationCache(c)
@@ -148,6 +159,8 @@ func New(opts ...Option) (*Engine, error) {
 	e := &Engine{
 		rt:       rt,
 		ccache:   ccache,
+		rewrites: rw,
+		version:  o.version,
 		hosts:    hosts,
 		wasi:     rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
 		log:      o.log,
@@ -262,7 +275,7 @@ func (e *Engine) lookup(ctx context.Context, key string, src []byte) (*entry, ti
 		sum := sha256.Sum256(src)
 		key = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	k := cacheKey{key: key, version: fuel.CostTableVersion}
+	k := cacheKey{key: key, version: e.version}
 	e.mu.Lock()
 	if en, ok := e.entries[k]; ok {
 		en.refs++
@@ -336,9 +349,23 @@ func (e *Engine) dropLocked(en *entry) {
 	}
 }
 
-// compile instruments and compiles.
+// compile instruments, or takes the rewrite from the disk cache, and
+// compiles.
 func (e *Engine) compile(ctx context.Context, key string, src []byte) (*fuel.Module, wazero.CompiledModule, error) {
 	e.compiles.Add(1)
+	if e.rewrites != nil {
+		if m, ok := e.rewrites.get(key, src); ok {
+			t0 := time.Now()
+			cm, err := e.rt.CompileModule(ctx, m.Binary)
+			if err == nil {
+				e.log.Debug("module compiled", "key", key, "bytes", len(src), "instrument", "cached", "compile", time.Since(t0))
+				return m, cm, nil
+			}
+			// Checked, yet it does not compile: rewrite it afresh.
+			e.log.Warn("rewrite cache: stored rewrite does not compile", "key", key, "err", err)
+		}
+	}
+	e.instruments.Add(1)
 	t0 := time.Now()
 	m, err := fuel.Instrument(src)
 	if err != nil {
@@ -360,6 +387,9 @@ func (e *Engine) compile(ctx context.Context, key string, src []byte) (*fuel.Mod
 	}
 	e.log.Debug("module compiled", "key", key, "bytes", len(src),
 		"instrument", t1.Sub(t0), "compile", time.Since(t1))
+	if e.rewrites != nil {
+		e.rewrites.put(key, src, m) // only what compiled: an invalid module is cached in memory only
+	}
 	return m, cm, nil
 }
 

@@ -48,6 +48,9 @@ type Result struct {
 	// operation, which costs by size). It is not reproducible after
 	// ErrTimeout, a cancelled context or ErrClosed.
 	FuelUsed uint64
+	// CostTableVersion is the fuel.CostTableVersion FuelUsed is measured
+	// in: fuel is comparable only between runs of the same version.
+	CostTableVersion int
 	// Wall is the time spent instantiating and running (not compiling).
 	Wall time.Duration
 	// PeakMemoryBytes is the largest the linear memory grew.
@@ -85,7 +88,7 @@ func (e *Engine) run(ctx context.Context, j Job, stdin io.Reader) (Result, error
 	o, err := e.execute(ctx, &x)
 	return Result{
 		Stdout: o.stdout, Stderr: o.stderr, ExitCode: o.exitCode, FuelUsed: o.fuelUsed,
-		Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
+		CostTableVersion: o.costTable, Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
 	}, err
 }
 
@@ -119,7 +122,7 @@ func (e *Engine) Call(ctx context.Context, c Call) (CallResult, error) {
 	}
 	return CallResult{
 		Results: o.results, Stdout: o.stdout, Stderr: o.stderr, FuelUsed: o.fuelUsed,
-		Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
+		CostTableVersion: o.costTable, Wall: o.wall, PeakMemoryBytes: o.peakMemory, Compile: o.compile,
 	}, err
 }
 
@@ -142,11 +145,13 @@ type CallResult struct {
 	Results []uint64
 	// Stdout and Stderr hold what the module wrote through WASI, if any.
 	Stdout, Stderr []byte
-	// FuelUsed, Wall, PeakMemoryBytes and Compile are as in Result.
-	FuelUsed        uint64
-	Wall            time.Duration
-	PeakMemoryBytes uint64
-	Compile         time.Duration
+	// FuelUsed, CostTableVersion, Wall, PeakMemoryBytes and Compile are
+	// as in Result.
+	FuelUsed         uint64
+	CostTableVersion int
+	Wall             time.Duration
+	PeakMemoryBytes  uint64
+	Compile          time.Duration
 }
 
 // execution is one instantiation and invocation, Run's or Call's.
@@ -170,6 +175,7 @@ type outcome struct {
 	exitCode       uint32
 	results        []uint64
 	fuelUsed       uint64
+	costTable      int // the version fuelUsed is measured in
 	wall           time.Duration
 	peakMemory     uint64
 	compile        time.Duration // this run compiled the module (see Result.Compile)
@@ -195,6 +201,7 @@ func (e *Engine) execute(ctx context.Context, x *execution) (outcome, error) {
 		return o, err
 	}
 	defer e.release(en)
+	o.costTable = en.key.version
 	if err := e.checkImports(en.mod.Imports, x.hosts); err != nil {
 		return o, err
 	}

@@ -5,6 +5,9 @@ package fuel
 // where charges are placed changes the fuel a run uses, so it bumps this
 // number; caches of rewritten modules are keyed by it, and a receipt's
 // fuel_used is only comparable between executors that use the same version.
+// Any other change to what Instrument outputs bumps it too: services/wasm
+// keeps rewrites on disk under this number, and would go on serving the
+// old ones.
 const CostTableVersion = 3
 
 // The cost table, version 3 (3: the code after a guard, an if without
