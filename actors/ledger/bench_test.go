@@ -14,7 +14,9 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
+	"github.com/intercooperative-network/icn-go/services/store/memstore"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -190,4 +192,71 @@ func BenchmarkPaymentCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStartUp loads two local accounts whose chains hold 10,001
+// entries each: "cold/full" is a new process over the same store without
+// saved checkpoints (the chains replayed from their open entries),
+// "cold/saved" one with the checkpoints the last process saved at its
+// load, "restart" the actor restarted by its supervisor within the process
+// (from the last load's checkpoints). Nothing was appended since.
+func BenchmarkStartUp(b *testing.B) {
+	const transfers = 10_000
+	s := memstore.New()
+	p := DefaultParams()
+	n := launch(b, setup{store: s, params: p})
+	other := n.newAccount(b)
+	ctx := context.Background()
+	for i := range transfers {
+		from, to := n.self, other
+		if i%2 == 1 {
+			from, to = other, n.self
+		}
+		if _, err := supervisors.Ask[*messages.TransferReply](ctx, n.tree, Name, &messages.Transfer{From: from, To: to, Amount: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := n.tree.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	entries := float64(2 * (transfers + 1))
+	for _, saved := range []bool{false, true} {
+		name := "cold/full"
+		if saved {
+			name = "cold/saved"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if !saved {
+					b.StopTimer()
+					var forget store.Batch
+					forget.Delete(checkpointKey(n.self))
+					forget.Delete(checkpointKey(other))
+					if err := s.Commit(ctx, &forget); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				m := launch(b, setup{store: s, params: p, keyring: n.keyring, clock: n.clock})
+				b.StopTimer()
+				if err := m.tree.Stop(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			if !saved {
+				b.ReportMetric(entries*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			}
+		})
+	}
+	b.Run("restart", func(b *testing.B) {
+		m := launch(b, setup{store: s, params: p, keyring: n.keyring, clock: n.clock})
+		defer func() { _ = m.tree.Stop(ctx) }()
+		for b.Loop() {
+			if err := m.tree.Kill(ctx, Name, supervisors.KillPanic); err != nil {
+				b.Fatal(err)
+			}
+			m.waitReady(b)
+		}
+	})
 }

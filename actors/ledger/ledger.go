@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,8 +61,13 @@ func New(d Deps) func() actor.Actor {
 	// Commits outlive the incarnation that began them; the next one waits
 	// for them before it loads, so it never builds on a stale head.
 	commits := &sync.WaitGroup{}
+	// What the last load replayed of each local chain: a restart replays
+	// only what was appended since. A new process starts from the
+	// checkpoints the node saved in the store (saved.go).
+	loadedUpTo := newCheckpoints(identity.MaxAccounts)
 	return func() actor.Actor {
-		return &Actor{Deps: d, commits: commits, accounts: map[string]*account{}, reputation: map[string]*record{}, receiving: map[string]bool{}, verified: newCheckpoints(maxCheckpoints), log: d.Logger.With("actor", Name)}
+		return &Actor{Deps: d, commits: commits, loadedUpTo: loadedUpTo, accounts: map[string]*account{}, refused: map[string]*BrokenChainError{},
+			reputation: map[string]*record{}, receiving: map[string]bool{}, verified: newCheckpoints(maxCheckpoints), log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -74,15 +80,17 @@ type Actor struct {
 	sys        *actor.ActorSystem
 	tree       *supervisors.Tree
 	since      time.Time
-	node       string              // the node's own account
-	accounts   map[string]*account // local accounts
-	order      []string            // the node's own first, then by DID
-	inflight   int                 // operations waiting for their commit
-	queue      []*pending          // operations waiting for the put in flight
-	puts       int                 // puts in flight
+	node       string                       // the node's own account
+	accounts   map[string]*account          // local accounts
+	refused    map[string]*BrokenChainError // local accounts whose chain does not replay to its head
+	order      []string                     // of accounts: the node's own first, then by DID
+	inflight   int                          // operations waiting for their commit
+	queue      []*pending                   // operations waiting for the put in flight
+	puts       int                          // puts in flight
 	reputation map[string]*record
 	receiving  map[string]bool // payments from other nodes being received, by source CID bytes
 	verified   *checkpoints    // the last verified heads of payers' chains; shared with payment checks
+	loadedUpTo *checkpoints    // the local chains as last loaded; shared by every incarnation
 	commits    *sync.WaitGroup // shared by every incarnation
 
 	ready       bool // the accounts are loaded
@@ -96,7 +104,8 @@ type account struct {
 	tip      state
 	acked    state
 	inflight int
-	broken   bool // a commit failed: reload from the dag once none is in flight
+	broken   bool   // a commit failed: reload from the dag once none is in flight
+	saved    uint64 // the seq of its saved checkpoint (0: none, or the open entry)
 }
 
 // change is one entry an operation appends.
@@ -269,47 +278,110 @@ func (a *Actor) stop() {
 type loaded struct {
 	owner    *Actor
 	accounts map[string]*account
+	refused  map[string]*BrokenChainError
 	order    []string
 }
 
 // loadAll reads every local account from the dag, opening those that have
-// no chain yet (a new node, or a key created just before a crash). It runs
-// off the actor's goroutine and touches none of its state.
+// no chain yet (a new node, or a key created just before a crash). An
+// account whose chain does not replay to its head is refused, not served;
+// the others are. It runs off the actor's goroutine and touches none of
+// its state.
 func (a *Actor) loadAll(ctx context.Context, dids []identity.DID) (*loaded, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	refsCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	heads, err := a.refs(ctx, headPrefix)
+	heads, err := a.refs(refsCtx, headPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("heads: %w", err)
 	}
-	reserves, err := a.refs(ctx, reservePrefix)
+	reserves, err := a.refs(refsCtx, reservePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("reservations: %w", err)
 	}
-	l := &loaded{owner: a, accounts: make(map[string]*account, len(dids))}
+	l := &loaded{owner: a, accounts: make(map[string]*account, len(dids)), refused: map[string]*BrokenChainError{}}
+	var save store.Batch
+	saveNow := func() {
+		// Lost, checkpoints cost the next start a longer replay; nothing else.
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		if err := a.Store.Commit(ctx, &save); err != nil {
+			a.log.Warn("ledger: cannot save the loaded chains' checkpoints", "err", err)
+		}
+		save.Reset()
+	}
 	for _, d := range dids {
 		did := string(d)
 		acct := &account{tip: state{account: did}}
 		if head, ok := heads[headRef(did)]; ok {
-			s, err := a.load(ctx, did, head, reserves)
+			// Where this process last loaded the chain, else where the node
+			// last saved it, else its open entry.
+			from := a.loadedUpTo.get(did)
+			if from == nil {
+				if from, err = a.savedCheckpointOf(ctx, did); err != nil {
+					return nil, fmt.Errorf("the saved checkpoint of %s: %w", did, err)
+				}
+			}
+			// A long chain takes as long as it takes: each read is bounded,
+			// not the replay.
+			s, cp, err := a.load(ctx, did, head, reserves, from)
+			var bce *BrokenChainError
+			if errors.As(err, &bce) {
+				l.refused[did] = bce
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("load %s: %w", did, err)
 			}
+			a.loadedUpTo.put(cp)
 			acct.tip, acct.acked = s, s
-		} else if err := a.open(ctx, acct); err != nil {
+			if from != nil {
+				acct.saved = from.state.seq
+			}
+			if s.seq > acct.saved {
+				if err := a.saveCheckpoint(&save, s); err != nil {
+					return nil, fmt.Errorf("save the checkpoint of %s: %w", did, err)
+				}
+				acct.saved = s.seq
+				if save.Len() >= 1000 || save.Size() >= 1<<20 { // well within a batch's bounds
+					saveNow()
+				}
+			}
+		} else if err := a.openWithin(ctx, acct); err != nil {
 			return nil, fmt.Errorf("open %s: %w", did, err)
 		}
 		l.accounts[did] = acct
 		l.order = append(l.order, did)
 	}
-	slices.Sort(l.order[1:]) // the node's own account stays first
+	if save.Len() > 0 {
+		saveNow()
+	}
+	a.sortAccounts(l.order)
 	return l, nil
 }
 
+// sortAccounts orders DIDs as a.order keeps them: the node's own first,
+// then by DID.
+func (a *Actor) sortAccounts(dids []string) {
+	slices.SortFunc(dids, func(x, y string) int {
+		switch {
+		case x == y:
+			return 0
+		case x == a.node:
+			return -1
+		case y == a.node:
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+}
+
 func (a *Actor) onLoaded(l *loaded) {
-	a.accounts, a.order, a.ready = l.accounts, l.order, true
+	a.accounts, a.refused, a.order, a.ready = l.accounts, l.refused, l.order, true
+	for did, err := range l.refused {
+		a.log.Error("ledger: refusing an account whose chain does not replay to its head", "account", did, "head", err.Head, "err", err)
+	}
 	a.publish()
-	a.log.Debug("ledger loaded", "accounts", len(a.accounts), "node", a.node)
+	a.log.Debug("ledger loaded", "accounts", len(a.accounts), "refused", len(a.refused), "node", a.node)
 }
 
 // refs reads every ref under prefix.
@@ -331,45 +403,96 @@ func (a *Actor) refs(ctx context.Context, prefix string) (map[string]cid.Cid, er
 	}
 }
 
-// block reads an entry from the dag.
-func (a *Actor) entryAt(ctx context.Context, c cid.Cid) (entry, error) {
-	r, err := supervisors.Ask[*messages.GetBlockReply](ctx, a.tree, dagName, &messages.GetBlock{CID: c})
-	if err != nil {
-		return entry{}, err
-	}
-	return decodeEntry(r.Block)
+// ErrBrokenChain: a local account's chain does not replay to its head.
+// The ledger refuses to serve the account (its other accounts are served)
+// until an operator repairs the store; the error is a *BrokenChainError.
+var ErrBrokenChain = errors.New("ledger: the account's chain does not replay to its head")
+
+// BrokenChainError names the account whose chain does not replay, and why.
+type BrokenChainError struct {
+	Account  string
+	Head     cid.Cid
+	Problems []messages.Problem // as Verify reports them; at least one
 }
 
-// load rebuilds an account's state from its head entry and its open
-// reservations (reserves: every reservation ref, by name).
-func (a *Actor) load(ctx context.Context, did string, head cid.Cid, reserves map[string]cid.Cid) (state, error) {
-	e, err := a.entryAt(ctx, head)
-	if err != nil {
-		return state{}, err
+func (e *BrokenChainError) Error() string {
+	p := e.Problems[0]
+	return fmt.Sprintf("%v: %s: %s at seq %d (%s): %s", ErrBrokenChain, e.Account, p.Reason, p.Seq, p.CID, p.Detail)
+}
+
+// Unwrap makes errors.Is true for ErrBrokenChain and, for callers that
+// know only messages' errors (the HTTP API), messages.ErrCorruptBlock: the
+// store holds what does not verify.
+func (e *BrokenChainError) Unwrap() []error { return []error{ErrBrokenChain, messages.ErrCorruptBlock} }
+
+// load rebuilds an account's state by replaying its chain to head with
+// the rules and checks Verify applies (signatures, seq, prev links, times,
+// balances, receives backed by their sources), from the checkpoint from
+// (nil: the open entry); the head's balances are trusted only once the
+// replay arrives at them. Its open reservations
+// (reserves: every reservation ref, by name) must be those of the replay.
+// Other local chains are not walked for equivocation, so that a load is
+// linear in what it replays; Verify does that. A chain that does not
+// replay is a *BrokenChainError; a dag that cannot be read, any other
+// error.
+func (a *Actor) load(ctx context.Context, did string, head cid.Cid, reserves map[string]cid.Cid, from *checkpoint) (state, *checkpoint, error) {
+	src := &loadSource{tree: a.tree}
+	r, cp := verifyFrom(ctx, src, did, head, a.Params, nil, from)
+	if src.err != nil {
+		return state{}, nil, src.err
 	}
-	if e.Account != did {
-		return state{}, fmt.Errorf("head %s is an entry of %s", head, e.Account)
+	if err := ctx.Err(); err != nil {
+		return state{}, nil, err
 	}
-	s := state{account: did, head: head, seq: e.Seq, time: e.Time, available: e.BalanceAfter, reserved: e.ReservedAfter,
-		reservations: map[string]reservation{}}
+	if !r.Valid {
+		return state{}, nil, &BrokenChainError{Account: did, Head: head, Problems: r.Problems}
+	}
+	s := cp.state.clone()
 	prefix := reserveRef(did, "")
-	var held uint64
+	refs := 0
 	for name, c := range reserves {
 		ref, ok := strings.CutPrefix(name, prefix)
 		if !ok {
 			continue
 		}
-		r, err := a.entryAt(ctx, c)
-		if err != nil {
-			return state{}, fmt.Errorf("reservation %q: %w", ref, err)
+		refs++
+		if r, ok := s.reservations[ref]; !ok || !r.entry.Equals(c) {
+			return state{}, nil, &BrokenChainError{Account: did, Head: head, Problems: []messages.Problem{{Seq: s.seq, CID: c,
+				Reason: messages.ReasonUnknownReserve, Detail: fmt.Sprintf("the ref of reservation %q names %s, not open on the chain", ref, c)}}}
 		}
-		s.reservations[ref] = reservation{amount: r.Amount, entry: c}
-		held += r.Amount
 	}
-	if held != s.reserved {
-		return state{}, fmt.Errorf("open reservations hold %d, the head says %d", held, s.reserved)
+	if refs != len(s.reservations) {
+		return state{}, nil, &BrokenChainError{Account: did, Head: head, Problems: []messages.Problem{{Seq: s.seq, CID: head,
+			Reason: messages.ReasonUnknownReserve, Detail: fmt.Sprintf("the chain has %d open reservations, the refs %d", len(s.reservations), refs)}}}
 	}
-	return s, nil
+	return s, cp, nil
+}
+
+// loadSource reads a local chain's blocks for its replay, each read
+// bounded. A block the dag lacks or holds corrupt is the chain's fault,
+// which the replay reports; any other failure (the dag restarting, a
+// timeout) is kept in err, so that the load is retried rather than the
+// account refused.
+type loadSource struct {
+	tree *supervisors.Tree
+	err  error
+}
+
+func (s *loadSource) Block(ctx context.Context, c cid.Cid) (block.Block, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	b, err := dagSource{s.tree}.Block(ctx, c)
+	if err != nil && s.err == nil && !errors.Is(err, messages.ErrBlockNotFound) && !errors.Is(err, messages.ErrCorruptBlock) {
+		s.err = err
+	}
+	return b, err
+}
+
+// openWithin is open bounded by callTimeout.
+func (a *Actor) openWithin(ctx context.Context, acct *account) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return a.open(ctx, acct)
 }
 
 // open appends an account's open entry and waits for it to be durable.
@@ -425,6 +548,9 @@ func (a *Actor) next(acct *account, e entry) (change, error) {
 func (a *Actor) local(did string) (*account, error) {
 	if _, _, err := identity.ParseDID(did); err != nil {
 		return nil, fmt.Errorf("%w: %w", messages.ErrInvalidAccount, err)
+	}
+	if err := a.refused[did]; err != nil {
+		return nil, err
 	}
 	acct := a.accounts[did]
 	if acct == nil {
@@ -620,7 +746,41 @@ func (a *Actor) record(ops []*pending, err error) {
 		a.log.Error("ledger commit failed", "ops", len(ops), "err", err)
 		return
 	}
+	a.saveDue(ops)
 	a.publish()
+}
+
+// saveDue saves the checkpoints of the accounts of ops that appended
+// saveEvery entries since their last, at their acknowledged state, which
+// the rules made from a verified one.
+func (a *Actor) saveDue(ops []*pending) {
+	var b store.Batch
+	var due []*account
+	for _, p := range ops {
+		for _, ch := range p.changes {
+			acct := ch.acct
+			if acct.acked.seq < acct.saved+saveEvery || slices.Contains(due, acct) {
+				continue
+			}
+			if err := a.saveCheckpoint(&b, acct.acked); err != nil {
+				a.log.Warn("ledger: cannot save a checkpoint", "account", acct.acked.account, "err", err)
+				continue
+			}
+			due = append(due, acct)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := a.Store.Commit(ctx, &b); err != nil {
+		// The next try is saveEvery entries later, not at every commit.
+		a.log.Warn("ledger: cannot save checkpoints", "accounts", len(due), "err", err)
+	}
+	for _, acct := range due {
+		acct.saved = acct.acked.seq
+	}
 }
 
 // reload rebuilds an account whose commit failed from what the dag holds.
@@ -637,13 +797,25 @@ func (a *Actor) reload(acct *account) {
 		if err != nil {
 			return err
 		}
-		s, err := a.load(ctx, did, r.CID, reserves)
+		// What was acknowledged is on the chain: only what follows it, the
+		// failed commit's entries if they landed after all, is replayed.
+		from := &checkpoint{state: acct.acked, params: a.Params}
+		s, _, err := a.load(ctx, did, r.CID, reserves, from)
 		if err != nil {
 			return err
 		}
 		acct.tip, acct.acked, acct.broken = s, s, false
 		return nil
 	}()
+	var bce *BrokenChainError
+	if errors.As(err, &bce) {
+		delete(a.accounts, did)
+		a.order = slices.DeleteFunc(a.order, func(d string) bool { return d == did })
+		a.refused[did] = bce
+		a.publish()
+		a.log.Error("ledger: refusing an account whose chain does not replay to its head", "account", did, "head", bce.Head, "err", bce)
+		return
+	}
 	if err != nil {
 		// The dag cannot tell us what is durable: start over from it.
 		panic(fmt.Errorf("ledger: reload %s after a failed commit: %w", did, err))
@@ -653,23 +825,30 @@ func (a *Actor) reload(acct *account) {
 
 // reject answers an operation that changed nothing.
 func (a *Actor) reject(c actor.Context, op string, err error) {
-	reason := "invalid"
+	a.Metrics.rejections.WithLabelValues(rejection(err)).Inc()
+	a.log.Debug("ledger operation refused", "op", op, "err", err)
+	c.Respond(err)
+}
+
+// rejection is the reason label of icn_ledger_rejections_total for err:
+// one of rejectionReasons, or a rule's reason (messages.Reason*).
+func rejection(err error) string {
 	var re *ruleError
 	switch {
 	case errors.Is(err, messages.ErrInsufficientMana):
-		reason = "insufficient_mana"
+		return "insufficient_mana"
 	case errors.As(err, &re):
-		reason = re.reason
+		return re.reason
 	case errors.Is(err, messages.ErrNotLocal):
-		reason = "not_local"
+		return "not_local"
+	case errors.Is(err, ErrBrokenChain):
+		return "broken_chain"
 	case errors.Is(err, messages.ErrBusy):
-		reason = "busy"
+		return "busy"
 	case errors.Is(err, supervisors.ErrUnavailable):
-		reason = "unavailable"
+		return "unavailable"
 	}
-	a.Metrics.rejections.WithLabelValues(reason).Inc()
-	a.log.Debug("ledger operation refused", "op", op, "err", err)
-	c.Respond(err)
+	return "invalid"
 }
 
 func (a *Actor) transfer(c actor.Context, m *messages.Transfer) {
@@ -720,6 +899,9 @@ func (a *Actor) checkPayee(from, to string) error {
 // that marks the payment as received.
 func (a *Actor) credit(pay change, to string) ([]change, []messages.RefUpdate, error) {
 	changes := []change{pay}
+	if err := a.refused[to]; err != nil {
+		return nil, nil, err // its receive could not be appended
+	}
 	dst := a.accounts[to]
 	if dst == nil || pay.e.Amount == 0 {
 		return changes, nil, nil // a remote payee receives it on its own node
@@ -823,8 +1005,8 @@ func (a *Actor) createAccount(c actor.Context) {
 		return
 	}
 	a.accounts[string(did)] = acct
-	i, _ := slices.BinarySearch(a.order[1:], string(did))
-	a.order = slices.Insert(a.order, i+1, string(did))
+	a.order = append(a.order, string(did))
+	a.sortAccounts(a.order)
 	a.publish()
 	c.Respond(a.info(acct))
 }
@@ -847,6 +1029,9 @@ func (a *Actor) getAccount(did string) (*messages.AccountInfo, error) {
 	}
 	if _, _, err := identity.ParseDID(did); err != nil {
 		return nil, fmt.Errorf("%w: %w", messages.ErrInvalidAccount, err)
+	}
+	if err := a.refused[did]; err != nil {
+		return nil, err
 	}
 	acct := a.accounts[did]
 	if acct == nil {
@@ -873,6 +1058,7 @@ func (a *Actor) publish() {
 		reserved += s.reserved
 	}
 	a.Metrics.accounts.Set(float64(len(a.accounts)))
+	a.Metrics.refused.Set(float64(len(a.refused)))
 	a.Metrics.supply.Set(float64(supply))
 	a.Metrics.reserved.Set(float64(reserved))
 }
@@ -880,6 +1066,9 @@ func (a *Actor) publish() {
 func (a *Actor) status(c actor.Context) {
 	d := map[string]string{
 		"accounts": strconv.Itoa(len(a.accounts)), "in_flight": strconv.Itoa(a.inflight), "node_account": a.node,
+	}
+	if len(a.refused) > 0 {
+		d["refused_accounts"] = strings.Join(slices.Sorted(maps.Keys(a.refused)), ",")
 	}
 	if acct := a.accounts[a.node]; acct != nil {
 		d["node_available"] = strconv.FormatUint(a.info(acct).Available, 10)
@@ -919,12 +1108,12 @@ func (a *Actor) verify(c actor.Context, m *messages.VerifyAccount) {
 	if did == "" {
 		did = a.node
 	}
-	acct, err := a.known(did)
+	head, err := a.headOf(did)
 	if err != nil {
 		c.Respond(err)
 		return
 	}
-	sender, src, head, heads, params := c.Sender(), dagSource{a.tree}, acct.acked.head, a.heads(), a.Params
+	sender, src, heads, params := c.Sender(), dagSource{a.tree}, a.heads(), a.Params
 	ctx, cancel := a.ctx(c)
 	go func() {
 		defer cancel()
@@ -936,16 +1125,21 @@ func (a *Actor) verify(c actor.Context, m *messages.VerifyAccount) {
 	}()
 }
 
-// known returns the account of a DID this node keeps.
-func (a *Actor) known(did string) (*account, error) {
+// headOf returns the acknowledged head of an account this node keeps. A
+// refused account's chain can still be read and verified: that is how an
+// operator sees what is wrong with it.
+func (a *Actor) headOf(did string) (cid.Cid, error) {
 	if _, _, err := identity.ParseDID(did); err != nil {
-		return nil, fmt.Errorf("%w: %w", messages.ErrInvalidAccount, err)
+		return cid.Undef, fmt.Errorf("%w: %w", messages.ErrInvalidAccount, err)
+	}
+	if err := a.refused[did]; err != nil {
+		return err.Head, nil
 	}
 	acct := a.accounts[did]
 	if acct == nil {
-		return nil, fmt.Errorf("%w: %s", messages.ErrUnknownAccount, did)
+		return cid.Undef, fmt.Errorf("%w: %s", messages.ErrUnknownAccount, did)
 	}
-	return acct, nil
+	return acct.acked.head, nil
 }
 
 // listEntries reads a page of an account's chain, newest first, off the
@@ -955,7 +1149,7 @@ func (a *Actor) listEntries(c actor.Context, m *messages.ListEntries) {
 	if did == "" {
 		did = a.node
 	}
-	acct, err := a.known(did)
+	head, err := a.headOf(did)
 	if err != nil {
 		c.Respond(err)
 		return
@@ -964,7 +1158,7 @@ func (a *Actor) listEntries(c actor.Context, m *messages.ListEntries) {
 	if limit <= 0 || limit > messages.MaxListedEntries {
 		limit = messages.MaxListedEntries
 	}
-	sender, src, head := c.Sender(), dagSource{a.tree}, acct.acked.head
+	sender, src := c.Sender(), dagSource{a.tree}
 	ctx, cancel := a.ctx(c)
 	go func() {
 		defer cancel()

@@ -235,6 +235,9 @@ func TestAFailedCommitIsReportedAndTheAccountReloaded(t *testing.T) {
 	if a := n.account(t, ""); a.Available != 900 || a.Seq != 1 {
 		t.Fatalf("after the failure: %+v", a)
 	}
+	if got := testutil.ToFloat64(n.metrics.rejections.WithLabelValues("commit_failed")); got != 1 {
+		t.Fatalf(`icn_ledger_rejections_total{reason="commit_failed"} = %v`, got)
+	}
 	if v := ask[*messages.VerifyReport](t, n, &messages.VerifyAccount{Account: b}); !v.Valid || v.Entries != 2 {
 		t.Fatalf("%+v", v)
 	}

@@ -11,9 +11,14 @@ import (
 type Metrics struct {
 	entries                    *prometheus.CounterVec
 	accounts, supply, reserved prometheus.Gauge
+	refused                    prometheus.Gauge
 	ops                        *prometheus.HistogramVec
 	rejections                 *prometheus.CounterVec
 }
+
+// rejectionReasons are the reason labels of icn_ledger_rejections_total
+// besides the rules' reasons (messages.Reason*, those apply gives).
+var rejectionReasons = []string{"insufficient_mana", "invalid", "not_local", "broken_chain", "busy", "unavailable", "commit_failed"}
 
 // NewMetrics registers the ledger's metrics.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -24,6 +29,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		supply: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_mana_supply",
 			Help: "Mana held by local accounts, available and reserved, regeneration to the last change included."}),
 		reserved: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_reserved_mana", Help: "Mana held in open reservations of local accounts."}),
+		refused: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icn_ledger_refused_accounts",
+			Help: "Local accounts refused because their chain does not replay to its head (the log names them)."}),
 		ops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "icn_ledger_op_duration_seconds", Help: "Duration of ledger operations, from the actor taking the request to the durable answer.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
@@ -31,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_ledger_rejections_total",
 			Help: "Ledger operations refused (nothing recorded), by reason."}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.entries, m.accounts, m.supply, m.reserved, m.ops, m.rejections} {
+	for _, c := range []prometheus.Collector{m.entries, m.accounts, m.supply, m.reserved, m.refused, m.ops, m.rejections} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -42,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, op := range []string{"transfer", "reserve", "release", "settle", "verify"} {
 		m.ops.WithLabelValues(op)
 	}
-	for _, r := range []string{"insufficient_mana", "invalid", "not_local", "busy", "unavailable", "commit_failed"} {
+	for _, r := range rejectionReasons {
 		m.rejections.WithLabelValues(r)
 	}
 	return m, nil

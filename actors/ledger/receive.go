@@ -101,7 +101,7 @@ func (a *Actor) onPaymentChecked(m *paymentChecked) {
 	key := string(m.source.Bytes())
 	fail := func(err error) {
 		delete(a.receiving, key)
-		a.Metrics.rejections.WithLabelValues("receive").Inc()
+		a.Metrics.rejections.WithLabelValues(rejection(err)).Inc()
 		if m.sender != nil {
 			a.sys.Root.Send(m.sender, err)
 		}
@@ -112,6 +112,9 @@ func (a *Actor) onPaymentChecked(m *paymentChecked) {
 	}
 	dst := a.accounts[m.pay.Counterparty]
 	switch {
+	case a.refused[m.pay.Counterparty] != nil:
+		fail(a.refused[m.pay.Counterparty])
+		return
 	case dst == nil:
 		fail(fmt.Errorf("%w: %s pays %s, not an account of this node", messages.ErrInvalidPayment, m.source, m.pay.Counterparty))
 		return

@@ -193,22 +193,34 @@ func (a *app) manaHistoryCmd() *cobra.Command {
 		before uint64
 	)
 	cmd := &cobra.Command{
-		Use:   "history DID",
-		Short: "An account's entries, newest first: sends, receives, reservations, settlements",
+		Use:   "history [DID]",
+		Short: "An account's entries, newest first (default: the node's own account)",
 		Long: `history lists an account's chain, newest entry first: each entry's seq,
 time, op (open, send, receive, reserve, release, settle), amount, the other
 account, the reservation's reference, the available and reserved mana after
-it, and its memo.
+it, and its memo. Without DID it lists the node's own account (the node's
+DID, as "icnctl node" shows it).
 
 A page holds at most --limit entries; when older ones follow, the last line
 says how to ask for them (--before SEQ).`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := nonEmpty("DID", args[0]); err != nil {
-				return err
+			if len(args) == 1 {
+				if err := nonEmpty("DID", args[0]); err != nil {
+					return err
+				}
 			}
 			if limit < 0 || limit > maxListedEntries {
 				return usageErrorf("--limit %d: want 1 to %d (0: the node's maximum)", limit, maxListedEntries)
+			}
+			did := ""
+			if len(args) == 1 {
+				did = args[0]
+			} else {
+				var err error
+				if did, err = a.nodeDID(cmd); err != nil {
+					return err
+				}
 			}
 			q := url.Values{}
 			if limit > 0 {
@@ -218,7 +230,7 @@ says how to ask for them (--before SEQ).`,
 				q.Set("before", strconv.FormatUint(before, 10))
 			}
 			var l httpapi.EntryList
-			return a.showLedger(cmd, withQuery(accountPath(args[0], "/entries"), q), &l, func(w io.Writer) { renderEntries(w, args[0], l) })
+			return a.showLedger(cmd, withQuery(accountPath(did, "/entries"), q), &l, func(w io.Writer) { renderEntries(w, did, l) })
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 0, fmt.Sprintf("at most this many entries (default: the node's maximum, %d)", maxListedEntries))
@@ -226,27 +238,52 @@ says how to ask for them (--before SEQ).`,
 	return cmd
 }
 
+// nodeDID asks the node for its DID, which names its own account.
+func (a *app) nodeDID(cmd *cobra.Command) (string, error) {
+	c, err := a.client(cmd, apiListener())
+	if err != nil {
+		return "", err
+	}
+	var n httpapi.NodeInfo
+	if _, err := c.getJSON(cmd.Context(), "/api/v1/node", true, &n); err != nil {
+		return "", err
+	}
+	if n.DID == "" {
+		return "", errors.New("the node did not say its DID (GET /api/v1/node)")
+	}
+	return n.DID, nil
+}
+
 func (a *app) manaSendCmd() *cobra.Command {
 	var from, to, memo string
 	cmd := &cobra.Command{
-		Use:   "send --to DID [--from DID] AMOUNT",
+		Use:   "send DID AMOUNT [--from DID] [--memo TEXT]",
 		Short: "Transfer mana from a local account (default: the node's own) to another account",
 		Long: `send moves AMOUNT mana from a local account (--from, default the node's own)
-to --to, with an optional --memo (at most 256 bytes). When the payee is
-local too, its receive lands in the same commit; otherwise the payee's own
-node records it.
+to the account DID, with an optional --memo (at most 256 bytes). When the
+payee is local too, its receive lands in the same commit; otherwise the
+payee's own node records it. "send --to DID AMOUNT" names the payee too.
 
 The node refuses an amount of zero or over its per-operation cap
 (invalid_amount), more than the payer has available (insufficient_mana, with
 how much it has), and a payer whose key it does not hold (not_local).`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				if err := nonEmpty("DID", args[0]); err != nil {
+					return err
+				}
+				if to != "" && to != args[0] {
+					return usageErrorf("two payees: DID %s and --to %s", args[0], to)
+				}
+				to, args = args[0], args[1:]
+			}
 			amount, err := parseAmount("AMOUNT", args[0])
 			if err != nil {
 				return err
 			}
 			if to == "" {
-				return usageErrorf("--to is required: the DID of the account to pay")
+				return usageErrorf("no payee: icnctl mana send DID AMOUNT")
 			}
 			if cmd.Flags().Changed("from") {
 				if err := nonEmpty("--from", from); err != nil {
@@ -259,7 +296,7 @@ how much it has), and a payer whose key it does not hold (not_local).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&to, "to", "", "the payee's DID (required)")
+	f.StringVar(&to, "to", "", "the payee's DID (instead of the DID argument)")
 	f.StringVar(&from, "from", "", "the paying local account's DID (default: the node's own)")
 	f.StringVar(&memo, "memo", "", "a note kept in the entry (at most 256 bytes)")
 	return cmd

@@ -77,7 +77,7 @@ func TestManaReads(t *testing.T) {
 		code   int
 		stdout string
 		stderr string
-		req    string // method and URI; "" when nothing may be sent
+		req    string // method and URI of each request, "; " between; "" when nothing may be sent
 	}{
 		{"accounts", []string{"mana", "accounts"}, exitOK, accounts, "", "GET /api/v1/accounts"},
 		{"balance of the node's own account", []string{"mana", "balance"}, exitOK,
@@ -100,8 +100,14 @@ func TestManaReads(t *testing.T) {
 			"GET /api/v1/accounts/" + didNode + "/entries?before=4&limit=2"},
 		{"history, a bad limit", []string{"mana", "history", didNode, "--limit", "5000"}, exitUsage, "",
 			"icnctl: --limit 5000: want 1 to 1000 (0: the node's maximum)\nRun 'icnctl mana history --help' for usage.\n", ""},
-		{"history without an account", []string{"mana", "history"}, exitUsage, "",
-			"icnctl: accepts 1 arg(s), received 0\nRun 'icnctl mana history --help' for usage.\n", ""},
+		{"history of the node's own account", []string{"mana", "history", "--limit", "2"}, exitOK,
+			"SEQ  TIME                  OP       AMOUNT  COUNTERPARTY                                              REF    AVAILABLE  RESERVED  MEMO\n" +
+				"3    2026-11-27T13:30:00Z  reserve  400     -                                                         job/1  700        400       -\n" +
+				"2    2026-11-27T13:30:00Z  send     300     " + didLocal + "  -      1100       0         seeds?[2J for the garden, and a memo ...\n" +
+				"more: icnctl mana history " + didNode + " --before 2\n", "",
+			"GET /api/v1/node; GET /api/v1/accounts/" + didNode + "/entries?limit=2"},
+		{"history of two accounts", []string{"mana", "history", didNode, didLocal}, exitUsage, "",
+			"icnctl: accepts at most 1 arg(s), received 2\nRun 'icnctl mana history --help' for usage.\n", ""},
 		{"verify, valid", []string{"mana", "verify", didNode}, exitOK,
 			"valid: " + didNode + ", 4 entries up to " + cidHead + ", checked in 1.5ms\n", "", "GET /api/v1/accounts/" + didNode + "/verify"},
 		{"reputation", []string{"reputation", didRemote}, exitOK,
@@ -122,8 +128,15 @@ func TestManaReads(t *testing.T) {
 				}
 				return
 			}
-			if len(reqs) != 1 || reqs[0].method+" "+reqs[0].uri != tt.req || reqs[0].auth != "Bearer "+apiToken || reqs[0].body != "" {
-				t.Fatalf("requests: %+v", reqs)
+			var sent []string
+			for _, q := range reqs {
+				if q.auth != "Bearer "+apiToken || q.body != "" {
+					t.Fatalf("request: %+v", q)
+				}
+				sent = append(sent, q.method+" "+q.uri)
+			}
+			if strings.Join(sent, "; ") != tt.req {
+				t.Fatalf("requests: %s\n  want %s", strings.Join(sent, "; "), tt.req)
 			}
 		})
 	}
@@ -137,6 +150,7 @@ func TestManaReads(t *testing.T) {
 		{[]string{"mana", "accounts"}, cannedAccounts()},
 		{[]string{"mana", "balance"}, cannedAccounts().Accounts[0]},
 		{[]string{"mana", "history", didNode}, page},
+		{[]string{"mana", "history"}, page},
 		{[]string{"mana", "verify", didNode}, verified},
 		{[]string{"reputation", didRemote}, rep},
 	} {
@@ -202,17 +216,17 @@ func TestManaWrites(t *testing.T) {
 		stderr  string
 		req     string // method, URI and body; "" when nothing may be sent
 	}{
-		{"send to a local account", []string{"send", "--to", didLocal, "--memo", "seeds", "300"}, "POST /api/v1/transfers",
+		{"send to a local account", []string{"send", didLocal, "300", "--memo", "seeds"}, "POST /api/v1/transfers",
 			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv}), exitOK,
 			"sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
 				didLocal + " received it here (seq 2); it has 1600 available\n", "",
 			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds"}`},
-		{"send from an account to a remote one", []string{"send", "--from", didNode, "--to", didRemote, "5"}, "POST /api/v1/transfers",
+		{"send from an account to a remote one", []string{"send", "--from", didNode, didRemote, "5"}, "POST /api/v1/transfers",
 			reply(http.StatusCreated, httpapi.TransferResult{Send: remoteSend}), exitOK,
 			"sent 5 from " + didNode + " to " + didRemote + " (seq 4); " + didNode + " has 695 available\n" +
 				didRemote + " is not local: its own node records the receive\n", "",
 			`POST /api/v1/transfers {"from":"` + didNode + `","to":"` + didRemote + `","amount":5}`},
-		{"send more than there is", []string{"send", "--to", didLocal, "5000"}, "POST /api/v1/transfers",
+		{"send more than there is", []string{"send", didLocal, "5000"}, "POST /api/v1/transfers",
 			ledgerRefusal(http.StatusConflict, httpapi.CodeInsufficientMana, insufficient, map[string]any{"account": didNode, "available": 700, "needed": 5000}),
 			exitError, "", "icnctl: " + insufficient + " (insufficient_mana)\n" +
 				"  Mana regenerates with time (icnctl mana balance shows the rate); open reservations hold mana until released or settled.\n",
@@ -231,10 +245,26 @@ func TestManaWrites(t *testing.T) {
 			"icnctl: supervisors: ledger is unavailable (loading) (unavailable), retry after 1s\n" +
 				"  The ledger is loading its accounts after a start or restart; try again shortly.\n",
 			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":1}`},
-		{"send a malformed amount", []string{"send", "--to", didLocal, "12x"}, "", nil, exitUsage, "",
+		{"send with --to, the payee's other name", []string{"send", "--to", didLocal, "--memo", "seeds", "300"}, "POST /api/v1/transfers",
+			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv}), exitOK,
+			"sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
+				didLocal + " received it here (seq 2); it has 1600 available\n", "",
+			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds"}`},
+		{"send to the same payee twice named", []string{"send", "--to", didLocal, didLocal, "300"}, "POST /api/v1/transfers",
+			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv}), exitOK,
+			"sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
+				didLocal + " received it here (seq 2); it has 1600 available\n", "",
+			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300}`},
+		{"send to two payees", []string{"send", "--to", didRemote, didLocal, "300"}, "", nil, exitUsage, "",
+			"icnctl: two payees: DID " + didLocal + " and --to " + didRemote + "\nRun 'icnctl mana send --help' for usage.\n", ""},
+		{"send to an empty DID", []string{"send", " ", "300"}, "", nil, exitUsage, "",
+			"icnctl: DID is empty\nRun 'icnctl mana send --help' for usage.\n", ""},
+		{"send a malformed amount", []string{"send", didLocal, "12x"}, "", nil, exitUsage, "",
 			"icnctl: AMOUNT \"12x\": want a whole number of mana, such as 250\nRun 'icnctl mana send --help' for usage.\n", ""},
 		{"send without a payee", []string{"send", "12"}, "", nil, exitUsage, "",
-			"icnctl: --to is required: the DID of the account to pay\nRun 'icnctl mana send --help' for usage.\n", ""},
+			"icnctl: no payee: icnctl mana send DID AMOUNT\nRun 'icnctl mana send --help' for usage.\n", ""},
+		{"send nothing", []string{"send"}, "", nil, exitUsage, "",
+			"icnctl: accepts between 1 and 2 arg(s), received 0\nRun 'icnctl mana send --help' for usage.\n", ""},
 		{"send from nobody", []string{"send", "--from", " ", "--to", didLocal, "12"}, "", nil, exitUsage, "",
 			"icnctl: --from is empty\nRun 'icnctl mana send --help' for usage.\n", ""},
 		{"new account", []string{"new-account"}, "POST /api/v1/accounts",
@@ -306,7 +336,7 @@ func TestManaWrites(t *testing.T) {
 	n := newNode(t, false)
 	answer := httpapi.TransferResult{Send: send, Receive: &recv}
 	n.api.mux.HandleFunc("POST /api/v1/transfers", reply(http.StatusCreated, answer))
-	r := runCmd(t, n.flags("-o", "json", "mana", "send", "--to", didLocal, "300")...)
+	r := runCmd(t, n.flags("-o", "json", "mana", "send", didLocal, "300")...)
 	if r.code != exitOK || normalize(t, []byte(r.stdout)) != normalize(t, mustJSON(t, answer)) {
 		t.Fatalf("-o json: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
@@ -365,7 +395,7 @@ func TestManaAgainstTheRealServer(t *testing.T) {
 		t.Fatalf("accounts:\n%s", got)
 	}
 
-	if got := ok(icnctl("mana", "send", "--to", other, "--memo", "seeds", "300"), "send"); got !=
+	if got := ok(icnctl("mana", "send", other, "300", "--memo", "seeds"), "send"); got !=
 		"sent 300 from "+self+" to "+other+" (seq 1); "+self+" has 700 available\n"+other+" received it here (seq 1); it has 1300 available\n" {
 		t.Fatalf("send:\n%s", got)
 	}
@@ -395,7 +425,7 @@ func TestManaAgainstTheRealServer(t *testing.T) {
 		prefix string
 		suffix string
 	}{
-		{"overdraft", []string{"mana", "send", "--to", other, "900"}, "icnctl: insufficient mana: " + self + " has 450 available, needs 900",
+		{"overdraft", []string{"mana", "send", other, "900"}, "icnctl: insufficient mana: " + self + " has 450 available, needs 900",
 			"(insufficient_mana)\n  Mana regenerates with time (icnctl mana balance shows the rate); open reservations hold mana until released or settled.\n"},
 		{"zero", []string{"mana", "send", "--to", other, "0"}, "icnctl: ledger: invalid amount", "(invalid_amount)\n"},
 		{"a bad payee", []string{"mana", "send", "--to", "did:key:nope", "1"}, "icnctl: ledger: invalid account", "(invalid_account)\n"},

@@ -92,6 +92,9 @@ type ErrorBody struct {
 	Error   string         `json:"error"`
 	Code    string         `json:"code"`
 	Details map[string]any `json:"details,omitempty"`
+	// Available is the mana an account has, on insufficient_mana only:
+	// clients that know nothing of details still read it at the top.
+	Available *uint64 `json:"available,omitempty"`
 }
 
 // Error is an error that knows its HTTP answer. Handlers return it for
@@ -101,6 +104,7 @@ type Error struct {
 	Code       string
 	Message    string
 	Details    map[string]any
+	Available  *uint64 // ErrorBody.Available
 	RetryAfter time.Duration
 	Err        error // the cause, if any (for errors.Is/As and logs)
 }
@@ -142,7 +146,8 @@ func statusOf(err error) *Error {
 	if errors.As(err, &ime) {
 		// Clients need the numbers, not a sentence to parse.
 		return &Error{Status: http.StatusConflict, Code: CodeInsufficientMana, Message: err.Error(),
-			Details: map[string]any{"account": ime.Account, "available": ime.Available, "needed": ime.Needed}, Err: err}
+			Details:   map[string]any{"account": ime.Account, "available": ime.Available, "needed": ime.Needed},
+			Available: &ime.Available, Err: err}
 	}
 	if errors.Is(err, messages.ErrPeerUnavailable) {
 		// A peer's breaker, not an actor's: the node itself serves.
@@ -231,7 +236,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="icn"`)
 	}
-	writeJSON(w, e.Status, ErrorBody{Error: e.Error(), Code: e.Code, Details: e.Details})
+	writeJSON(w, e.Status, ErrorBody{Error: e.Error(), Code: e.Code, Details: e.Details, Available: e.Available})
 }
 
 // writeJSON answers v as JSON with status.

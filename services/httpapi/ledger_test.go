@@ -312,7 +312,8 @@ func TestLedgerRefusalsChangeNothing(t *testing.T) {
 	}
 }
 
-// TestInsufficientManaSaysHowMuch: the 409 carries the numbers.
+// TestInsufficientManaSaysHowMuch: the 409 carries the numbers, and the
+// available mana at the top too, as issue 4 specifies the body.
 func TestInsufficientManaSaysHowMuch(t *testing.T) {
 	f := newFixture(t)
 	self := f.ledgerReady(t).Accounts[0].DID
@@ -321,6 +322,9 @@ func TestInsufficientManaSaysHowMuch(t *testing.T) {
 	want := map[string]any{"account": self, "available": 1000.0, "needed": 1200.0}
 	if eb.Code != CodeInsufficientMana || fmt.Sprint(eb.Details) != fmt.Sprint(want) {
 		t.Fatalf("%s: %v", eb.Code, eb.Details)
+	}
+	if eb.Available == nil || *eb.Available != 1000 {
+		t.Fatalf("top-level available %v in %s", eb.Available, rec.Body)
 	}
 }
 
