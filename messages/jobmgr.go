@@ -156,4 +156,16 @@ type JobStatus struct {
 	Outvoted []string
 	// Settled: the escrow of a finished job has been paid and released.
 	Settled bool
+	// Bids are the bids this node received for the job (its own among
+	// them), one per bidder, its latest. Kept in memory only: after a
+	// restart of the manager they are those of its bidding since.
+	Bids []JobBidSeen
+}
+
+// JobBidSeen is one bid a submitter received.
+type JobBidSeen struct {
+	Executor  string // the bidder's DID
+	Price     uint64
+	FuelPrice uint64 // per FuelUnit of fuel used
+	Time      time.Time
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -43,32 +45,120 @@ type driver struct {
 	// silentRounds counts the bidding rounds that heard no bid at all:
 	// after one, announcements also go to each peer directly.
 	silentRounds int
+	// seen are the bids received, one per bidder (JobStatus.Bids).
+	seen []messages.JobBidSeen
 
 	// graceUntil: a job resumed with an executor keeps asking it until then
 	// (see resumeGrace). Set before the driver starts, then only read.
 	graceUntil time.Time
+	// poison is the reason to fail the job with, once it made the driver
+	// panic too often (see drive).
+	poison string
 }
 
 // errRefused: the job was refused at submit and its ref removed.
 var errRefused = errors.New("jobs: refused at submit")
 
+// A job whose driver panics is restarted the way a supervisor restarts an
+// actor: after a pause, from its persisted record. One that panics
+// maxPanics times within panicWindow is poison: its next step fails it
+// (reason ReasonPanicked) rather than retrying what panicked, and settles
+// it, so its escrow is released.
+const (
+	maxPanics    = 3
+	panicWindow  = time.Minute
+	panicBackoff = 100 * time.Millisecond // doubled for each panic in the window
+)
+
+// ReasonPanicked is the reason of a job failed because the job manager
+// panicked maxPanics times within panicWindow handling it.
+const ReasonPanicked = "panicked"
+
+// jobPanic is a panic recovered in a driver's step, or in a run of it on
+// another goroutine (runOn), handed back as the step's error.
+type jobPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *jobPanic) Error() string { return fmt.Sprintf("jobs: panic: %v", p.value) }
+
+// recovered turns a panic into a *jobPanic in *err; deferred.
+func recovered(err *error) {
+	if v := recover(); v != nil {
+		*err = &jobPanic{value: v, stack: debug.Stack()}
+	}
+}
+
+// drive takes the job to a final, settled state, or until the manager
+// stops, restarting it after each panic of a step.
 func (d *driver) drive() {
+	var panics []time.Time
+	for {
+		p, refused := d.steps()
+		if refused {
+			return // forgotten already: nothing to report
+		}
+		if p == nil {
+			break
+		}
+		now := time.Now()
+		panics = append(slices.DeleteFunc(panics, func(t time.Time) bool { return now.Sub(t) > panicWindow }), now)
+		d.m.panicked(d.id, "driver (state "+d.rec.State+")", p.value, p.stack)
+		if d.life.Err() != nil {
+			break
+		}
+		if len(panics) >= maxPanics {
+			if d.poison != "" {
+				// It panics even failing or settling: the next incarnation
+				// resumes it.
+				d.m.log.Error("jobs: a poison job cannot be failed; left to the next restart of the manager", "job", d.id, "state", d.rec.State)
+				break
+			}
+			d.poison = fmt.Sprintf("%s: the job manager panicked %d times within %s handling this job (last: %v)",
+				ReasonPanicked, len(panics), panicWindow, p.value)
+		}
+		if !d.restart(panicBackoff << (len(panics) - 1)) {
+			break
+		}
+	}
+	d.stopped()
+}
+
+// stopped reports a driver that ends (or gave up) to the manager.
+func (d *driver) stopped() {
+	d.closeBox()
+	if d.submitter != nil {
+		// The job may be recorded already: the next incarnation resumes
+		// it, and a resubmission of the same spec finds it.
+		d.m.sys.Root.Send(d.submitter, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+		d.submitter = nil
+	}
+	d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: d.status(), done: true})
+}
+
+// steps takes the job through its states until it is final and settled,
+// the manager stops, the job is refused at submit (refused), or a step
+// panics (p).
+func (d *driver) steps() (p *jobPanic, refused bool) {
 	backoff := 10 * time.Millisecond
 	for d.life.Err() == nil {
 		if messages.JobFinal(d.rec.State) && d.rec.Settled {
 			break
 		}
-		err := d.step()
-		if errors.Is(err, errRefused) {
-			return
-		}
-		if err != nil {
+		err := d.safeStep()
+		switch {
+		case errors.Is(err, errRefused):
+			return nil, true
+		case errors.As(err, &p):
+			return p, false
+		case err != nil:
 			if d.life.Err() != nil {
-				break
+				return nil, false
 			}
 			d.m.log.Warn("jobs: a step failed; retrying", "job", d.id, "state", d.rec.State, "err", err, "in", backoff)
 			if !sleep(d.life, backoff) {
-				break
+				return nil, false
 			}
 			backoff = min(2*backoff, maxBackoff)
 			continue
@@ -80,24 +170,55 @@ func (d *driver) drive() {
 			d.submitter = nil
 		}
 	}
+	return nil, false
+}
+
+func (d *driver) safeStep() (err error) {
+	defer recovered(&err)
+	return d.step()
+}
+
+// restart readies a driver whose step panicked to go on, after pause,
+// from the job's persisted record: what it kept in memory (the bidding)
+// may be what panicked. It reports false when the manager stops first.
+func (d *driver) restart(pause time.Duration) bool {
 	d.closeBox()
-	if d.submitter != nil {
-		// The job may be recorded already: the next incarnation resumes
-		// it, and a resubmission of the same spec finds it.
-		d.m.sys.Root.Send(d.submitter, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+	d.bids, d.bidSince, d.silentRounds = nil, time.Time{}, 0
+	if !sleep(d.life, min(pause, maxBackoff)) {
+		return false
 	}
-	d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: d.status(), done: true})
+	for {
+		ctx, cancel := d.ctx()
+		err := d.reload(ctx)
+		cancel()
+		if err == nil {
+			d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: d.status()})
+			return true
+		}
+		d.m.log.Warn("jobs: cannot reload the job after a panic yet; retrying", "job", d.id, "err", err)
+		if !sleep(d.life, maxBackoff) {
+			return false
+		}
+	}
 }
 
 func (d *driver) status() messages.JobStatus {
 	if d.rec.State == "" {
 		return messages.JobStatus{ID: d.id, Spec: d.spec}
 	}
-	return d.rec.status(d.id, d.spec, d.receipts.main, d.receipts.witnesses)
+	s := d.rec.status(d.id, d.spec, d.receipts.main, d.receipts.witnesses)
+	s.Bids = slices.Clone(d.seen) // the manager reads it while the driver goes on
+	return s
 }
 
 // step takes the job one state further.
 func (d *driver) step() error {
+	if d.poison != "" && !messages.JobFinal(d.rec.State) {
+		return d.failPoison()
+	}
+	if h := d.m.testPanic; h != nil {
+		h(d.rec.State, d.id)
+	}
 	now := d.m.Clock.Now()
 	switch {
 	case d.rec.State == "":
@@ -284,4 +405,28 @@ func (d *driver) finish(state, reason string) error {
 	next := d.rec.to(state, d.m.Clock.Now())
 	next.Reason = reason
 	return d.persist(next)
+}
+
+// failPoison fails a job that made its driver panic too often, doing no
+// more of its work than that: a job not recorded yet is forgotten (nothing
+// is escrowed before it is recorded), any other is failed ReasonPanicked
+// (its runs stopped, as for a cancel) and then settled as usual, its
+// escrow released.
+func (d *driver) failPoison() error {
+	if d.rec.State != "" {
+		started := d.rec.State == messages.JobAssigned || d.rec.State == messages.JobRunning
+		if err := d.finish(messages.JobFailed, d.poison); err != nil {
+			return err
+		}
+		if started {
+			d.stopRuns()
+		}
+		return nil
+	}
+	d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
+	if d.submitter != nil {
+		d.m.sys.Root.Send(d.submitter, errors.New("jobs: "+d.poison))
+		d.submitter = nil
+	}
+	return errRefused
 }

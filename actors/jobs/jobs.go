@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -106,6 +107,11 @@ type Deps struct {
 	Config   Config
 	Logger   *slog.Logger
 	Metrics  *Metrics // nil: counted on a registry of its own (tests)
+
+	// testPanic, when set (tests only), is called as a driver takes a step
+	// of a job in state (where is the state) and as an assigned run starts
+	// (where is "run"), so that a test can make either panic.
+	testPanic func(where, job string)
 }
 
 // Bounds of the manager's work.
@@ -251,7 +257,7 @@ func (m *manager) start(c actor.Context) {
 	m.since = m.Clock.Now()
 	m.life, m.stopAll = context.WithCancel(context.Background())
 	ctx := m.life
-	m.drivers.Go(func() {
+	m.goSafe("", "loading the jobs", func() {
 		backoff := 50 * time.Millisecond
 		for {
 			ds, err := m.loadAll(ctx)
@@ -265,7 +271,7 @@ func (m *manager) start(c actor.Context) {
 			}
 			backoff = min(2*backoff, 5*time.Second)
 		}
-	})
+	}, nil)
 }
 
 // stop ends every driver and waits for them, so that the next incarnation
@@ -303,7 +309,35 @@ func (m *manager) launch(j *job, d *driver) {
 	run, cancel := context.WithCancelCause(m.life)
 	j.cancel = cancel
 	d.m, d.life, d.run = m, m.life, run
-	m.drivers.Go(d.drive)
+	// drive recovers its steps' panics and restarts the job itself (see
+	// driver.drive); this is for a panic outside a step, which leaves the
+	// job to the next incarnation.
+	m.goSafe(d.id, "driver", d.drive, func(error) { d.stopped() })
+}
+
+// goSafe runs f on one of this incarnation's goroutines. A panic in f is
+// recovered, logged and counted rather than ending the process (a
+// supervisor would have restarted an actor), then handed to onPanic when it
+// is set, to answer whoever waits on f.
+func (m *manager) goSafe(job, what string, f func(), onPanic func(error)) {
+	m.drivers.Go(func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err := m.panicked(job, what, v, debug.Stack())
+				if onPanic != nil {
+					onPanic(err)
+				}
+			}
+		}()
+		f()
+	})
+}
+
+// panicked logs and counts a recovered panic, and returns it as an error.
+func (m *manager) panicked(job, what string, v any, stack []byte) error {
+	m.Metrics.panics.Inc()
+	m.log.Error("jobs: panic recovered", "job", job, "in", what, "panic", v, "stack", string(stack))
+	return fmt.Errorf("jobs: %s of job %s panicked: %v", what, job, v)
 }
 
 func (m *manager) onUpdated(u *updated) {

@@ -62,6 +62,13 @@ func startNodeWith(tb testing.TB, workers int, cfg Config, initial uint64) *node
 // node alone).
 func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor) *node {
 	tb.Helper()
+	return startNodeDeps(tb, workers, cfg, initial, peers, nil)
+}
+
+// startNodeDeps is startNodePeers with the manager's Deps changed by
+// change (nil: none), for test hooks.
+func startNodeDeps(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor, change func(*Deps)) *node {
+	tb.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -80,6 +87,10 @@ func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peer
 	if err != nil {
 		tb.Fatal(err)
 	}
+	deps := Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()}
+	if change != nil {
+		change(&deps)
+	}
 	st := memstore.New()
 	params := ledger.DefaultParams()
 	params.Initial = initial
@@ -90,7 +101,7 @@ func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peer
 			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},
 		supervisors.ChildSpec{Name: executors.Name, Restart: supervisors.Permanent, Supervisor: executors.Spec(workers,
 			executors.Deps{Engine: eng, Identity: id, Clock: clock.Real{}, Metrics: em, Logger: discard()})},
-		supervisors.ChildSpec{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(Deps{Identity: id, Clock: clock.Real{}, Config: cfg, Metrics: jm, Logger: discard()})},
+		supervisors.ChildSpec{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(deps)},
 	)
 	return &node{tree: tree, id: id, metrics: jm}
 }

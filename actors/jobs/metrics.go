@@ -17,6 +17,7 @@ type Metrics struct {
 	active               *prometheus.GaugeVec
 	phase                *prometheus.HistogramVec
 	bids                 *prometheus.CounterVec
+	panics               prometheus.Counter
 }
 
 // activeStates are the states a job is active in, the labels of
@@ -40,8 +41,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60}}, []string{"phase"}),
 		bids: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_bids_total",
 			Help: "Bids, by result: sent (this node bid on a job), received (a bid for this node's job), refused (it came after the window), declined (a job over this node's limits), below_min_reputation (a bid the job's min_reputation dropped)."}, []string{"result"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_jobs_panics_total",
+			Help: "Panics recovered in the job manager's goroutines (a job's driver, or a handler of another node's request)."}),
 	}
-	for _, c := range []prometheus.Collector{m.submitted, m.completed, m.failed, m.active, m.phase, m.bids} {
+	for _, c := range []prometheus.Collector{m.submitted, m.completed, m.failed, m.active, m.phase, m.bids, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -126,14 +126,19 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 		run := m.runs.start(a.JobID, msg.From, m.Clock.Now(), func(r *assignedRun) {
 			life, stop := context.WithCancel(m.life)
 			r.stop = stop
-			m.drivers.Go(func() {
+			m.goSafe(a.JobID, "assigned run", func() {
 				defer stop()
 				r.reply, r.err = m.runAssigned(life, a)
 				close(r.done)
+			}, func(err error) {
+				// The submitter hears an error (the executor lost the
+				// job) and assigns it elsewhere.
+				r.reply, r.err = nil, err
+				close(r.done)
 			})
 		})
-		sender := c.Sender()
-		m.drivers.Go(func() {
+		reply := m.replyTo(c.Sender())
+		m.goSafe(a.JobID, "assignment request", func() {
 			t := time.NewTimer(longPoll)
 			defer t.Stop()
 			var answer any = &messages.PeerResponse{Body: pendingBody}
@@ -144,10 +149,8 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 			case <-m.life.Done():
 				answer = &supervisors.UnavailableError{Path: Name, State: "stopping", RetryAfter: time.Second}
 			}
-			if sender != nil {
-				m.sys.Root.Send(sender, answer)
-			}
-		})
+			reply(answer)
+		}, func(err error) { reply(err) })
 	case messages.WireJobAnnounce:
 		// A direct announcement, sent when gossip found no bidder: the
 		// same message, answered at once (the bid follows by RPC).
@@ -169,20 +172,28 @@ func (m *manager) onPeerRequest(c actor.Context, msg *messages.PeerRequestIn) {
 			return
 		}
 		run.stop() // a run still waiting for a worker or a block stops here
-		sender, ctx := c.Sender(), m.life
-		m.drivers.Go(func() {
+		reply, ctx := m.replyTo(c.Sender()), m.life
+		m.goSafe(jc.JobID, "cancel request", func() {
 			ctx, cancel := context.WithTimeout(ctx, peerCallTimeout)
 			defer cancel()
 			var answer any = &messages.PeerResponse{}
 			if _, err := supervisors.Ask[*messages.CancelRunReply](ctx, m.tree, executorsName, &messages.CancelRun{JobID: jc.JobID}); err != nil {
 				answer = err
 			}
-			if sender != nil {
-				m.sys.Root.Send(sender, answer)
-			}
-		})
+			reply(answer)
+		}, func(err error) { reply(err) })
 	default:
 		c.Respond(fmt.Errorf("%w: %s", messages.ErrNoRoute, msg.Type))
+	}
+}
+
+// replyTo answers a request off the actor's goroutine (not at all when it
+// has no sender).
+func (m *manager) replyTo(sender *actor.PID) func(any) {
+	return func(answer any) {
+		if sender != nil {
+			m.sys.Root.Send(sender, answer)
+		}
 	}
 }
 
@@ -293,7 +304,7 @@ func (m *manager) onAnnounce(msg *messages.GossipIn) {
 		return
 	}
 	ctx := m.life
-	m.drivers.Go(func() {
+	m.goSafe(a.JobID, "bid", func() {
 		ctx, cancel := context.WithTimeout(ctx, peerCallTimeout)
 		defer cancel()
 		_, free := m.capacity(ctx)
@@ -316,7 +327,7 @@ func (m *manager) onAnnounce(msg *messages.GossipIn) {
 		} else {
 			m.Metrics.bids.WithLabelValues("sent").Inc()
 		}
-	})
+	}, nil)
 }
 
 // capacity asks the executor pool for its workers and free workers (0, 0
@@ -351,6 +362,18 @@ func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*
 	spec, err := decodeSpec(sb.Block)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: spec of %s: %w", a.JobID, err)
+	}
+	if h := m.testPanic; h != nil {
+		h("run", a.JobID)
+	}
+	// This node bid only on jobs within its limits, but an assignment
+	// names the spec, not the bid: one over the limits is refused here
+	// too. Busy, so that the submitter gives the job to another bid
+	// without blaming this node (bids are not kept here, so the limits
+	// are what a bid promised).
+	if why := m.Config.refuses(spec.Limits.MemoryMB, spec.Limits.TimeoutMS); why != "" {
+		m.log.Warn("jobs: refusing an assignment over this node's limits", "job", a.JobID, "why", why)
+		return &messages.JobAssignReply{Reason: messages.AssignBusy, Detail: "refused: the job does not fit this node's limits: " + why}, nil
 	}
 	// Fetched first, so that a holder out of reach (the submitter
 	// restarting) is told apart from a module that does not run.
@@ -483,6 +506,7 @@ func (d *driver) bid() error {
 		// node queues its jobs rather than failing them.
 		bids = append(bids, bid{JobBid: messages.JobBid{JobID: d.id, Bidder: d.self(),
 			Price: price, FuelPrice: fuelPrice, Free: free}})
+		d.saw(bids[0])
 	}
 	cancel()
 	want := min(peers+ownBid, maxBidsWanted)
@@ -496,6 +520,7 @@ collect:
 		case <-window.C:
 			break collect
 		case b := <-box:
+			d.saw(b)
 			if d.worstCost(b) > d.bidCap() || d.rec.failed(b.Bidder) || slices.ContainsFunc(bids, func(x bid) bool { return x.Bidder == b.Bidder }) {
 				continue
 			}
@@ -516,6 +541,17 @@ collect:
 	d.bids = bids
 	d.closeBox()
 	return d.assignNext(d.rec)
+}
+
+// saw keeps a bid received for the job's status: the bidder's latest
+// (it bids again in each round of a job nobody took).
+func (d *driver) saw(b bid) {
+	s := messages.JobBidSeen{Executor: b.Bidder, Price: b.Price, FuelPrice: b.FuelPrice, Time: d.m.Clock.Now()}
+	if i := slices.IndexFunc(d.seen, func(x messages.JobBidSeen) bool { return x.Executor == b.Bidder }); i >= 0 {
+		d.seen[i] = s
+		return
+	}
+	d.seen = append(d.seen, s)
 }
 
 // closeBox ends the job's bidding window: later bids are refused.
@@ -574,14 +610,14 @@ func (d *driver) announce(ctx context.Context, peers []string) {
 	}
 	life := d.life
 	for _, p := range peers {
-		d.m.drivers.Go(func() {
+		d.m.goSafe(d.id, "direct announcement", func() {
 			ctx, cancel := context.WithTimeout(life, peerCallTimeout+time.Second)
 			defer cancel()
 			if _, err := d.m.tree.Request(ctx, peersName, &messages.AskPeer{Peer: p, Type: messages.WireJobAnnounce,
 				Body: body, Timeout: peerCallTimeout}); err != nil {
 				d.m.log.Debug("jobs: direct announcement not taken", "job", d.id, "peer", p, "err", err)
 			}
-		})
+		}, nil)
 	}
 }
 
@@ -687,6 +723,11 @@ func (d *driver) reassign(why string, blame bool) error {
 	if base.Attempts >= maxAttempts {
 		final := base.to(messages.JobFailed, d.m.Clock.Now())
 		final.Reason = messages.ReasonExecutorLost + ": " + why
+		if !blame {
+			// Nobody has the job: settle would otherwise count the last
+			// executor, which was only busy, as having lost it.
+			final.Executor, final.ExecutorPeer, final.Price, final.FuelPrice = "", "", 0, 0
+		}
 		return d.persist(final)
 	}
 	for len(d.bids) > 0 && (base.failed(d.bids[0].Bidder) || d.bids[0].Bidder == d.rec.Executor) {

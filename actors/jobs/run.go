@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -28,8 +29,15 @@ type runResult struct {
 }
 
 // runOn runs the job on executor (this node's pool, or the executor's node
-// at peer) and checks the receipt it answers.
-func (d *driver) runOn(executor, peer string) runResult {
+// at peer) and checks the receipt it answers. A panic is answered as the
+// result's err (a *jobPanic), for the driver to handle as its own: a
+// verify-2 job's runs are on goroutines of their own.
+func (d *driver) runOn(executor, peer string) (r runResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			r = runResult{err: &jobPanic{value: v, stack: debug.Stack()}}
+		}
+	}()
 	if executor == d.self() {
 		return d.runLocal()
 	}
@@ -166,7 +174,7 @@ func (d *driver) stopRuns() {
 		if s.done || s.executor == "" {
 			continue
 		}
-		d.m.drivers.Go(func() {
+		d.m.goSafe(d.id, "stopping a run", func() {
 			ctx, cancel := context.WithTimeout(life, peerCallTimeout+time.Second)
 			defer cancel()
 			var err error
@@ -182,7 +190,7 @@ func (d *driver) stopRuns() {
 			if err != nil {
 				d.m.log.Debug("jobs: the cancelled job's run was not stopped", "job", d.id, "executor", s.executor, "err", err)
 			}
-		})
+		}, nil)
 	}
 }
 

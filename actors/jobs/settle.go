@@ -123,7 +123,7 @@ func (d *driver) settle() error {
 		return err
 	}
 	for _, n := range paid {
-		d.m.drivers.Go(func() { d.m.notifyPaid(d.life, d.id, n.peer, n.entry) })
+		d.m.goSafe(d.id, "telling the executor of its payment", func() { d.m.notifyPaid(d.life, d.id, n.peer, n.entry) }, nil)
 	}
 	return nil
 }

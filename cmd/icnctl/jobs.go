@@ -351,16 +351,33 @@ printed) or was cancelled. A stream that drops is opened again.`,
 func (a *app) jobGetCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
-		Short: "A job: its state, history, executor, receipt and reason",
+		Short: "A job: its state, history, executor, receipt, reason and the bids it got",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := nonEmpty("ID", args[0]); err != nil {
 				return err
 			}
 			var j httpapi.Job
-			return explainJob(a.show(cmd, apiListener(), jobPath(args[0], ""), true, &j, func(w io.Writer) { renderJob(w, j) }))
+			return explainJob(a.show(cmd, apiListener(), jobPath(args[0], ""), true, &j, func(w io.Writer) {
+				renderJob(w, j)
+				renderBids(w, j.Bids)
+			}))
 		},
 	}
+}
+
+// renderBids lists the bids the node received for a job, after the job
+// (nothing when it has none).
+func renderBids(w io.Writer, bids []httpapi.JobBid) {
+	if len(bids) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Bids")
+	tw := newTable(w)
+	for _, b := range bids {
+		fmt.Fprintf(tw, "  %s\t%s\tprice %s\n", stamp(b.Time), clean(b.Executor), priceLabel(b.Price, b.FuelPrice))
+	}
+	tw.Flush()
 }
 
 func (a *app) jobListCmd() *cobra.Command {

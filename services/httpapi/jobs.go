@@ -134,6 +134,18 @@ type Job struct {
 	Outvoted []string `json:"outvoted,omitempty"`
 	// Settled: the escrow of a final job has been released (or paid).
 	Settled bool `json:"settled"`
+	// Bids: the bids this node received for the job (its own among
+	// them), the latest of each bidder. Kept in memory only: after a
+	// restart of the node they are those received since.
+	Bids []JobBid `json:"bids,omitempty"`
+}
+
+// JobBid is one bid for a job.
+type JobBid struct {
+	Executor  string `json:"executor"` // the bidder's DID
+	Price     uint64 `json:"price"`
+	FuelPrice uint64 `json:"fuel_price,omitempty"` // per 10^9 units of fuel used
+	Time      string `json:"time"`
 }
 
 // JobList is GET /api/v1/jobs, by job id.
@@ -193,6 +205,9 @@ func jobJSON(st messages.JobStatus) Job {
 	out.Receipt = receiptJSON(st.Receipt)
 	for _, w := range st.Witnesses {
 		out.Witnesses = append(out.Witnesses, JobWitness{Role: w.Role, Executor: w.Executor, Price: w.Price, FuelPrice: w.FuelPrice, Cost: w.Cost, Receipt: receiptJSON(w.Receipt)})
+	}
+	for _, b := range st.Bids {
+		out.Bids = append(out.Bids, JobBid{Executor: b.Executor, Price: b.Price, FuelPrice: b.FuelPrice, Time: stamp(b.Time)})
 	}
 	return out
 }

@@ -140,6 +140,10 @@ func TestJobRoutes(t *testing.T) {
 	if done.State != messages.JobCompleted || done.Receipt == nil || done.Executor != before.DID || len(done.History) != 7 {
 		t.Fatalf("job %+v", done)
 	}
+	// A lone node's only bid is its own, the one that won.
+	if len(done.Bids) != 1 || done.Bids[0].Executor != before.DID || done.Bids[0].Price != done.Price || done.Bids[0].Time == "" {
+		t.Fatalf("bids %+v, want the node's own at price %d", done.Bids, done.Price)
+	}
 	out := f.api(t, "GET", "/api/v1/jobs/"+j.JobID+"/output", "", 200, nil)
 	if got := out.Body.String(); got != "JOB VIA HTTP" || out.Header().Get("Content-Type") != ctRaw {
 		t.Fatalf("output %q (%s)", got, out.Header().Get("Content-Type"))
@@ -149,9 +153,10 @@ func TestJobRoutes(t *testing.T) {
 		t.Fatalf("cancel of a finished job: %+v", eb)
 	}
 
-	// A job cancelled while it runs. The executor is not told (it has no
-	// way to be yet): its one worker sleeps until the job's own timeout,
-	// kept short so that the next job does not wait long.
+	// A job cancelled while it runs. The cancel stops its run on the
+	// executor too (actors/jobs TestCancelStopsTheLocalRun), so the one
+	// worker is soon free for the next job; the short timeout only bounds
+	// the wait should the run outlive the cancel.
 	var slow Job
 	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "limits": {"timeout_ms": 300}}`, b64(wasmtest.WAT(t, "sleep"))), 202, &slow)
 	var cancelled Job
