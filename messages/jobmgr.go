@@ -52,6 +52,9 @@ const (
 	ReasonCancelled            = "cancelled"
 	ReasonVerificationMismatch = "verification_mismatch"
 	ReasonInsufficientMana     = "insufficient_mana"
+	// ReasonPanicked: the job manager panicked handling the job too
+	// often in a short time, so it gave up on it (its escrow released).
+	ReasonPanicked = "panicked"
 )
 
 // JobFinal says whether state is completed, failed or cancelled.

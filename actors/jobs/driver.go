@@ -62,17 +62,13 @@ var errRefused = errors.New("jobs: refused at submit")
 // A job whose driver panics is restarted the way a supervisor restarts an
 // actor: after a pause, from its persisted record. One that panics
 // maxPanics times within panicWindow is poison: its next step fails it
-// (reason ReasonPanicked) rather than retrying what panicked, and settles
+// (reason messages.ReasonPanicked) rather than retrying what panicked, and settles
 // it, so its escrow is released.
 const (
 	maxPanics    = 3
 	panicWindow  = time.Minute
 	panicBackoff = 100 * time.Millisecond // doubled for each panic in the window
 )
-
-// ReasonPanicked is the reason of a job failed because the job manager
-// panicked maxPanics times within panicWindow handling it.
-const ReasonPanicked = "panicked"
 
 // jobPanic is a panic recovered in a driver's step, or in a run of it on
 // another goroutine (runOn), handed back as the step's error.
@@ -116,7 +112,7 @@ func (d *driver) drive() {
 				break
 			}
 			d.poison = fmt.Sprintf("%s: the job manager panicked %d times within %s handling this job (last: %v)",
-				ReasonPanicked, len(panics), panicWindow, p.value)
+				messages.ReasonPanicked, len(panics), panicWindow, p.value)
 		}
 		if !d.restart(panicBackoff << (len(panics) - 1)) {
 			break
@@ -409,7 +405,7 @@ func (d *driver) finish(state, reason string) error {
 
 // failPoison fails a job that made its driver panic too often, doing no
 // more of its work than that: a job not recorded yet is forgotten (nothing
-// is escrowed before it is recorded), any other is failed ReasonPanicked
+// is escrowed before it is recorded), any other is failed messages.ReasonPanicked
 // (its runs stopped, as for a cancel) and then settled as usual, its
 // escrow released.
 func (d *driver) failPoison() error {

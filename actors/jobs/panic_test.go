@@ -89,14 +89,14 @@ func TestDriverPanicIsContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	done = n.wait(t, s.ID)
-	if done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, ReasonPanicked+": ") || done.Receipt != nil {
-		t.Fatalf("state %s (%s), want failed %s", done.State, done.Reason, ReasonPanicked)
+	if done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, messages.ReasonPanicked+": ") || done.Receipt != nil {
+		t.Fatalf("state %s (%s), want failed %s", done.State, done.Reason, messages.ReasonPanicked)
 	}
 	if got := testutil.ToFloat64(n.metrics.panics); got != 1+maxPanics {
 		t.Fatalf("icn_jobs_panics_total = %v, want %d", got, 1+maxPanics)
 	}
-	if got := testutil.ToFloat64(n.metrics.failed.WithLabelValues(ReasonPanicked)); got != 1 {
-		t.Fatalf("icn_jobs_failed_total{reason=%q} = %v, want 1", ReasonPanicked, got)
+	if got := testutil.ToFloat64(n.metrics.failed.WithLabelValues(messages.ReasonPanicked)); got != 1 {
+		t.Fatalf("icn_jobs_failed_total{reason=%q} = %v, want 1", messages.ReasonPanicked, got)
 	}
 	if e := n.entries(t, s.ID); e[messages.OpReserve] != 1 || e[messages.OpRelease] != 1 {
 		t.Fatalf("ledger entries for the poison job: %v", e)

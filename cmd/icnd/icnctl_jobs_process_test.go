@@ -12,6 +12,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/services/wasm/fuel"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 )
 
@@ -56,7 +57,8 @@ func TestIcnctlJobsAgainstADaemon(t *testing.T) {
 	id := l.Jobs[0].JobID
 	var j httpapi.Job
 	jsonOut(&j, "job", "get", id)
-	if j.State != messages.JobCompleted || j.Receipt == nil || j.Executor == "" {
+	if j.State != messages.JobCompleted || j.Receipt == nil || j.Executor == "" || j.Receipt.CostTableVersion != fuel.CostTableVersion ||
+		len(j.Bids) == 0 || j.Bids[0].Executor != j.Executor {
 		t.Fatalf("job get: %+v", j)
 	}
 	if out := string(icnctl(t, bins.icnctl, dataDir, "job", "output", id)); out != "HELLO, COOPERATIVE" {

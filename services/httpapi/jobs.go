@@ -84,17 +84,20 @@ type JobEvent struct {
 
 // JobReceipt is the executor's signed account of a run.
 type JobReceipt struct {
-	CID             string `json:"cid"`
-	Executor        string `json:"executor"`
-	Module          string `json:"module"`
-	Input           string `json:"input"`
-	Output          string `json:"output"`
-	ExitCode        uint32 `json:"exit_code"`
-	FuelUsed        uint64 `json:"fuel_used"`
-	WallMS          uint64 `json:"wall_ms"`
-	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
-	Stderr          []byte `json:"stderr,omitempty"` // base64: the log's tail
-	Time            string `json:"time"`
+	CID      string `json:"cid"`
+	Executor string `json:"executor"`
+	Module   string `json:"module"`
+	Input    string `json:"input"`
+	Output   string `json:"output"`
+	ExitCode uint32 `json:"exit_code"`
+	FuelUsed uint64 `json:"fuel_used"`
+	// CostTableVersion is the fuel cost table fuel_used is measured in
+	// (0: a receipt signed before receipts named it).
+	CostTableVersion uint32 `json:"cost_table_version"`
+	WallMS           uint64 `json:"wall_ms"`
+	PeakMemoryBytes  uint64 `json:"peak_memory_bytes"`
+	Stderr           []byte `json:"stderr,omitempty"` // base64: the log's tail
+	Time             string `json:"time"`
 }
 
 // JobWitness is one more executor of a verify-2 job.
@@ -217,7 +220,8 @@ func receiptJSON(r *messages.JobReceipt) *JobReceipt {
 		return nil
 	}
 	return &JobReceipt{CID: cidString(r.CID), Executor: r.Executor, Module: cidString(r.Module), Input: cidString(r.Input),
-		Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, WallMS: r.WallMS,
+		Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed,
+		CostTableVersion: r.CostTableVersion, WallMS: r.WallMS,
 		PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: stamp(r.Time)}
 }
 
