@@ -23,8 +23,10 @@ import (
 // faultyStore wraps a store so a test can fail or stall its reads.
 type faultyStore struct {
 	store.Store
-	getErr  func(key []byte) error // non-nil error: Get fails with it
-	stall   chan struct{}          // non-nil: Gets of block data wait for it to close
+	// getErr, when set, fails the Gets it returns an error for (set while
+	// the actor's goroutines read, hence atomic).
+	getErr  atomic.Pointer[func(key []byte) error]
+	stall   chan struct{} // non-nil: Gets of block data wait for it to close
 	stalled atomic.Int64
 	// commitErr, when set, fails the commits it returns an error for.
 	commitErr atomic.Pointer[func(*store.Batch) error]
@@ -40,8 +42,8 @@ func (f *faultyStore) Commit(ctx context.Context, b *store.Batch) error {
 }
 
 func (f *faultyStore) Get(ctx context.Context, k []byte) ([]byte, error) {
-	if f.getErr != nil {
-		if err := f.getErr(k); err != nil {
+	if fn := f.getErr.Load(); fn != nil {
+		if err := (*fn)(k); err != nil {
 			return nil, err
 		}
 	}
@@ -124,16 +126,17 @@ func TestGCDoesNothingWhenItCannotReadWhatAPinReaches(t *testing.T) {
 	n.clock.Advance(48 * time.Hour)
 
 	diskErr := errors.New("disk on fire")
-	fs.getErr = func(k []byte) error {
+	failMeta := func(k []byte) error {
 		if bytes.HasPrefix(k, prefixMeta) {
 			return diskErr
 		}
 		return nil
 	}
+	fs.getErr.Store(&failMeta)
 	if err := askErr(t, n, &messages.CollectGarbage{}); !errors.Is(err, diskErr) {
 		t.Fatalf("gc with an unreadable pinned DAG: %v", err)
 	}
-	fs.getErr = nil
+	fs.getErr.Store(nil)
 	for _, b := range append(all, loose) {
 		if err := askErr(t, n, &messages.GetBlock{CID: b.CID()}); err != nil {
 			t.Fatalf("a failed gc removed %s: %v", b.CID(), err)
