@@ -353,15 +353,17 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 // by the receiver, counted, and does not count against the sender's
 // breaker as a failure of the peer.
 func TestBodiesUpToTheLimitCrossAndLargerOnesAreRefused(t *testing.T) {
-	const limit = 4 << 20
+	// Over the default 1 MiB, and small enough to stay quick on a loaded
+	// 2-core machine (a 3 MiB round trip took seconds there).
+	const limit = 3 << 19 // 1.5 MiB
 	f := fabric(t)
 	withLimit := func(d *Deps) { d.MaxBody = limit }
 	a, b := newNodeWith(t, f, nil, withLimit), newNodeWith(t, f, nil, withLimit)
 	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
-	body := bytes.Repeat([]byte{7}, 3<<20)
+	body := bytes.Repeat([]byte{7}, 5<<18) // 1.25 MiB
 	r := ask[*messages.PeerAnswer](t, a, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: body})
 	if !bytes.Equal(r.Body, body) {
-		t.Fatalf("a 3 MiB ping came back as %d bytes", len(r.Body))
+		t.Fatalf("a %d-byte ping came back as %d bytes", len(body), len(r.Body))
 	}
 
 	before := testutil.ToFloat64(b.metrics.rejected.WithLabelValues(envelope.ReasonOversize))
