@@ -1,8 +1,8 @@
 package wiring
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"testing"
 	"time"
