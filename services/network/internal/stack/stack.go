@@ -134,7 +134,10 @@ type run struct {
 	ps     *pubsub.PubSub
 	topics map[string]*topic
 	redial *redialer
-	notify *libnet.NotifyBundle
+	// redialDone closes when the redial loop has returned: the DHT may
+	// not be closed while the loop can still refresh its routing table.
+	redialDone chan struct{}
+	notify     *libnet.NotifyBundle
 
 	upMu sync.Mutex
 	up   map[peer.ID]struct{}
@@ -242,7 +245,13 @@ func (s *Stack) Start(h host.Host) (err error) {
 		r.redial.connected(p, now)
 	}
 	s.hub.reopen()
-	r.track.Go(func() { r.redial.loop(ctx) })
+	r.redialDone = make(chan struct{})
+	if !r.track.Go(func() {
+		defer close(r.redialDone)
+		r.redial.loop(ctx)
+	}) {
+		close(r.redialDone)
+	}
 	s.cur.Store(r)
 	s.log.Info("network started", "peer_id", s.self.String(), "addrs", fmt.Sprint(h.Addrs()), "bootstrap", len(s.cfg.Bootstrap))
 	return nil
@@ -266,6 +275,9 @@ func (r *run) shutdown() error {
 	}
 	r.h.RemoveStreamHandler(network.ProtocolRPC)
 	r.cancel()
+	if r.redialDone != nil { // nil when Start failed before the loop
+		<-r.redialDone
+	}
 	var errs []error
 	if r.dht != nil {
 		errs = append(errs, r.dht.Close())
