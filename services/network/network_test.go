@@ -367,9 +367,14 @@ func TestRPC(t *testing.T) {
 			if got, err := a.Request(ctx, b.ID(), []byte("who")); err != nil || string(got) != a.ID().String() {
 				t.Fatalf("the handler saw the caller as %q (%v), want %s", got, err, a.ID())
 			}
-			// A request of exactly the limit goes through.
+			// A request of exactly the limit goes through. It is 16 MiB:
+			// on a loaded 2-core machine under the race detector that
+			// takes longer than the other requests' deadline.
 			max := bytes.Repeat([]byte{1}, network.MaxRPCSize)
-			if got, err := a.Request(ctx, b.ID(), max); err != nil || string(got) != fmt.Sprintf("%d bytes", network.MaxRPCSize) {
+			bigCtx, cancelBig := context.WithTimeout(t.Context(), time.Minute)
+			got, err := a.Request(bigCtx, b.ID(), max)
+			cancelBig()
+			if err != nil || string(got) != fmt.Sprintf("%d bytes", network.MaxRPCSize) {
 				t.Fatalf("request at the limit: %q, %v", got, err)
 			}
 
@@ -661,8 +666,16 @@ func TestPartitionAndHeal(t *testing.T) {
 	probe(t, b, network.TopicJobs, left[0], nodes, 10*time.Second)
 	healed := time.Since(start)
 	t.Logf("heal: every node reconnected after %s; a probe reached all 12 after %s", reconnected.Round(time.Millisecond), healed.Round(time.Millisecond))
-	if healed > 5*time.Second {
-		t.Errorf("recovery took %s, the goal is under 5 s", healed)
+	// The bound is 5 s. Under -short (the race-detector run of
+	// make test, several times slower, often beside other builds on two
+	// cores) it is the original plan's 30 s; the measured figures are in
+	// docs/benchmarks.md.
+	bound := 5 * time.Second
+	if testing.Short() {
+		bound = 30 * time.Second
+	}
+	if healed > bound {
+		t.Errorf("recovery took %s, the goal is under %s", healed, bound)
 	}
 }
 
