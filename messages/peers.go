@@ -169,3 +169,36 @@ type FindProviders struct {
 
 // Providers are peer IDs that may hold a block.
 type Providers struct{ Peers []string }
+
+// ErrUnknownPeer: a peer with no row in the peer table, which holds the
+// peers connected or heard from since the peer manager last started.
+var ErrUnknownPeer = errors.New("peers: unknown peer")
+
+// Bounds of a PingPeer's series.
+const (
+	DefaultPingCount = 3
+	MaxPingCount     = 1000
+)
+
+// PingPeer measures Count signed round trips (WirePing RPCs, one after
+// another) to Peer, a peer ID or a node's DID; Count 0 is
+// DefaultPingCount. Round trips still to go when Within (if set) runs out
+// count as failed. The answer is a *PingReport, or an error: ErrInvalidPeer
+// for a peer that does not parse or is this node, ErrUnknownPeer for one
+// not in the table, *PeerUnavailableError while its breaker is open, and
+// ErrPeerFailed when no round trip succeeded.
+type PingPeer struct {
+	Peer   string
+	Count  int
+	Within time.Duration
+}
+
+// PingReport is the outcome of a PingPeer: the round trips that succeeded,
+// shortest first, and how many failed.
+type PingReport struct {
+	Peer   string // peer ID
+	DID    string
+	Count  int
+	RTTs   []time.Duration
+	Failed int
+}

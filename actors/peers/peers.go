@@ -236,6 +236,8 @@ func (a *Actor) Receive(c actor.Context) {
 		c.Respond(orError(&messages.GossipPublished{}, a.publish(m)))
 	case *messages.AskPeer:
 		a.ask(c, m)
+	case *messages.PingPeer:
+		a.ping(c, m)
 	case *messages.WatchPeers:
 		a.subs.mu.Lock()
 		if !slices.Contains(a.subs.names, m.Subscriber) {
@@ -693,46 +695,145 @@ func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
 	sender, owner := c.Sender(), a
 	did := e.did
 	a.workers.Go(func() {
-		began := time.Now()
 		ctx := owner.ctx
 		if m.Timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, m.Timeout)
 			defer cancel()
 		}
-		reply, err := owner.Network.Request(ctx, p, data)
-		var answer any
-		failed, answered := false, false
-		var remote *network.RemoteError
-		switch {
-		case errors.As(err, &remote):
-			answer = fmt.Errorf("peers: %s refused %s: %s", p, m.Type, remote.Message) // it answered: alive
-		case err != nil:
-			failed, answer = true, fmt.Errorf("%w: %s: %w", messages.ErrPeerFailed, p, err)
-		default:
-			env, err := owner.verifier.Open(reply, did)
-			var re *envelope.RejectError
-			switch {
-			case errors.As(err, &re) && re.Reason == envelope.ReasonOversize:
-				// Over our limit, not wrong: the peer's may be larger.
-				answer = fmt.Errorf("peers: %s answered %s with more than this node takes: %w", p, m.Type, err)
-				owner.rejected(err)
-			case err != nil:
-				failed, answer = true, fmt.Errorf("%w: %s answered with a bad envelope: %w", messages.ErrPeerFailed, p, err)
-				owner.rejected(err)
-			case env.Type != m.Type+replySuffix:
-				failed, answer = true, fmt.Errorf("%w: %s answered %s to %s", messages.ErrPeerFailed, p, env.Type, m.Type)
-			default:
-				answered, answer = true, &messages.PeerAnswer{Peer: m.Peer, Body: env.Body, Took: time.Since(began)}
-			}
+		answer, err := owner.roundTrip(ctx, p, did, m.Type, data)
+		if sender != nil {
+			owner.sys.Root.Send(sender, orError(answer, err))
 		}
-		owner.Metrics.rpc.WithLabelValues(owner.method(m.Type), sideRequest).Observe(time.Since(began).Seconds())
-		// The actor hears of the outcome before the caller does.
-		owner.sys.Root.Send(owner.self, &asked{owner: owner, peer: p, failed: failed, answered: answered})
+	})
+}
+
+// roundTrip sends a sealed request of type typ to p, whose DID is did, and
+// checks the reply. It runs off the actor's goroutine; the actor hears of
+// the outcome, for the breaker, before roundTrip returns.
+func (a *Actor) roundTrip(ctx context.Context, p peer.ID, did, typ string, data []byte) (*messages.PeerAnswer, error) {
+	began := time.Now()
+	reply, err := a.Network.Request(ctx, p, data)
+	var answer *messages.PeerAnswer
+	failed, answered := false, false
+	var remote *network.RemoteError
+	switch {
+	case errors.As(err, &remote):
+		err = fmt.Errorf("peers: %s refused %s: %s", p, typ, remote.Message) // it answered: alive
+	case err != nil:
+		failed, err = true, fmt.Errorf("%w: %s: %w", messages.ErrPeerFailed, p, err)
+	default:
+		env, oerr := a.verifier.Open(reply, did)
+		var re *envelope.RejectError
+		switch {
+		case errors.As(oerr, &re) && re.Reason == envelope.ReasonOversize:
+			// Over our limit, not wrong: the peer's may be larger.
+			err = fmt.Errorf("peers: %s answered %s with more than this node takes: %w", p, typ, oerr)
+			a.rejected(oerr)
+		case oerr != nil:
+			failed, err = true, fmt.Errorf("%w: %s answered with a bad envelope: %w", messages.ErrPeerFailed, p, oerr)
+			a.rejected(oerr)
+		case env.Type != typ+replySuffix:
+			failed, err = true, fmt.Errorf("%w: %s answered %s to %s", messages.ErrPeerFailed, p, env.Type, typ)
+		default:
+			answered, answer = true, &messages.PeerAnswer{Peer: p.String(), Body: env.Body, Took: time.Since(began)}
+		}
+	}
+	a.Metrics.rpc.WithLabelValues(a.method(typ), sideRequest).Observe(time.Since(began).Seconds())
+	a.sys.Root.Send(a.self, &asked{owner: a, peer: p, failed: failed, answered: answered})
+	return answer, err
+}
+
+// ping measures a series of signed round trips to a peer, off the actor's
+// goroutine: the operator's view of the RPC path, as a caller of AskPeer
+// sees it (seal, send, the other node's check and seal, check).
+func (a *Actor) ping(c actor.Context, m *messages.PingPeer) {
+	count := cmp.Or(m.Count, messages.DefaultPingCount)
+	if count < 0 || count > messages.MaxPingCount {
+		c.Respond(fmt.Errorf("peers: ping count %d: want 1 to %d", m.Count, messages.MaxPingCount))
+		return
+	}
+	p, err := a.peerOf(m.Peer)
+	if err != nil {
+		c.Respond(err)
+		return
+	}
+	e, ok := a.peers[p]
+	if !ok {
+		c.Respond(fmt.Errorf("%w: %s is not in this node's peer table", messages.ErrUnknownPeer, p))
+		return
+	}
+	if ok, wait := e.breaker.allow(a.Clock.Now()); !ok {
+		a.Metrics.requests.WithLabelValues("fast_fail").Inc()
+		c.Respond(&messages.PeerUnavailableError{Peer: p.String(), RetryAfter: wait})
+		return
+	}
+	sender, owner, did := c.Sender(), a, e.did
+	// A run of failures this long opens the breaker (one, for the probe of
+	// a half-open one): the rest would fail at once, so they are not tried.
+	giveUp := max(a.Breaker.Failures, 1)
+	if e.breaker.state == stateHalfOpen {
+		giveUp = 1
+	}
+	a.workers.Go(func() {
+		ctx := owner.ctx
+		if m.Within > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, m.Within)
+			defer cancel()
+		}
+		report := &messages.PingReport{Peer: p.String(), DID: did, Count: count}
+		var lastErr error
+		for run := 0; len(report.RTTs)+report.Failed < count && run < giveUp && ctx.Err() == nil; {
+			began := time.Now()
+			if _, err := owner.pingOnce(ctx, p, did); err != nil {
+				report.Failed++
+				lastErr = err
+				run++
+				continue
+			}
+			report.RTTs = append(report.RTTs, time.Since(began))
+			run = 0
+		}
+		report.Failed = count - len(report.RTTs)
+		slices.Sort(report.RTTs)
+		var answer any = report
+		if len(report.RTTs) == 0 {
+			answer = cmp.Or(lastErr, ctx.Err())
+		}
 		if sender != nil {
 			owner.sys.Root.Send(sender, answer)
 		}
 	})
+}
+
+// pingOnce is one round trip of a ping series, with a fresh nonce.
+func (a *Actor) pingOnce(ctx context.Context, p peer.ID, did string) (*messages.PeerAnswer, error) {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	data, err := envelope.Seal(a.signer(), messages.WirePing, did, nil, a.Clock.Now(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return a.roundTrip(ctx, p, did, messages.WirePing, data)
+}
+
+// peerOf parses a peer ID, or a node's DID, naming another node.
+func (a *Actor) peerOf(s string) (peer.ID, error) {
+	var p peer.ID
+	var err error
+	if strings.HasPrefix(s, "did:") {
+		p, err = identity.PeerIDFromDID(identity.DID(s))
+	} else {
+		p, err = peer.Decode(s)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %q is neither a peer ID nor a node's DID: %w", messages.ErrInvalidPeer, s, err)
+	}
+	if p == a.Network.ID() {
+		return "", fmt.Errorf("%w: %s is this node", messages.ErrInvalidPeer, s)
+	}
+	return p, nil
 }
 
 // settle feeds a request's outcome to the peer's breaker.

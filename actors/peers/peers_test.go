@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -617,5 +619,135 @@ func TestProbesKeepArrivingAcrossKills(t *testing.T) {
 		eventually(t, "probes counted after a "+mode.String()+" kill", 10*time.Second, func() bool {
 			return testutil.ToFloat64(b.metrics.probes) > before+5
 		})
+	}
+}
+
+// TestPingPeerMeasuresSignedRoundTrips: a ping series is that many RPCs
+// answered by the other node's peer manager, named by peer ID or DID;
+// each is counted and timed like any request.
+func TestPingPeerMeasuresSignedRoundTrips(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	eventually(t, "b sees a", 5*time.Second, func() bool { return connectedTo(t, b, a.peerID()) })
+	tests := []struct {
+		name  string
+		peer  string
+		count int
+		want  int
+	}{
+		{"by peer ID", b.peerID(), 5, 5},
+		{"by DID", string(b.id.DID()), 1, 1},
+		{"the default count", b.peerID(), 0, messages.DefaultPingCount},
+	}
+	sent := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ask[*messages.PingReport](t, a, &messages.PingPeer{Peer: tt.peer, Count: tt.count})
+			sent += tt.want
+			if r.Peer != b.peerID() || r.DID != string(b.id.DID()) || r.Count != tt.want || r.Failed != 0 || len(r.RTTs) != tt.want {
+				t.Fatalf("report: %+v", r)
+			}
+			if !slices.IsSorted(r.RTTs) || r.RTTs[0] <= 0 {
+				t.Fatalf("round trips not positive and sorted: %v", r.RTTs)
+			}
+			if got := observations(t, a, messages.WirePing, sideRequest); got != uint64(sent) {
+				t.Fatalf("%d ping requests timed, want %d", got, sent)
+			}
+			// b's peer manager answered each one (counted as served once the
+			// reply is sealed, which may be just after a has it).
+			eventually(t, "b to count the pings served", 5*time.Second, func() bool {
+				return observations(t, b, messages.WirePing, sideServe) == uint64(sent)
+			})
+		})
+	}
+	if row := rowOf(t, a, b.peerID()); row.MessagesOut != uint64(sent) || row.MessagesIn != uint64(sent) {
+		t.Fatalf("a's row for b after %d pings: %+v", sent, row)
+	}
+}
+
+// TestPingPeerRefusals: what cannot be pinged is refused at once, by kind.
+func TestPingPeerRefusals(t *testing.T) {
+	f := fabric(t)
+	a := newNode(t, f, nil)
+	stranger, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := stranger.PeerID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		msg   *messages.PingPeer
+		want  error
+		count bool // a bad count: no sentinel, the API checks it first
+	}{
+		{"nonsense", &messages.PingPeer{Peer: "nonsense"}, messages.ErrInvalidPeer, false},
+		{"a DID that names no key", &messages.PingPeer{Peer: "did:key:nonsense"}, messages.ErrInvalidPeer, false},
+		{"this node", &messages.PingPeer{Peer: a.peerID()}, messages.ErrInvalidPeer, false},
+		{"this node by DID", &messages.PingPeer{Peer: string(a.id.DID())}, messages.ErrInvalidPeer, false},
+		{"a peer never seen", &messages.PingPeer{Peer: sp.String()}, messages.ErrUnknownPeer, false},
+		{"a DID never seen", &messages.PingPeer{Peer: string(stranger.DID())}, messages.ErrUnknownPeer, false},
+		{"too many", &messages.PingPeer{Peer: sp.String(), Count: messages.MaxPingCount + 1}, nil, true},
+		{"a negative count", &messages.PingPeer{Peer: sp.String(), Count: -1}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := a.tree.Request(context.Background(), Name, tt.msg)
+			switch {
+			case err == nil:
+				t.Fatal("no error")
+			case tt.count && !strings.Contains(err.Error(), "ping count"):
+				t.Fatalf("bad count: %v", err)
+			case !tt.count && !errors.Is(err, tt.want):
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if got := testutil.ToFloat64(a.metrics.requests.WithLabelValues("ok")) + testutil.ToFloat64(a.metrics.requests.WithLabelValues("failed")); got != 0 {
+		t.Fatalf("refused pings sent %v requests", got)
+	}
+}
+
+// TestPingPeerGoneOpensItsBreaker: a series to a peer that went away stops
+// once its failures open the breaker, rather than trying every round
+// trip; the next series fails fast.
+func TestPingPeerGoneOpensItsBreaker(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	if err := b.net.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.tree.Request(context.Background(), Name, &messages.PingPeer{Peer: b.peerID(), Count: 50})
+	if !errors.Is(err, messages.ErrPeerFailed) {
+		t.Fatalf("ping of a peer that is gone: %v", err)
+	}
+	// newNode's breaker opens after 2 failures in a row. The outcomes
+	// reached a's mailbox before its answer: a read through it has them.
+	rowOf(t, a, b.peerID())
+	if got := testutil.ToFloat64(a.metrics.requests.WithLabelValues("failed")); got != 2 {
+		t.Fatalf("%v round trips failed, want 2 (the series stops when the breaker opens)", got)
+	}
+	began := time.Now()
+	_, err = a.tree.Request(context.Background(), Name, &messages.PingPeer{Peer: b.peerID()})
+	var pu *messages.PeerUnavailableError
+	if !errors.As(err, &pu) || pu.Peer != b.peerID() || time.Since(began) > 100*time.Millisecond {
+		t.Fatalf("with the breaker open: %v after %s", err, time.Since(began))
+	}
+}
+
+// TestPingPeerWithinCountsTheRestAsFailed: a series cut short by its
+// deadline reports the round trips it had, and the rest as failed.
+func TestPingPeerWithinCountsTheRestAsFailed(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	ask[*messages.PingReport](t, a, &messages.PingPeer{Peer: b.peerID(), Count: 1}) // warm
+	r := ask[*messages.PingReport](t, a, &messages.PingPeer{Peer: b.peerID(), Count: messages.MaxPingCount, Within: 50 * time.Millisecond})
+	if r.Count != messages.MaxPingCount || r.Failed == 0 || len(r.RTTs)+r.Failed != r.Count {
+		t.Fatalf("a series of %d within 50 ms: %d round trips, %d failed", r.Count, len(r.RTTs), r.Failed)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
 )
 
@@ -33,7 +35,8 @@ failures, when requests to it fail at once; half_open while one probes).
 Peer IDs are shortened to their first 8 and last 6 characters; --full (or
 -o json) shows them whole, as "icnctl faults partition" wants them.
 
-"icnctl peers connect ADDR" dials a node.`,
+"icnctl peers connect ADDR" dials a node; "icnctl peers ping PEER" measures
+round trips to one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var l httpapi.PeerList
@@ -41,8 +44,63 @@ Peer IDs are shortened to their first 8 and last 6 characters; --full (or
 		},
 	}
 	cmd.Flags().BoolVar(&full, "full", false, "show whole peer IDs")
-	cmd.AddCommand(a.peersConnectCmd())
+	cmd.AddCommand(a.peersConnectCmd(), a.peersPingCmd())
 	return cmd
+}
+
+func (a *app) peersPingCmd() *cobra.Command {
+	var count int
+	cmd := &cobra.Command{
+		Use:   "ping PEER",
+		Short: "Measure signed RPC round trips to a peer (a peer ID or a node's DID)",
+		Long: `ping asks the node for N round trips to PEER, one after another (POST
+/api/v1/peers/PEER/ping): each a signed request over /icn/rpc/1 that the
+other node's peer manager checks and answers, timed from sealing the
+request to checking the reply. It prints the fastest, median, 99th
+percentile and slowest round trip, and how many failed.
+
+PEER is a peer ID (12D3KooW...; "icnctl peers --full" lists them) or a
+node's DID. A series stops early when failures open the peer's breaker, or
+after 8 s; the round trips not tried count as failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := peerArgs(args); err != nil {
+				return err
+			}
+			if count < 1 || count > messages.MaxPingCount {
+				return usageErrorf("-n %d: want 1 to %d", count, messages.MaxPingCount)
+			}
+			path := withQuery(peersPath+"/"+url.PathEscape(args[0])+"/ping", url.Values{"count": {strconv.Itoa(count)}})
+			c, err := a.client(cmd, apiListener())
+			if err != nil {
+				return err
+			}
+			ans, err := c.call(cmd.Context(), http.MethodPost, path, nil, true)
+			if err != nil {
+				return explainPeers(err)
+			}
+			var r httpapi.PingResult
+			if err := decodeAnswer(http.MethodPost, path, ans.Body, &r); err != nil {
+				return err
+			}
+			if a.json() {
+				return writeJSON(cmd.OutOrStdout(), ans.Body)
+			}
+			renderPing(cmd.OutOrStdout(), r)
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&count, "count", "n", messages.DefaultPingCount, "round trips, 1 to "+strconv.Itoa(messages.MaxPingCount))
+	return cmd
+}
+
+// renderPing prints a ping series: who answered, then the spread.
+func renderPing(w io.Writer, r httpapi.PingResult) {
+	fmt.Fprintf(w, "%s (%s): %s, %d failed\n", clean(r.PeerID), dash(clean(r.DID)), countLabel(uint64(r.Count), "round trip"), r.Failed)
+	if r.Failed < r.Count {
+		t := r.RTTMS
+		fmt.Fprintf(w, "rtt min %s  p50 %s  p99 %s  max %s\n", rtt(t.Min), rtt(t.P50), rtt(t.P99), rtt(t.Max))
+	}
 }
 
 func (a *app) peersConnectCmd() *cobra.Command {
@@ -197,15 +255,27 @@ func (a *app) fault(cmd *cobra.Command, method, path string, body any, out *http
 	return nil
 }
 
+// pinging says whether path is a ping's.
+func pinging(path string) bool {
+	return strings.HasPrefix(path, peersPath+"/") && strings.Contains(path, "/ping")
+}
+
 // explainPeers adds advice to the peer manager's refusals.
 func explainPeers(err error) error {
 	return withAdvice(err, func(ae *APIError) (lines []string) {
 		switch ae.Body.Code {
 		case httpapi.CodeInvalidPeer:
-			if ae.Path == peersPath {
+			switch {
+			case pinging(ae.Path):
+				lines = append(lines, "PEER is another node's peer ID (12D3KooW...) or DID; icnctl peers --full lists them.")
+			case ae.Path == peersPath:
 				lines = append(lines, "ADDR is a multiaddr ending in the peer's ID, such as /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...; icnctl node on the other node lists its addresses.")
-			} else {
+			default:
 				lines = append(lines, "PEER is another node's peer ID (12D3KooW..., not a DID or an address); icnctl peers --full lists them.")
+			}
+		case httpapi.CodeNotFound:
+			if pinging(ae.Path) {
+				lines = append(lines, "The node does not know PEER: icnctl peers lists the peers it knows; icnctl peers connect ADDR dials one.")
 			}
 		case httpapi.CodePeerUnreachable:
 			lines = append(lines, "Is the other node running, and is its address reachable from this node (listen address, firewall, NAT)?",

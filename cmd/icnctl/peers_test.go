@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -379,4 +380,80 @@ func TestPeersAgainstTheRealServer(t *testing.T) {
 		_, up := connected()
 		return up && slices.Contains(other.Connected(), self.ID())
 	})
+}
+
+func TestPeersPing(t *testing.T) {
+	answer := httpapi.PingResult{PeerID: peerA, DID: didLocal, Count: 100, Failed: 2,
+		RTTMS: httpapi.RTTSummary{Min: 0.25, P50: 0.5, P99: 1.75, Max: 3}}
+	allFailed := httpapi.PingResult{PeerID: peerA, DID: didLocal, Count: 3, Failed: 3}
+	unknown := "peers: unknown peer: " + peerB + " is not in this node's peer table"
+	open := "peers: " + peerA + " is unavailable (breaker open); retry after 2s"
+	invalid := `peers: invalid peer: "nonsense" is neither a peer ID nor a node's DID: failed to parse peer ID`
+	didPath := "/api/v1/peers/" + url.PathEscape(didLocal) + "/ping?count=3"
+	tests := []struct {
+		name   string
+		args   []string
+		answer http.HandlerFunc
+		code   int
+		stdout string
+		stderr string
+		req    string // method and URI; "" when nothing may be sent
+	}{
+		{"a hundred round trips", []string{"peers", "ping", peerA, "-n", "100"}, reply(http.StatusOK, answer), exitOK,
+			peerA + " (" + didLocal + "): 100 round trips, 2 failed\nrtt min 250µs  p50 500µs  p99 1.75ms  max 3ms\n", "",
+			"POST /api/v1/peers/" + peerA + "/ping?count=100"},
+		{"the default count, by DID", []string{"peers", "ping", didLocal}, reply(http.StatusOK, answer), exitOK,
+			peerA + " (" + didLocal + "): 100 round trips, 2 failed\nrtt min 250µs  p50 500µs  p99 1.75ms  max 3ms\n", "", "POST " + didPath},
+		{"every round trip failed", []string{"peers", "ping", peerA}, reply(http.StatusOK, allFailed), exitOK,
+			peerA + " (" + didLocal + "): 3 round trips, 3 failed\n", "", "POST /api/v1/peers/" + peerA + "/ping?count=3"},
+		{"a peer never known", []string{"peers", "ping", peerB}, failure(http.StatusNotFound, httpapi.CodeNotFound, unknown, ""), exitError, "",
+			"icnctl: " + unknown + " (not_found)\n" +
+				"  The node does not know PEER: icnctl peers lists the peers it knows; icnctl peers connect ADDR dials one.\n",
+			"POST /api/v1/peers/" + peerB + "/ping?count=3"},
+		{"a peer whose breaker is open", []string{"peers", "ping", peerA}, failure(http.StatusServiceUnavailable, httpapi.CodePeerUnavailable, open, "2"), exitError, "",
+			"icnctl: " + open + " (peer_unavailable), retry after 2s\n" +
+				"  The peer failed repeatedly, so its breaker fails requests at once; icnctl peers shows it. It is probed again after the delay above.\n",
+			"POST /api/v1/peers/" + peerA + "/ping?count=3"},
+		{"nonsense", []string{"peers", "ping", "nonsense"}, failure(http.StatusBadRequest, httpapi.CodeInvalidPeer, invalid, ""), exitError, "",
+			"icnctl: " + invalid + " (invalid_peer)\n  PEER is another node's peer ID (12D3KooW...) or DID; icnctl peers --full lists them.\n",
+			"POST /api/v1/peers/nonsense/ping?count=3"},
+		{"no round trips", []string{"peers", "ping", peerA, "-n", "0"}, nil, exitUsage, "",
+			"icnctl: -n 0: want 1 to 1000\nRun 'icnctl peers ping --help' for usage.\n", ""},
+		{"too many round trips", []string{"peers", "ping", peerA, "--count", "1001"}, nil, exitUsage, "",
+			"icnctl: -n 1001: want 1 to 1000\nRun 'icnctl peers ping --help' for usage.\n", ""},
+		{"an empty peer", []string{"peers", "ping", " "}, nil, exitUsage, "",
+			"icnctl: PEER is empty: want a peer ID such as 12D3KooW... (icnctl peers --full)\nRun 'icnctl peers ping --help' for usage.\n", ""},
+		{"no peer", []string{"peers", "ping"}, nil, exitUsage, "",
+			"icnctl: accepts 1 arg(s), received 0\nRun 'icnctl peers ping --help' for usage.\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t, false)
+			if tt.answer != nil {
+				n.api.mux.HandleFunc("POST /api/v1/peers/{peer}/ping", tt.answer)
+			}
+			r := runCmd(t, n.flags(tt.args...)...)
+			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
+				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
+			}
+			reqs := n.api.requests()
+			if tt.req == "" {
+				if len(reqs) != 0 {
+					t.Fatalf("a request was sent: %+v", reqs)
+				}
+				return
+			}
+			if len(reqs) != 1 || reqs[0].method+" "+reqs[0].uri != tt.req || reqs[0].auth != "Bearer "+apiToken || reqs[0].body != "" {
+				t.Fatalf("requests: %+v\n  want %s", reqs, tt.req)
+			}
+		})
+	}
+
+	// -o json prints the node's answer as it is.
+	n := newNode(t, false)
+	n.api.mux.HandleFunc("POST /api/v1/peers/{peer}/ping", reply(http.StatusOK, answer))
+	r := runCmd(t, n.flags("-o", "json", "peers", "ping", peerA, "-n", "100")...)
+	if r.code != exitOK || normalize(t, []byte(r.stdout)) != normalize(t, mustJSON(t, answer)) {
+		t.Fatalf("-o json: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
 }

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +23,11 @@ const peersBodyLimit = 64 << 10
 // than the call timeout: waiting past it lets the dial's own failure (502
 // peer_unreachable) answer rather than a 504.
 const connectWait = 12 * time.Second
+
+// pingWithin bounds a ping series: under icnctl's default timeout (10 s),
+// so that a slow peer's series answers with the round trips it had, the
+// rest counted as failed.
+const pingWithin = 8 * time.Second
 
 // Peer is one row of the peer table (GET /api/v1/peers).
 type Peer struct {
@@ -51,6 +59,25 @@ type ConnectRequest struct {
 	Addr string `json:"addr"`
 }
 
+// PingResult is POST /api/v1/peers/{peer}/ping: a series of signed
+// round trips through the peer managers of both nodes.
+type PingResult struct {
+	PeerID string     `json:"peer"`
+	DID    string     `json:"did"`
+	Count  int        `json:"count"`  // round trips asked for
+	RTTMS  RTTSummary `json:"rtt_ms"` // of the round trips that succeeded
+	Failed int        `json:"failed"` // round trips that failed or were not tried
+}
+
+// RTTSummary is the spread of a ping series' round trips in milliseconds
+// (nearest-rank percentiles).
+type RTTSummary struct {
+	Min float64 `json:"min"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
 // PartitionRequest is the body of POST /admin/faults/partition, and the
 // optional body of DELETE /admin/faults/partition.
 type PartitionRequest struct {
@@ -75,6 +102,15 @@ func (s *Server) peersRoutes() {
 			"a peer blocked by fault injection cannot be dialled (502 as well).",
 		Body: ConnectRequest{}, BodyLimit: peersBodyLimit,
 		Response: Peer{}, Status: http.StatusCreated, Errors: []int{400, 413, 415, 500, 502, 503, 504}, Handle: s.postPeer})
+	a.handle(Route{Method: "POST", Path: "/api/v1/peers/{peer}/ping", Tag: "network",
+		Summary: "Measure signed RPC round trips to a peer (by peer ID or DID), one after another",
+		Description: "{peer} is a peer ID (12D3KooW...) or a node's DID (did:key:...). Each round trip is a signed request over /icn/rpc/1 that the other node's peer manager checks and answers. " +
+			"A peer not in the peer table is a 404 not_found, one whose breaker is open a 503 peer_unavailable; " +
+			"a peer none of whose round trips succeeded a 502 peer_unreachable. A series stops early when failures open " +
+			"the peer's breaker, or after 8 s: the round trips not tried count as failed.",
+		Params: []Param{{Name: "count", In: "query", Type: "integer", Description: "round trips, 1 to " + strconv.Itoa(messages.MaxPingCount) +
+			" (default " + strconv.Itoa(messages.DefaultPingCount) + ")"}},
+		Response: PingResult{}, Errors: []int{400, 404, 500, 502, 503, 504}, Handle: s.pingPeer})
 }
 
 func (s *Server) faultRoutes() {
@@ -209,4 +245,37 @@ func (s *Server) deletePartition(w http.ResponseWriter, r *http.Request) error {
 	s.log.WarnContext(r.Context(), "fault healed: partition", "peers", healed, "blocked", len(reply.Blocked))
 	writeJSON(w, http.StatusOK, faults(reply))
 	return nil
+}
+
+func (s *Server) pingPeer(w http.ResponseWriter, r *http.Request) error {
+	count := messages.DefaultPingCount
+	if v := r.URL.Query().Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > messages.MaxPingCount {
+			return BadRequest("?count=%q: want 1 to %d", v, messages.MaxPingCount)
+		}
+		count = n
+	}
+	msg := &messages.PingPeer{Peer: r.PathValue("peer"), Count: count, Within: pingWithin}
+	reply, err := actorCallWithin[*messages.PingReport](s, r, max(s.cfg.CallTimeout, pingWithin+time.Second), peersActor, msg)
+	if errors.Is(err, messages.ErrUnknownPeer) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error(), Details: map[string]any{"peer": msg.Peer}, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pingResult(reply))
+	return nil
+}
+
+func pingResult(r *messages.PingReport) PingResult {
+	out := PingResult{PeerID: r.Peer, DID: r.DID, Count: r.Count, Failed: r.Failed}
+	if n := len(r.RTTs); n > 0 {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		// Nearest rank: the smallest round trip with at least q of them at
+		// or under it.
+		rank := func(q float64) time.Duration { return r.RTTs[max(0, int(math.Ceil(q*float64(n)))-1)] }
+		out.RTTMS = RTTSummary{Min: ms(r.RTTs[0]), P50: ms(rank(0.5)), P99: ms(rank(0.99)), Max: ms(r.RTTs[n-1])}
+	}
+	return out
 }
