@@ -96,6 +96,11 @@ type JobReceipt struct {
 	// receipts recorded it. Fuel is comparable only within one version.
 	CostTableVersion uint32
 	WallMS           uint64
+	// CPUMicros is the CPU time the run took on the executor's thread, in
+	// microseconds (compiling the module not counted); 0 where it is not
+	// measured (only Linux measures it) and on older receipts. Unlike fuel
+	// it differs from run to run, so no verification compares it.
+	CPUMicros uint64
 	// PeakMemoryBytes is the largest the module's linear memory grew.
 	PeakMemoryBytes uint64
 	// Stderr is the last MaxReceiptStderr bytes of the log.

@@ -4,10 +4,13 @@
 //
 // The pool hands a job to a free worker (one job per worker) or answers
 // messages.ErrNoCapacity at once. The worker reads the module and the input
-// from the dag (fetching them from other nodes when needed), runs the
-// module off its own goroutine, stores stdout (and an inline input) as raw
-// blocks and the receipt as a dag-cbor block signed by the node's key under
-// the domain "icn/job/receipt/v1\n", and answers *messages.JobReceipt.
+// from the dag (fetching them from other nodes when needed; a module larger
+// than a block is chunked, see block.SplitModule, and joined here), runs the
+// module off its own goroutine, pinned to one thread whose CPU clock gives
+// the receipt's CPU time (Linux only), stores stdout (and an inline input)
+// as raw blocks and the receipt as a dag-cbor block signed by the node's
+// key under the domain "icn/job/receipt/v1\n", and answers
+// *messages.JobReceipt.
 //
 // A non-zero exit code is a receipt, not a failure: the output and log are
 // kept and the job manager decides (failed "exit_code"). A run that fails

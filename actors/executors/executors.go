@@ -31,7 +31,7 @@ const (
 	// callTimeout bounds one dag request (a module fetched from another
 	// node included).
 	callTimeout = 30 * time.Second
-	// lostGrace is added to a job's own bound (two dag calls before the
+	// lostGrace is added to a job's own bound (four dag calls before the
 	// run, one after, and the run's timeout) before the pool gives up on a
 	// worker that never reported and answers executor_lost: a backstop,
 	// since a worker's goroutine always reports unless a message is lost.
@@ -243,7 +243,9 @@ func bound(m *messages.RunJob) time.Duration {
 	if run <= 0 {
 		run = wasm.DefaultLimits().Timeout
 	}
-	return 3*callTimeout + run + lostGrace
+	// Before the run: the module's block, a chunked module's fetch and
+	// its reading, and the input; after it: the put.
+	return 5*callTimeout + run + lostGrace
 }
 
 // maxTimeout caps JobLimits.TimeoutMS so that it converts without

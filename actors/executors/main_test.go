@@ -50,6 +50,12 @@ func startNode(t *testing.T, workers int) *node {
 // startNodeWith starts a node whose pool runs on clk (the dag on real time).
 func startNodeWith(t *testing.T, workers int, clk clock.Clock) *node {
 	t.Helper()
+	return startNodeSized(t, workers, clk, 4<<20)
+}
+
+// startNodeSized starts a node whose dag takes blocks of up to maxBlock bytes.
+func startNodeSized(t *testing.T, workers int, clk clock.Clock, maxBlock int) *node {
+	t.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,7 @@ func startNodeWith(t *testing.T, workers int, clk clock.Clock) *node {
 		t.Fatal(err)
 	}
 	tree := actortest.Start(t, reg,
-		actortest.DAG(t, reg, memstore.New(), clock.Real{}, 4<<20),
+		actortest.DAG(t, reg, memstore.New(), clock.Real{}, maxBlock),
 		actortest.Peers(nil),
 		supervisors.ChildSpec{Name: Name, Restart: supervisors.Permanent, Supervisor: Spec(workers,
 			Deps{Engine: eng, Identity: id, Clock: clk, Metrics: em, Logger: discard()})},

@@ -23,7 +23,9 @@ var ErrInvalidReceipt = errors.New("executors: invalid receipt")
 //
 // cost_table_version came after the first receipts were stored: a receipt
 // without it decodes with version 0, and omitempty keeps its encoding, so
-// its CID and signature, as they were.
+// its CID and signature, as they were. cpu_us came later still, the same
+// way: a run measured at 0 µs (or on a system where it is not measured)
+// omits it.
 type receipt struct {
 	Job             string     `cbor:"job"`
 	Executor        string     `cbor:"executor"`
@@ -34,6 +36,7 @@ type receipt struct {
 	FuelUsed        uint64     `cbor:"fuel_used"`
 	CostTable       uint32     `cbor:"cost_table_version,omitempty"` // the version fuel_used is measured in
 	WallMS          uint64     `cbor:"wall_ms"`
+	CPUMicros       uint64     `cbor:"cpu_us,omitempty"` // not deterministic: no verification compares it
 	PeakMemoryBytes uint64     `cbor:"peak_memory_bytes"`
 	Stderr          []byte     `cbor:"stderr,omitempty"`
 	Time            int64      `cbor:"time"` // unix milliseconds
@@ -84,7 +87,7 @@ func decodeReceipt(b block.Block) (receipt, error) {
 func (r receipt) message(b block.Block) *messages.JobReceipt {
 	return &messages.JobReceipt{
 		CID: b.CID(), JobID: r.Job, Executor: r.Executor, Module: r.Module.Cid, Input: r.Input.Cid, Output: r.Output.Cid,
-		ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, CostTableVersion: r.CostTable, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes,
+		ExitCode: r.ExitCode, FuelUsed: r.FuelUsed, CostTableVersion: r.CostTable, WallMS: r.WallMS, CPUMicros: r.CPUMicros, PeakMemoryBytes: r.PeakMemoryBytes,
 		Stderr: r.Stderr, Time: time.UnixMilli(r.Time).UTC(), Sig: r.Sig,
 	}
 }
@@ -96,7 +99,7 @@ func SignReceipt(id *identity.Identity, r messages.JobReceipt) (block.Block, *me
 	stored := receipt{
 		Job: r.JobID, Executor: string(id.DID()), Module: block.LinkTo(r.Module),
 		Input: block.LinkTo(r.Input), Output: block.LinkTo(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed,
-		CostTable: r.CostTableVersion, WallMS: r.WallMS, PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: r.Time.UnixMilli(),
+		CostTable: r.CostTableVersion, WallMS: r.WallMS, CPUMicros: r.CPUMicros, PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: r.Time.UnixMilli(),
 	}
 	b, err := stored.sign(id)
 	if err != nil {

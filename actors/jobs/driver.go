@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/intercooperative-network/icn-go/actors/executors"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -364,27 +365,41 @@ func (d *driver) release(ctx context.Context, shares []share) error {
 // findBlocks checks, before a new job is recorded, that its module and
 // input block are in the dag or can be fetched: an executor that cannot
 // fetch them later is then facing an unreachable holder, not a job that
-// cannot run. A missing one refuses the job (errRefused).
+// cannot run. A chunked module is checked whole: its root and every chunk.
+// A missing block, or a chunked module's root that is not one, refuses
+// the job (errRefused).
 func (d *driver) findBlocks() error {
-	ctx, cancel := d.ctx()
-	defer cancel()
 	for what, c := range map[string]cid.Cid{"module": d.spec.Module, "input_cid": d.spec.InputCID} {
 		if !c.Defined() {
 			continue
 		}
-		_, err := supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
+		var err error
+		if what == "module" {
+			// Bounded per dag request inside.
+			_, err = executors.FetchModule(d.life, d.m.tree, c)
+		} else {
+			ctx, cancel := d.ctx()
+			_, err = supervisors.Ask[*messages.GetBlockReply](ctx, d.m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
+			cancel()
+		}
+		var refusal error
 		switch {
 		case errors.Is(err, messages.ErrBlockNotFound):
-			// Forgotten before the answer, as in escrow.
-			d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
-			if d.submitter != nil {
-				d.m.sys.Root.Send(d.submitter, fmt.Errorf("%w: %s %s is neither in the dag nor on any reachable node", messages.ErrInvalidSpec, what, c))
-				d.submitter = nil
-			}
-			return errRefused
+			refusal = fmt.Errorf("%w: %s %s is neither in the dag nor on any reachable node: %w", messages.ErrInvalidSpec, what, c, err)
+		case errors.Is(err, block.ErrInvalidModule):
+			refusal = fmt.Errorf("%w: %s %s: %w", messages.ErrInvalidSpec, what, c, err)
 		case err != nil:
 			return err
+		default:
+			continue
 		}
+		// Forgotten before the answer, as in escrow.
+		d.m.sys.Root.Send(d.m.self, &updated{owner: d.m, status: messages.JobStatus{ID: d.id}, drop: true, done: true})
+		if d.submitter != nil {
+			d.m.sys.Root.Send(d.submitter, refusal)
+			d.submitter = nil
+		}
+		return errRefused
 	}
 	return nil
 }

@@ -69,6 +69,13 @@ func startNodePeers(tb testing.TB, workers int, cfg Config, initial uint64, peer
 // change (nil: none), for test hooks.
 func startNodeDeps(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor, change func(*Deps)) *node {
 	tb.Helper()
+	return startNodeSized(tb, workers, cfg, initial, peers, change, 4<<20)
+}
+
+// startNodeSized is startNodeDeps with a dag that takes blocks of up to
+// maxBlock bytes.
+func startNodeSized(tb testing.TB, workers int, cfg Config, initial uint64, peers func() actor.Actor, change func(*Deps), maxBlock int) *node {
+	tb.Helper()
 	id, err := identity.Generate(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -95,7 +102,7 @@ func startNodeDeps(tb testing.TB, workers int, cfg Config, initial uint64, peers
 	params := ledger.DefaultParams()
 	params.Initial = initial
 	tree := actortest.Start(tb, reg,
-		actortest.DAG(tb, reg, st, clock.Real{}, 4<<20),
+		actortest.DAG(tb, reg, st, clock.Real{}, maxBlock),
 		actortest.Peers(peers),
 		supervisors.ChildSpec{Name: ledger.Name, Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
 			Store: st, Clock: clock.Real{}, Params: params, Metrics: lm, Logger: discard()})},

@@ -16,7 +16,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/ipfs/go-cid"
 
+	"github.com/intercooperative-network/icn-go/actors/executors"
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -375,12 +377,15 @@ func (m *manager) runAssigned(life context.Context, a messages.JobAssignment) (*
 		m.log.Warn("jobs: refusing an assignment over this node's limits", "job", a.JobID, "why", why)
 		return &messages.JobAssignReply{Reason: messages.AssignBusy, Detail: "refused: the job does not fit this node's limits: " + why}, nil
 	}
-	// Fetched first, so that a holder out of reach (the submitter
-	// restarting) is told apart from a module that does not run.
-	for _, c := range []cid.Cid{spec.Module, spec.InputCID} {
-		if !c.Defined() {
-			continue
-		}
+	// Fetched first (a chunked module whole), so that a holder out of
+	// reach (the submitter restarting) is told apart from a module that
+	// does not run.
+	if _, err := executors.FetchModule(life, m.tree, spec.Module); errors.Is(err, block.ErrInvalidModule) {
+		return &messages.JobAssignReply{Reason: messages.ReasonInvalidModule, Detail: err.Error()}, nil
+	} else if err != nil {
+		return &messages.JobAssignReply{Reason: messages.AssignUnavailable, Detail: fmt.Sprintf("fetching %s: %v", spec.Module, err)}, nil
+	}
+	if c := spec.InputCID; c.Defined() {
 		ctx, cancel := context.WithTimeout(life, callTimeout)
 		_, err := supervisors.Ask[*messages.GetBlockReply](ctx, m.tree, dagName, &messages.GetBlock{CID: c, Fetch: true})
 		cancel()

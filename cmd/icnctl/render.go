@@ -721,7 +721,11 @@ func renderJob(w io.Writer, j httpapi.Job) {
 		fmt.Fprintf(tw, "Receipt\t%s\n", clean(r.CID))
 		fmt.Fprintf(tw, "Output\t%s\n", clean(r.Output))
 		fmt.Fprintf(tw, "Exit code\t%d\n", r.ExitCode)
-		fmt.Fprintf(tw, "Run\t%d ms, %d fuel, %s peak memory\n", r.WallMS, r.FuelUsed, humanBytes(int64(min(r.PeakMemoryBytes, 1<<62))))
+		cpu := "" // not measured (an executor that is not Linux, or an older receipt)
+		if r.CPUMicros > 0 {
+			cpu = fmt.Sprintf(", %.1f ms CPU", float64(r.CPUMicros)/1000)
+		}
+		fmt.Fprintf(tw, "Run\t%d ms%s, %d fuel, %s peak memory\n", r.WallMS, cpu, r.FuelUsed, humanBytes(int64(min(r.PeakMemoryBytes, 1<<62))))
 		// The log's last lines: why a job exited non-zero is usually
 		// there. The whole tail is in -o json.
 		label := "Log"

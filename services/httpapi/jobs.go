@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,11 +17,13 @@ import (
 // The job manager's name in the tree.
 const jobsActor = "jobs"
 
-// jobBodyLimit bounds a job submission: a module of up to 4 MiB and an
-// input of up to messages.MaxJobInput, both base64 (4/3), with room for
-// the rest. The input's own bound is checked after decoding, so that it
-// answers 413 with the input's limit.
-const jobBodyLimit = 8 << 20
+// jobBodyLimit bounds a job submission: a module of up to
+// block.MaxModuleSize and an input of up to messages.MaxJobInput, both
+// base64 (4/3), with 1 MiB for the rest (about 88 MiB in all). The
+// input's own bound is checked after decoding, so that it answers 413
+// with the input's limit; a module over its bound that still fits in the
+// body is an invalid_module.
+const jobBodyLimit = (block.MaxModuleSize+2)/3*4 + (messages.MaxJobInput+2)/3*4 + 1<<20
 
 // wasmMagic opens every WebAssembly binary.
 var wasmMagic = []byte{0, 'a', 's', 'm'}
@@ -37,7 +40,7 @@ type JobLimits struct {
 // module_wasm; at most one of input and input_cid.
 type JobRequest struct {
 	Module      string            `json:"module,omitempty"`      // CID of a WASM module in the DAG
-	ModuleWASM  []byte            `json:"module_wasm,omitempty"` // base64: stored in the DAG first
+	ModuleWASM  []byte            `json:"module_wasm,omitempty"` // base64: stored in the DAG first (chunked when larger than a block)
 	Input       []byte            `json:"input,omitempty"`       // base64, at most 1 MiB decoded
 	InputCID    string            `json:"input_cid,omitempty"`   // a raw block whose bytes are stdin
 	Args        []string          `json:"args,omitempty"`
@@ -95,9 +98,14 @@ type JobReceipt struct {
 	// (0: a receipt signed before receipts named it).
 	CostTableVersion uint32 `json:"cost_table_version"`
 	WallMS           uint64 `json:"wall_ms"`
-	PeakMemoryBytes  uint64 `json:"peak_memory_bytes"`
-	Stderr           []byte `json:"stderr,omitempty"` // base64: the log's tail
-	Time             string `json:"time"`
+	// CPUMicros is the CPU time of the run on the executor, in
+	// microseconds (0: not measured, as on an executor that is not
+	// Linux, or a receipt signed before receipts carried it). It varies
+	// from run to run: verification does not compare it.
+	CPUMicros       uint64 `json:"cpu_us"`
+	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
+	Stderr          []byte `json:"stderr,omitempty"` // base64: the log's tail
+	Time            string `json:"time"`
 }
 
 // JobWitness is one more executor of a verify-2 job.
@@ -164,7 +172,9 @@ func (s *Server) jobsRoutes() {
 		Summary: "Submit a WASM job: it is escrowed (max_mana from the node's account), assigned and run",
 		Description: "Answers 202 once the job is recorded and its mana escrowed; follow it at Location. " +
 			"The job id is the CID of the spec, so submitting the same spec again answers the same job. " +
-			"A refused job (insufficient mana) records nothing.",
+			"A refused job (insufficient mana) records nothing. A module_wasm larger than the node's maximum block size is " +
+			"stored as a chunked module (raw chunks under a dag-cbor root, whose CID is then the job's module), up to 64 MiB; " +
+			"a larger body is a 413.",
 		Body: JobRequest{}, BodyLimit: jobBodyLimit,
 		Response: Job{}, Status: http.StatusAccepted, Errors: []int{400, 404, 409, 413, 415, 500, 503, 504}, Handle: s.postJob})
 	a.handle(Route{Method: "GET", Path: "/api/v1/jobs", Tag: "jobs",
@@ -221,7 +231,7 @@ func receiptJSON(r *messages.JobReceipt) *JobReceipt {
 	}
 	return &JobReceipt{CID: cidString(r.CID), Executor: r.Executor, Module: cidString(r.Module), Input: cidString(r.Input),
 		Output: cidString(r.Output), ExitCode: r.ExitCode, FuelUsed: r.FuelUsed,
-		CostTableVersion: r.CostTableVersion, WallMS: r.WallMS,
+		CostTableVersion: r.CostTableVersion, WallMS: r.WallMS, CPUMicros: r.CPUMicros,
 		PeakMemoryBytes: r.PeakMemoryBytes, Stderr: r.Stderr, Time: stamp(r.Time)}
 }
 
@@ -256,16 +266,17 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) error {
 		if !bytes.HasPrefix(req.ModuleWASM, wasmMagic) {
 			return invalidModule(`"module_wasm" is not a WebAssembly binary (no \0asm header)`)
 		}
-		b, err := block.NewRaw(req.ModuleWASM)
+		blocks, err := moduleBlocks(req.ModuleWASM, s.cfg.MaxBlockSize)
 		if err != nil {
 			return err
 		}
 		// Unpinned: the job's record links the module once it is
-		// recorded, and the dag's grace period covers the moment between.
-		if _, err := dagCall[*messages.PutBlocksReply](s, r, &messages.PutBlocks{Blocks: []block.Block{b}}); err != nil {
+		// recorded (a chunked module's root, and so its chunks), and the
+		// dag's grace period covers the moment between.
+		if _, err := dagCall[*messages.PutBlocksReply](s, r, &messages.PutBlocks{Blocks: blocks}); err != nil {
 			return err
 		}
-		spec.Module = b.CID()
+		spec.Module = blocks[len(blocks)-1].CID()
 	default:
 		return invalidModule(`missing "module" (a CID) or "module_wasm" (base64)`)
 	}
@@ -277,6 +288,9 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) error {
 		spec.InputCID = c
 	}
 	reply, err := jobsCall[*messages.JobStatus](s, r, &messages.SubmitJob{Spec: spec})
+	if errors.Is(err, block.ErrInvalidModule) {
+		return invalidModule("%v", err) // a module CID naming a chunked module that is not one
+	}
 	if err != nil {
 		return err
 	}
@@ -284,6 +298,28 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", "/api/v1/jobs/"+url.PathEscape(reply.ID))
 	writeJSON(w, http.StatusAccepted, jobJSON(*reply))
 	return nil
+}
+
+// moduleBlocks are the blocks that store a module given inline, its root
+// last: one raw block when it fits in one of the node's blocks, else its
+// chunks (of block.ModuleChunkSize, or of a block when blocks are
+// smaller) under a chunked module's root.
+func moduleBlocks(wasm []byte, maxBlock int) ([]block.Block, error) {
+	if len(wasm) > block.MaxModuleSize {
+		return nil, invalidModule(`"module_wasm" is %d bytes (max %d)`, len(wasm), block.MaxModuleSize)
+	}
+	if len(wasm) <= maxBlock {
+		b, err := block.NewRaw(wasm)
+		if err != nil {
+			return nil, err
+		}
+		return []block.Block{b}, nil
+	}
+	root, chunks, err := block.SplitModule(wasm, min(block.ModuleChunkSize, maxBlock))
+	if err != nil {
+		return nil, invalidModule(`"module_wasm": %v`, err)
+	}
+	return append(chunks, root), nil
 }
 
 // jobStates are the states ?state= may name.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -20,6 +22,7 @@ import (
 	"github.com/intercooperative-network/icn-go/actors/jobs"
 	"github.com/intercooperative-network/icn-go/actors/ledger"
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
@@ -40,6 +43,13 @@ func (noProviders) Receive(c actor.Context) {
 // newJobsFixture is a server over a tree that runs jobs for real: the
 // dag, the ledger, an executor pool of one worker and the job manager.
 func newJobsFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newJobsFixtureSized(t, 4<<20)
+}
+
+// newJobsFixtureSized is newJobsFixture with a dag (and a server) that
+// take blocks of up to maxBlock bytes.
+func newJobsFixtureSized(t *testing.T, maxBlock int) *fixture {
 	t.Helper()
 	f := &fixture{reg: prometheus.NewRegistry()}
 	log := slog.New(slog.DiscardHandler)
@@ -69,7 +79,7 @@ func newJobsFixture(t *testing.T) *fixture {
 	d.Shutdown = 5 * time.Second
 	tree, err := supervisors.New(supervisors.Spec{Name: "icn", Children: []supervisors.ChildSpec{
 		{Name: "dag", Restart: supervisors.Permanent, New: dag.New(dag.Deps{Store: st, Clock: clock.Real{},
-			Config: dag.Config{MaxBlockSize: 4 << 20, GCGrace: time.Hour}, Metrics: dm, Logger: log})},
+			Config: dag.Config{MaxBlockSize: maxBlock, GCGrace: time.Hour}, Metrics: dm, Logger: log})},
 		{Name: "peers", Restart: supervisors.Permanent, New: func() actor.Actor { return noProviders{} }},
 		{Name: "ledger", Restart: supervisors.Permanent, New: ledger.New(ledger.Deps{Keyring: identity.NewMemoryKeyring(id, rand.Reader, 0),
 			Store: st, Clock: clock.Real{}, Params: testParams, Metrics: lm, Logger: log})},
@@ -88,7 +98,7 @@ func newJobsFixture(t *testing.T) *fixture {
 		_ = eng.Close(context.Background())
 	})
 	f.tree = tree
-	srv, err := New(Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: t.TempDir(), Version: "test"}, Deps{
+	srv, err := New(Config{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", DataDir: t.TempDir(), Version: "test", MaxBlockSize: maxBlock}, Deps{
 		Tree: tree, Gatherer: f.reg, Registerer: f.reg, Logger: log,
 		Node: func() NodeInfo {
 			return NodeInfo{DID: id.DID().String(), Version: "test", Profile: "test", Addrs: []string{}}
@@ -330,4 +340,111 @@ func TestJobEvents(t *testing.T) {
 		t.Fatalf("events of a running job: %+v", states)
 	}
 	f.waitJob(t, slow.JobID)
+}
+
+// padded is module with a custom section of n bytes appended: the same
+// program, n bytes larger.
+func padded(module []byte, n int) []byte {
+	name := "icn-padding"
+	body := binary.AppendUvarint(nil, uint64(len(name)))
+	body = append(body, name...)
+	body = append(body, make([]byte, n)...)
+	out := append([]byte{}, module...)
+	out = append(out, 0) // custom section
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	return append(out, body...)
+}
+
+// A module_wasm larger than the node's blocks is stored chunked, and the
+// job runs; only a body over the route's limit is a 413.
+func TestAModuleLargerThanABlockIsChunked(t *testing.T) {
+	const maxBlock = 64 << 10
+	f := newJobsFixtureSized(t, maxBlock)
+	wasm := padded(wasmtest.WAT(t, "upper"), 3*maxBlock)
+	var j Job
+	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "input": %q}`, b64(wasm), b64([]byte("chunked"))), 202, &j)
+	root, chunks, err := block.SplitModule(wasm, maxBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Spec.Module != root.CID().String() {
+		t.Fatalf("module %s, want the chunked module's root %s", j.Spec.Module, root.CID())
+	}
+	done := f.waitJob(t, j.JobID)
+	if done.State != messages.JobCompleted || done.Receipt == nil || done.Receipt.Module != root.CID().String() {
+		t.Fatalf("job %+v", done)
+	}
+	if out := f.api(t, "GET", "/api/v1/jobs/"+j.JobID+"/output", "", 200, nil); out.Body.String() != "CHUNKED" {
+		t.Fatalf("output %q", out.Body)
+	}
+	for _, c := range chunks {
+		f.api(t, "GET", "/api/v1/dag/blocks/"+c.CID().String()+"/stat", "", 200, nil)
+	}
+	var raw struct {
+		Receipt map[string]any `json:"receipt"`
+	}
+	rec := f.api(t, "GET", "/api/v1/jobs/"+j.JobID, "", 200, nil)
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw.Receipt["cpu_us"]; !ok {
+		t.Fatalf("the receipt has no cpu_us: %v", raw.Receipt)
+	}
+
+	// A dag-cbor module that is not a chunked module's root.
+	notRoot, err := block.Encode(map[string]any{"module_chunks": "no"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.tree.Request(t.Context(), "dag", &messages.PutBlocks{Blocks: []block.Block{notRoot}}); err != nil {
+		t.Fatal(err)
+	}
+	eb := errorBody(t, f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module": %q}`, notRoot.CID()), 400, nil))
+	if eb.Code != CodeInvalidModule {
+		t.Fatalf("a dag-cbor module that is not a root: %+v", eb)
+	}
+
+	// Over the body limit (no request body is read past it).
+	body := `{"module_wasm": "` + strings.Repeat("A", jobBodyLimit) + `"}`
+	over := f.do(t, f.srv.Public(), call{method: "POST", path: "/api/v1/jobs", token: apiToken, body: body, contentType: "application/json"})
+	if eb := errorBody(t, over); over.Code != 413 || eb.Code != CodeTooLarge {
+		t.Fatalf("a body over the limit: %d %+v", over.Code, eb)
+	}
+}
+
+func TestModuleBlocks(t *testing.T) {
+	wasm := padded(wasmtest.WAT(t, "upper"), 100<<10)
+	for _, tc := range []struct {
+		name     string
+		size     int
+		maxBlock int
+		blocks   int // 0: refused as invalid_module
+	}{
+		{"fits in a block", len(wasm), 4 << 20, 1},
+		{"one byte over a block", len(wasm), len(wasm) - 1, 3},
+		{"chunks of a block", len(wasm), 64 << 10, 3},
+		{"one block under big blocks", 3<<20 + 1, 4 << 20, 1},
+		{"chunks of 1 MiB under big blocks", 5 << 20, 4 << 20, 6},
+		{"over the bound", block.MaxModuleSize + 1, 4 << 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := wasm
+			if tc.size != len(wasm) {
+				data = make([]byte, tc.size)
+			}
+			blocks, err := moduleBlocks(data, tc.maxBlock)
+			var e *Error
+			switch {
+			case tc.blocks == 0 && (!errors.As(err, &e) || e.Code != CodeInvalidModule):
+				t.Fatalf("%d blocks, %v; want invalid_module", len(blocks), err)
+			case tc.blocks != 0 && (err != nil || len(blocks) != tc.blocks):
+				t.Fatalf("%d blocks, %v; want %d", len(blocks), err, tc.blocks)
+			}
+			for _, b := range blocks {
+				if b.Size() > tc.maxBlock {
+					t.Fatalf("a block of %d bytes (max %d)", b.Size(), tc.maxBlock)
+				}
+			}
+		})
+	}
 }
