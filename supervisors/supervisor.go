@@ -204,9 +204,20 @@ func (s *supervisor) terminated(pid *actor.PID) bool {
 	}
 	s.apply(s.core.exited(s.tree.clock.Now(), name))
 	if s.shutdownOn && (name == s.shutdownTarget || s.shutdownTarget == "") {
+		if name == s.shutdownTarget {
+			s.shutdownStopped(name)
+		}
 		s.shutdownNext() // one child at a time: only the one being stopped moves shutdown on
 	}
 	return true
+}
+
+// shutdownStopped reports a child stopped by an ordered shutdown, once it
+// has (its own children first), so the log reads in the order things
+// stopped.
+func (s *supervisor) shutdownStopped(name string) {
+	s.tree.observe(Event{Time: s.tree.clock.Now(), Path: s.entry.path + "/" + name, Type: EventStopped, Reason: "shutdown"},
+		s.classOf(name))
 }
 
 // halt runs when protoactor restarts or stops this supervisor: its children
@@ -413,11 +424,10 @@ func (s *supervisor) shutdownNext() {
 		ch.exit = causeExpected
 		ch.status = Stopped
 		s.sync(ch)
-		s.tree.observe(Event{Time: s.tree.clock.Now(), Path: s.entry.path + "/" + ch.spec.Name, Type: EventStopped, Reason: "shutdown"},
-			s.classOf(ch.spec.Name))
 		pid := s.pids[ch.spec.Name]
 		switch {
 		case pid == nil:
+			s.shutdownStopped(ch.spec.Name) // nothing to wait for
 		case ch.suspended:
 			s.ctx.Stop(pid) // a suspended mailbox would never reach a poison pill
 		case ch.spec.Kind() == SupervisorKind:

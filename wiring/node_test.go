@@ -10,16 +10,23 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
+	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/identity/keystore"
 	"github.com/intercooperative-network/icn-go/services/network/libp2pnet"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
+	"github.com/intercooperative-network/icn-go/services/wasm"
+	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
+	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +70,15 @@ func TestEveryProfileGraphIsComplete(t *testing.T) {
 
 func TestProductionGraphHasNoStub(t *testing.T) {
 	cfg := testConfig(t, ProfileProduction)
-	n, err := New(cfg, Options{Logger: discard(), Version: "test"})
+	// What the actors are given, taken from the graph itself: a component's
+	// Stub flag is only what it says of itself.
+	var (
+		clk     clock.Clock
+		supClk  supervisors.Clock
+		keyring identity.Keyring
+		engine  *wasm.Engine
+	)
+	n, err := New(cfg, Options{Logger: discard(), Version: "test", Extra: []fx.Option{fx.Populate(&clk, &supClk, &keyring, &engine)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +93,48 @@ func TestProductionGraphHasNoStub(t *testing.T) {
 	if _, ok := n.Network.(*libp2pnet.Network); !ok {
 		t.Errorf("network is %T", n.Network)
 	}
-	if _, err := os.Stat(keystore.Path(cfg.DataDir)); err != nil {
-		t.Errorf("identity did not come from the disk keystore: %v", err)
+	for name, c := range map[string]any{"clock": clk, "supervision clock": supClk} {
+		if _, ok := c.(clock.Real); !ok {
+			t.Errorf("%s is %T, want the wall clock", name, c)
+		}
 	}
+
+	// The identity and the keyring are the disk keystore's: the key file
+	// holds the node's DID, and the keyring is of the type the keystore
+	// opens (the memory keyring is another), holding the node's account.
+	onDisk, err := keystore.Open(cfg.DataDir)
+	if err != nil {
+		t.Errorf("identity did not come from the disk keystore: %v", err)
+	} else if onDisk.DID() != n.Identity.DID() {
+		t.Errorf("the node's DID %s is not the key file's %s", n.Identity.DID(), onDisk.DID())
+	}
+	disk, err := keystore.OpenKeyring(t.TempDir(), n.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reflect.TypeOf(keyring), reflect.TypeOf(disk); got != want {
+		t.Errorf("keyring is %v, want the disk keystore's %v", got, want)
+	}
+	if !keyring.Has(n.Identity.DID()) {
+		t.Errorf("the keyring lacks the node's account %s", n.Identity.DID())
+	}
+
 	if err := n.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	defer func() {
+		if err := n.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	// The engine the graph gives the executors is the node's, and runs real
+	// WebAssembly with metered fuel.
+	if engine == nil || engine != n.WASM {
+		t.Fatalf("wasm engine %p, the node's %p", engine, n.WASM)
+	}
+	res, err := engine.Run(t.Context(), wasm.Job{Module: wasmtest.WAT(t, "upper"), Stdin: []byte("no stub")})
+	if err != nil || string(res.Stdout) != "NO STUB" || res.FuelUsed == 0 {
+		t.Fatalf("upper.wasm on the node's engine: %q, fuel %d, %v", res.Stdout, res.FuelUsed, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,40 +148,27 @@ func (a *app) manaBalanceCmd() *cobra.Command {
 		Long: `balance shows an account's mana now, regeneration included: what it can
 spend (available), what its open reservations hold (reserved), their sum
 (balance), how fast it regenerates and up to what capacity, and its chain's
-head. Without DID it shows the node's own account (the first that
-"icnctl mana accounts" lists).`,
+head. Without DID it shows the node's own account (the node's DID, as
+"icnctl node" shows it).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var did string
 			if len(args) == 1 {
 				if err := nonEmpty("DID", args[0]); err != nil {
 					return err
 				}
-				var acct httpapi.Account
-				return a.showLedger(cmd, accountPath(args[0], ""), &acct, func(w io.Writer) { renderAccount(w, acct) })
-			}
-			c, err := a.client(cmd, apiListener())
-			if err != nil {
-				return err
-			}
-			// The list keeps each account's JSON as the node sent it, for -o json.
-			var l struct {
-				Accounts []json.RawMessage `json:"accounts"`
-			}
-			if _, err := c.getJSON(cmd.Context(), accountsPath, true, &l); err != nil {
-				return explainLedger(err)
-			}
-			if len(l.Accounts) == 0 {
-				return errors.New("the node has no local account (not even its own): is its ledger running? (icnctl subsystems ledger)")
-			}
-			if a.json() {
-				return writeJSON(cmd.OutOrStdout(), l.Accounts[0])
+				did = args[0]
+			} else {
+				// Asked by DID, not taken from the top of the account list:
+				// when the node's own chain is refused (it does not replay),
+				// the list starts with another account.
+				var err error
+				if did, err = a.nodeDID(cmd); err != nil {
+					return err
+				}
 			}
 			var acct httpapi.Account
-			if err := decodeAnswer(http.MethodGet, accountsPath, l.Accounts[0], &acct); err != nil {
-				return err
-			}
-			renderAccount(cmd.OutOrStdout(), acct)
-			return nil
+			return a.showLedger(cmd, accountPath(did, ""), &acct, func(w io.Writer) { renderAccount(w, acct) })
 		},
 	}
 }

@@ -58,11 +58,13 @@ func TestManaReads(t *testing.T) {
 	mux := n.api.mux
 	mux.HandleFunc("GET /api/v1/accounts", reply(http.StatusOK, cannedAccounts()))
 	mux.HandleFunc("GET /api/v1/accounts/{did}", func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("did") != didLocal {
-			ledgerRefusal(http.StatusNotFound, httpapi.CodeUnknownAccount, "ledger: unknown account: "+r.PathValue("did"), nil)(w, r)
-			return
+		for _, acct := range cannedAccounts().Accounts {
+			if r.PathValue("did") == acct.DID {
+				reply(http.StatusOK, acct)(w, r)
+				return
+			}
 		}
-		reply(http.StatusOK, cannedAccounts().Accounts[1])(w, r)
+		ledgerRefusal(http.StatusNotFound, httpapi.CodeUnknownAccount, "ledger: unknown account: "+r.PathValue("did"), nil)(w, r)
 	})
 	mux.HandleFunc("GET /api/v1/accounts/{did}/entries", reply(http.StatusOK, page))
 	mux.HandleFunc("GET /api/v1/accounts/{did}/verify", reply(http.StatusOK, verified))
@@ -83,7 +85,7 @@ func TestManaReads(t *testing.T) {
 		{"balance of the node's own account", []string{"mana", "balance"}, exitOK,
 			"Account       " + didNode + "\nAvailable     700\nReserved      400 (2 reservations)\nBalance       1100\n" +
 				"Regeneration  100 per hour, up to 10000\nHead          " + cidHead + " (seq 3)\nAs of         2026-11-27T14:00:05Z\n", "",
-			"GET /api/v1/accounts"},
+			"GET /api/v1/node; GET /api/v1/accounts/" + didNode},
 		{"balance of an account", []string{"mana", "balance", didLocal}, exitOK,
 			"Account       " + didLocal + "\nAvailable     1300\nReserved      0 (0 reservations)\nBalance       1300\n" +
 				"Regeneration  100 per hour, up to 10000\nHead          " + cidHead + " (seq 1)\nAs of         2026-11-27T14:00:05Z\n", "",
@@ -166,12 +168,26 @@ func TestManaReads(t *testing.T) {
 	if r := runCmd(t, empty.flags("mana", "accounts")...); r.code != exitOK || r.stdout != "no local accounts\n" {
 		t.Fatalf("no accounts: exit %d %q", r.code, r.stdout)
 	}
-	if r := runCmd(t, empty.flags("mana", "balance")...); r.code != exitError ||
-		r.stderr != "icnctl: the node has no local account (not even its own): is its ledger running? (icnctl subsystems ledger)\n" {
-		t.Fatalf("balance without accounts: exit %d %q", r.code, r.stderr)
-	}
 	if r := runCmd(t, empty.flags("mana", "history", didNode)...); r.code != exitOK || r.stdout != "no entries\n" {
 		t.Fatalf("no entries: exit %d %q", r.code, r.stdout)
+	}
+
+	// The node's own chain refused (it does not replay): the list starts
+	// with another local account, which balance must not show as the node's.
+	refused := newNode(t, false)
+	refused.api.mux.HandleFunc("GET /api/v1/accounts", reply(http.StatusOK, httpapi.AccountList{Accounts: cannedAccounts().Accounts[1:]}))
+	refused.api.mux.HandleFunc("GET /api/v1/accounts/{did}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("did") == didLocal {
+			reply(http.StatusOK, cannedAccounts().Accounts[1])(w, r)
+			return
+		}
+		ledgerRefusal(http.StatusNotFound, httpapi.CodeUnknownAccount, "ledger: unknown account: "+r.PathValue("did"), nil)(w, r)
+	})
+	for _, output := range []string{"text", "json"} {
+		r := runCmd(t, refused.flags("-o", output, "mana", "balance")...)
+		if r.code != exitError || r.stdout != "" || !strings.HasPrefix(r.stderr, "icnctl: ledger: unknown account: "+didNode+" (unknown_account)\n") {
+			t.Fatalf("-o %s balance of a refused own account: exit %d\nstdout %q\nstderr %q", output, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
@@ -343,13 +359,14 @@ func TestManaWrites(t *testing.T) {
 }
 
 // realLedger makes the real ledger actor, on a memory keyring and store,
-// without regeneration (balances do not move with the wall clock).
-func realLedger(t *testing.T) func(prometheus.Registerer) func() actor.Actor {
-	return func(reg prometheus.Registerer) func() actor.Actor {
-		id, err := identity.Generate(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+// without regeneration (balances do not move with the wall clock). did is
+// the node's own account.
+func realLedger(t *testing.T) (did string, newLedger func(prometheus.Registerer) func() actor.Actor) {
+	id, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(id.DID()), func(reg prometheus.Registerer) func() actor.Actor {
 		m, err := ledger.NewMetrics(reg)
 		if err != nil {
 			t.Fatal(err)
@@ -368,7 +385,8 @@ func TestManaAgainstTheRealServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an actor system")
 	}
-	dataDir := startRealNodeWith(t, 4<<20, realLedger(t))
+	node, newLedger := realLedger(t)
+	dataDir := startRealNodeWith(t, 4<<20, node, newLedger)
 	icnctl := func(args ...string) result {
 		t.Helper()
 		return runCmd(t, append([]string{"--data-dir", dataDir}, args...)...)
@@ -387,6 +405,9 @@ func TestManaAgainstTheRealServer(t *testing.T) {
 		t.Fatalf("accounts: %+v %v", list, err)
 	}
 	self := list.Accounts[0].DID
+	if self != node {
+		t.Fatalf("the ledger's first account %s is not the node's %s", self, node)
+	}
 	other := strings.TrimSuffix(ok(icnctl("mana", "new-account"), "new-account"), "\n")
 	if !strings.HasPrefix(other, "did:key:z") || strings.Contains(other, "\n") {
 		t.Fatalf("new-account printed %q", other)
@@ -448,6 +469,9 @@ func TestManaAgainstTheRealServer(t *testing.T) {
 	}
 
 	history := ok(icnctl("mana", "history", self, "--limit", "4"), "history")
+	if own := ok(icnctl("mana", "history", "--limit", "4"), "history of the node's own account"); own != history {
+		t.Fatalf("history without DID:\n%s\nwant\n%s", own, history)
+	}
 	ops := regexp.MustCompile(`(?m)^(\d+) +\S+ +(\w+) `).FindAllStringSubmatch(history, -1)
 	var got []string
 	for _, m := range ops {

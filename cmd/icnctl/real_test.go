@@ -39,14 +39,14 @@ func (s *statusActor) Receive(c actor.Context) {
 // tokens, as icnd does.
 func startRealNode(t *testing.T, maxBlockSize int) string {
 	t.Helper()
-	return startRealNodeWith(t, maxBlockSize, func(prometheus.Registerer) func() actor.Actor {
+	return startRealNodeWith(t, maxBlockSize, "did:key:zReal", func(prometheus.Registerer) func() actor.Actor {
 		return func() actor.Actor { return &statusActor{name: "ledger"} }
 	})
 }
 
-// startRealNodeWith is startRealNode with the ledger newLedger makes (its
-// metrics go to the node's registry).
-func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus.Registerer) func() actor.Actor) string {
+// startRealNodeWith is startRealNode with the node's DID and the ledger
+// newLedger makes (its metrics go to the node's registry).
+func startRealNodeWith(t *testing.T, maxBlockSize int, did string, newLedger func(prometheus.Registerer) func() actor.Actor) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -72,7 +72,7 @@ func startRealNodeWith(t *testing.T, maxBlockSize int, newLedger func(prometheus
 	}
 	t.Cleanup(func() { _ = tree.Stop(context.Background()) })
 	return serveTree(t, tree, reg, maxBlockSize, func() httpapi.NodeInfo {
-		return httpapi.NodeInfo{DID: "did:key:zReal", PeerID: "12D3KooWreal", Version: "real", Profile: "test", StartedAt: testNow.Add(-time.Hour)}
+		return httpapi.NodeInfo{DID: did, PeerID: "12D3KooWreal", Version: "real", Profile: "test", StartedAt: testNow.Add(-time.Hour)}
 	})
 }
 

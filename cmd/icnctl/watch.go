@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/intercooperative-network/icn-go/services/logging"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -217,10 +218,10 @@ func (w *watcher) handle(e sseEvent) (counted bool, err error) {
 			_, err = w.out.Write(buf.Bytes())
 			return true, err
 		case watchLines:
-			_, err = fmt.Fprintln(w.out, eventLine(ev, "2006-01-02T15:04:05.000Z07:00"))
+			_, err = fmt.Fprintln(w.out, watchLine(ev, "2006-01-02T15:04:05.000Z07:00"))
 			return true, err
 		default:
-			w.remember(eventLine(ev, "15:04:05.000"))
+			w.remember(watchLine(ev, "15:04:05.000"))
 			return true, nil
 		}
 	case "dropped":
@@ -236,6 +237,16 @@ func (w *watcher) handle(e sseEvent) (counted bool, err error) {
 		return false, w.note(msg)
 	}
 	return false, nil // an event icnctl does not know: a newer node
+}
+
+// watchLine is an event's line with the id of the request that caused it,
+// if any, keyed as in the node's log so one grep finds both.
+func watchLine(ev supervisors.Event, layout string) string {
+	line := eventLine(ev, layout)
+	if ev.RequestID != "" {
+		line += "  " + logging.RequestIDKey + "=" + clean(ev.RequestID)
+	}
+	return line
 }
 
 // remember keeps the last recentEvents lines.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/services/logging"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -212,5 +213,37 @@ func TestWatchLinesEndOnCancel(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev != event(i) {
 			t.Fatalf("line %d: %q (%v)", i, line, err)
 		}
+	}
+}
+
+func TestWatchShowsTheRequestID(t *testing.T) {
+	killed := supervisors.Event{Time: startedAt.Add(time.Minute), Path: "/icn/dag", Type: supervisors.EventKilled, RequestID: "req-kill"}
+	anonymous := supervisors.Event{Time: startedAt.Add(time.Minute), Path: "/icn/dag", Type: supervisors.EventKilled}
+	hostile := supervisors.Event{Time: startedAt.Add(time.Minute), Path: "/icn/dag", Type: supervisors.EventKilled, RequestID: "req\x1b[2J"}
+	tests := []struct {
+		name     string
+		ev       supervisors.Event
+		terminal bool
+		want     string // in stdout
+	}{
+		{"lines", killed, false, "2026-11-27T12:01:00.000Z  /icn/dag  killed  request_id=req-kill\n"},
+		{"lines without a request", anonymous, false, "2026-11-27T12:01:00.000Z  /icn/dag  killed\n"},
+		{"lines, control characters", hostile, false, "  request_id=req?[2J\n"},
+		{"frame", killed, true, "  12:01:00.000  /icn/dag  killed  request_id=req-kill\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t, false)
+			n.admin.mux.HandleFunc("GET /admin/events", n.admin.sse(false, supervisionFrame(t, tt.ev)))
+			a := testApp(nil)
+			a.isTerminal = func(io.Writer) bool { return tt.terminal }
+			r := runApp(t, a, n.flags("actors", "watch", "--once")...)
+			if r.code != exitOK || !strings.Contains(r.stdout, tt.want) {
+				t.Fatalf("exit %d\nstdout %q\nwant it to hold %q\nstderr %s", r.code, r.stdout, tt.want, r.stderr)
+			}
+			if tt.ev.RequestID == "" && strings.Contains(r.stdout, logging.RequestIDKey) {
+				t.Fatalf("an event without a request shows one: %q", r.stdout)
+			}
+		})
 	}
 }
