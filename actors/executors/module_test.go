@@ -19,19 +19,6 @@ import (
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 )
 
-// padded is module with a custom section of n bytes appended: the same
-// program, n bytes larger.
-func padded(module []byte, n int) []byte {
-	name := "icn-padding"
-	body := binary.AppendUvarint(nil, uint64(len(name)))
-	body = append(body, name...)
-	body = append(body, make([]byte, n)...)
-	out := append([]byte{}, module...)
-	out = append(out, 0) // custom section
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	return append(out, body...)
-}
-
 // putChunked stores module chunked into chunk-sized blocks and returns its
 // root's CID.
 func (n *node) putChunked(t *testing.T, module []byte, chunk int) cid.Cid {
@@ -51,7 +38,7 @@ func (n *node) putChunked(t *testing.T, module []byte, chunk int) cid.Cid {
 func TestAChunkedModuleRuns(t *testing.T) {
 	const maxBlock = 64 << 10
 	n := startNodeSized(t, 1, clock.Real{}, maxBlock)
-	wasm := padded(wasmtest.WAT(t, "upper"), 300<<10)
+	wasm := wasmtest.Padded(wasmtest.WAT(t, "upper"), 300<<10)
 	mod := n.putChunked(t, wasm, maxBlock)
 	for _, id := range []string{"first", "second"} {
 		r, err := n.run(&messages.RunJob{JobID: id, Module: mod, Input: []byte("chunked " + id)})

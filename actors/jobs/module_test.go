@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -11,19 +10,6 @@ import (
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
 )
-
-// padded is module with a custom section of n bytes appended: the same
-// program, n bytes larger.
-func padded(module []byte, n int) []byte {
-	name := "icn-padding"
-	body := binary.AppendUvarint(nil, uint64(len(name)))
-	body = append(body, name...)
-	body = append(body, make([]byte, n)...)
-	out := append([]byte{}, module...)
-	out = append(out, 0) // custom section
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	return append(out, body...)
-}
 
 // put stores blocks on n.
 func (n *node) put(t *testing.T, blocks ...block.Block) {
@@ -38,7 +24,7 @@ func (n *node) put(t *testing.T, blocks ...block.Block) {
 func TestAChunkedModuleJobCompletes(t *testing.T) {
 	const maxBlock = 64 << 10
 	n := startNodeSized(t, 1, Config{}, 500, nil, nil, maxBlock)
-	wasm := padded(wasmtest.WAT(t, "upper"), 5*maxBlock)
+	wasm := wasmtest.Padded(wasmtest.WAT(t, "upper"), 5*maxBlock)
 	if _, err := retry[*messages.PutBlocksReply](t, n, dagName, &messages.PutBlocks{Blocks: []block.Block{mustRaw(t, wasm)}}); !errors.Is(err, messages.ErrBlockTooLarge) {
 		t.Fatalf("the module as one block: %v, want ErrBlockTooLarge", err)
 	}
@@ -69,7 +55,7 @@ func TestAChunkedModuleJobCompletes(t *testing.T) {
 // A chunked module that is not whole, or not one, is refused at submit.
 func TestABadChunkedModuleIsRefused(t *testing.T) {
 	n := startNode(t, 1, Config{})
-	root, chunks, err := block.SplitModule(padded(wasmtest.WAT(t, "upper"), 100), 64)
+	root, chunks, err := block.SplitModule(wasmtest.Padded(wasmtest.WAT(t, "upper"), 100), 64)
 	if err != nil {
 		t.Fatal(err)
 	}

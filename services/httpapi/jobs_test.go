@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -342,25 +341,12 @@ func TestJobEvents(t *testing.T) {
 	f.waitJob(t, slow.JobID)
 }
 
-// padded is module with a custom section of n bytes appended: the same
-// program, n bytes larger.
-func padded(module []byte, n int) []byte {
-	name := "icn-padding"
-	body := binary.AppendUvarint(nil, uint64(len(name)))
-	body = append(body, name...)
-	body = append(body, make([]byte, n)...)
-	out := append([]byte{}, module...)
-	out = append(out, 0) // custom section
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	return append(out, body...)
-}
-
 // A module_wasm larger than the node's blocks is stored chunked, and the
 // job runs; only a body over the route's limit is a 413.
 func TestAModuleLargerThanABlockIsChunked(t *testing.T) {
 	const maxBlock = 64 << 10
 	f := newJobsFixtureSized(t, maxBlock)
-	wasm := padded(wasmtest.WAT(t, "upper"), 3*maxBlock)
+	wasm := wasmtest.Padded(wasmtest.WAT(t, "upper"), 3*maxBlock)
 	var j Job
 	f.api(t, "POST", "/api/v1/jobs", fmt.Sprintf(`{"module_wasm": %q, "input": %q}`, b64(wasm), b64([]byte("chunked"))), 202, &j)
 	root, chunks, err := block.SplitModule(wasm, maxBlock)
@@ -413,7 +399,7 @@ func TestAModuleLargerThanABlockIsChunked(t *testing.T) {
 }
 
 func TestModuleBlocks(t *testing.T) {
-	wasm := padded(wasmtest.WAT(t, "upper"), 100<<10)
+	wasm := wasmtest.Padded(wasmtest.WAT(t, "upper"), 100<<10)
 	for _, tc := range []struct {
 		name     string
 		size     int

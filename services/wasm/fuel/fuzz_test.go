@@ -59,13 +59,22 @@ func FuzzInstrument(f *testing.F) {
 // corpus is not a seed: it is built when the tests run, not committed, and
 // weighs megabytes.
 func TestFuzzSeedsHoldTheWATCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzInstrument")
-	want := map[string]bool{}
+	modules := map[string][]byte{}
 	for _, name := range wasmtest.WATNames(t) {
-		seed := "wat-" + name
-		want[seed] = true
-		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", wasmtest.WAT(t, name))
-		path := filepath.Join(dir, seed)
+		modules[name] = wasmtest.WAT(t, name)
+	}
+	checkSeeds(t, "wat-", modules, "the WAT corpus")
+}
+
+// checkSeeds keeps the FuzzInstrument seeds prefix+NAME equal to
+// modules[NAME], one for each and no other with that prefix; with
+// -update-seeds it writes them first.
+func checkSeeds(t *testing.T, prefix string, modules map[string][]byte, from string) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", "FuzzInstrument")
+	for name, module := range modules {
+		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", module)
+		path := filepath.Join(dir, prefix+name)
 		if *updateSeeds {
 			if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 				t.Fatal(err)
@@ -80,13 +89,13 @@ func TestFuzzSeedsHoldTheWATCorpus(t *testing.T) {
 			t.Errorf("%s differs from %s.wasm (run with -update-seeds)", path, name)
 		}
 	}
-	seeds, err := filepath.Glob(filepath.Join(dir, "wat-*"))
+	seeds, err := filepath.Glob(filepath.Join(dir, prefix+"*"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range seeds {
-		if !want[filepath.Base(p)] {
-			t.Errorf("%s has no source in the WAT corpus", p)
+		if _, ok := modules[strings.TrimPrefix(filepath.Base(p), prefix)]; !ok {
+			t.Errorf("%s has no module in %s", p, from)
 		}
 	}
 }

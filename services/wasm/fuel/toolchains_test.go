@@ -1,7 +1,6 @@
 package fuel_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,34 +100,9 @@ func TestToolchainDifferential(t *testing.T) {
 // toolchainSeeds, and no other (-update-seeds rewrites them, as for the
 // WAT corpus). The Rust modules, of 200 KB and more, are not seeds.
 func TestFuzzSeedsHoldTheToolchainModules(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzInstrument")
-	want := map[string]bool{}
+	modules := map[string][]byte{}
 	for _, name := range toolchainSeeds {
-		seed := "toolchain-" + name
-		want[seed] = true
-		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", toolchainModule(t, name))
-		path := filepath.Join(dir, seed)
-		if *updateSeeds {
-			if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%v (run with -update-seeds)", err)
-			continue
-		}
-		if string(got) != data {
-			t.Errorf("%s differs from %s.wasm (run with -update-seeds)", path, name)
-		}
+		modules[name] = toolchainModule(t, name)
 	}
-	seeds, err := filepath.Glob(filepath.Join(dir, "toolchain-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range seeds {
-		if !want[filepath.Base(p)] {
-			t.Errorf("%s is not a module of %s", p, toolchainDir)
-		}
-	}
+	checkSeeds(t, "toolchain-", modules, toolchainDir)
 }

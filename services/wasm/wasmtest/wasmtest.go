@@ -2,6 +2,7 @@ package wasmtest
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -115,4 +116,17 @@ func CacheDir(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// Padded returns module with a custom section of n bytes appended: the
+// same program, n bytes larger (for tests of modules bigger than a block).
+func Padded(module []byte, n int) []byte {
+	name := "icn-padding"
+	body := binary.AppendUvarint(nil, uint64(len(name)))
+	body = append(body, name...)
+	body = append(body, make([]byte, n)...)
+	out := append([]byte{}, module...)
+	out = append(out, 0) // custom section
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	return append(out, body...)
 }
