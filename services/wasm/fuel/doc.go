@@ -106,16 +106,35 @@
 // 10^8-iteration loop 1.00–1.01×; the WAT sieve 0.4–1.0× (the original
 // has a slow mode, median twice its best, that the instrumented code
 // avoids: code layout, not metering); SHA-256 of 64 MiB in Go 0.87–1.24×;
-// the Go sieve 1.3–1.6×. Go's compiler turns every loop into a jump
-// through a br_table at the top of the function, so one trip round a tight
-// Go loop crosses four or five segments and a back edge, and wazero,
-// already short of registers there, keeps L on the stack. Calls cost more
-// too: each stores and reloads the counter and the stack budget (below);
-// a naive recursive Fibonacci, nothing but calls, runs 1.3–1.5× slower.
-// WithCloseOnContextDone, the alternative, is 4–27× on the same jobs.
-// Rewriting a 3.8 MB Go-built module takes 25–50 ms; its code section
-// grows by 70% (Go code makes many calls, and each call site gains about
-// 19 bytes), the module by 44%.
+// the Go sieve 1.0–1.9×, mostly 1.25–1.45×. Go's compiler turns every
+// loop into a jump through a br_table at the top of the function, so one
+// trip round a tight Go loop crosses four or five segments and a back
+// edge. The machine code (read with gdb from a running benchmark) shows
+// the cost: at that loop header, which has a predecessor per jump in the
+// function, wazero keeps every value carried round the loop in a stack
+// slot and stores all of them at each back edge (five in the bare sieve);
+// L is one more, a load, a subtraction, a compare and a store per trip,
+// besides one register addition to A per segment: about nine instructions
+// on the bare trip's thirty. Shorter variants did not measurably help
+// (go-sieve, medians of 20, 3–9 runs each, against the original's 1.0–1.9×
+// in the same sequences): charging each segment that can only be entered
+// through another with that one (if-arms, the code after an if whose arm
+// branches away, after br_if), 1.2–1.8×, or only those of at most 3 units
+// and with the next variant, 1.1–1.4×, both for 22% more fuel; one check
+// at the loop header instead of one per back edge (same fuel, the
+// rewritten Go module 30% larger than the original instead of 44%),
+// 1.2–1.7×; no stack budget local kept across calls, 1.3–1.4×. Dropping
+// every segment's addition, a broken meter tried only as a bound, made it
+// slower (1.5–2.2×): wazero's register allocation, not the number of
+// injected instructions, decides. The benchmark is also bimodal from one
+// process to the next, even on an idle machine: bare 72–148 ms, metered
+// 110–220 ms.
+// Calls cost more too: each stores and reloads the counter and the stack
+// budget (below); a naive recursive Fibonacci, nothing but calls, runs
+// 1.3–1.5× slower. WithCloseOnContextDone, the alternative, is 4–27× on
+// the same jobs. Rewriting a 3.8 MB Go-built module takes 25–50 ms; its
+// code section grows by 70% (Go code makes many calls, and each call site
+// gains about 19 bytes), the module by 44%.
 //
 // # Determinism
 //
