@@ -82,7 +82,12 @@ type PublishGossip struct {
 }
 
 // GossipPublished acknowledges a PublishGossip.
-type GossipPublished struct{}
+type GossipPublished struct {
+	// Reached are the peers (IDs) the message went to: those known to
+	// subscribe to the topic when it was published. A connected peer not
+	// among them (its subscription not yet known) did not get it.
+	Reached []string
+}
 
 // AskPeer sends an RPC of type Type to Peer and answers its reply body as
 // a *PeerAnswer, or an error: *PeerUnavailableError while the peer's

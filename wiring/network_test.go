@@ -84,6 +84,26 @@ func federationExtra(t *testing.T, n int, tweak func(i int, c *Config), extra fu
 		}
 		nodes = append(nodes, node)
 	}
+	// Each node saw itself connect to the first; the first's peer manager
+	// may hear of it later, and a job submitted there meanwhile would be
+	// announced to fewer executors than the test started.
+	if n > 1 {
+		if err := waitUntil(10*time.Second, func() bool {
+			l, err := supervisors.Ask[*messages.PeerList](t.Context(), nodes[0].Tree, "peers", &messages.ListPeers{})
+			if err != nil {
+				return false
+			}
+			connected := 0
+			for _, p := range l.Peers {
+				if p.Connected {
+					connected++
+				}
+			}
+			return connected >= n-1
+		}); err != nil {
+			t.Fatalf("the first node does not see the %d others connected", n-1)
+		}
+	}
 	return nodes
 }
 

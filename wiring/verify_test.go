@@ -172,7 +172,8 @@ func TestVerifyTwoOutvotesALiar(t *testing.T) {
 		Verify: 2, BidWindowMS: 5000}})
 	done := waitJob(t, a, s.ID, 30*time.Second, finished)
 	if done.State != messages.JobFailed || !strings.HasPrefix(done.Reason, messages.ReasonVerificationMismatch) {
-		t.Fatalf("state %s (%s), want failed %s", done.State, done.Reason, messages.ReasonVerificationMismatch)
+		t.Fatalf("state %s (%s), want failed %s; executor %s, witnesses %+v, bids %+v, the liar %s",
+			done.State, done.Reason, messages.ReasonVerificationMismatch, done.Executor, done.Witnesses, done.Bids, liar)
 	}
 	if done.Executor != liar {
 		t.Fatalf("the cheapest bidder %s was not chosen first: %s", liar, done.Executor)

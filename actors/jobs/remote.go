@@ -595,23 +595,28 @@ func (d *driver) connectedPeers(ctx context.Context) []string {
 	return out
 }
 
-// announce gossips the job; a lost announcement is announced again when
-// no bid comes. After a round without any bid it is also sent to each
-// connected peer directly (the same message by RPC): gossip dropped on
-// the way (a full subscriber buffer, a mesh being rebuilt) must not leave
-// a job without bidders.
+// announce gossips the job, and sends it directly (the same message by
+// RPC) to each connected peer the gossip did not go to: one that connected
+// so recently that its subscription has not reached this node yet would
+// otherwise miss it. A lost announcement is announced again when no bid
+// comes, and after a round without any bid it goes to every connected
+// peer directly: gossip dropped on the way (a full subscriber buffer, a
+// mesh being rebuilt) must not leave a job without bidders.
 func (d *driver) announce(ctx context.Context, peers []string) {
 	body, err := json.Marshal(messages.JobAnnouncement{JobID: d.id, Module: d.spec.Module.String(), MaxMana: d.bidCap(),
 		TimeoutMS: d.spec.Limits.TimeoutMS, MemoryMB: d.spec.Limits.MemoryMB, Fuel: d.spec.Limits.Fuel, Submitter: d.self()})
 	if err != nil {
 		return
 	}
-	if _, err := d.m.tree.Request(ctx, peersName, &messages.PublishGossip{Topic: network.TopicJobs,
+	var reached []string
+	if r, err := supervisors.Ask[*messages.GossipPublished](ctx, d.m.tree, peersName, &messages.PublishGossip{Topic: network.TopicJobs,
 		Type: messages.WireJobAnnounce, Body: body}); err != nil {
 		d.m.log.Debug("jobs: announcement not published", "job", d.id, "err", err)
+	} else {
+		reached = r.Reached
 	}
 	if d.silentRounds == 0 {
-		return
+		peers = slices.DeleteFunc(slices.Clone(peers), func(p string) bool { return slices.Contains(reached, p) })
 	}
 	life := d.life
 	for _, p := range peers {

@@ -233,7 +233,8 @@ func (a *Actor) Receive(c actor.Context) {
 	case *messages.ConnectPeer:
 		a.connect(c, m)
 	case *messages.PublishGossip:
-		c.Respond(orError(&messages.GossipPublished{}, a.publish(m)))
+		reached, err := a.publish(m)
+		c.Respond(orError(&messages.GossipPublished{Reached: reached}, err))
 	case *messages.AskPeer:
 		a.ask(c, m)
 	case *messages.PingPeer:
@@ -642,27 +643,31 @@ type describe struct {
 }
 
 // publish seals and gossips a message.
-func (a *Actor) publish(m *messages.PublishGossip) error {
+// publish gossips m and returns the peers it went to.
+func (a *Actor) publish(m *messages.PublishGossip) ([]string, error) {
 	if _, ok := a.Routes[m.Type]; !ok {
-		return fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type)
+		return nil, fmt.Errorf("%w: %s", messages.ErrNoRoute, m.Type)
 	}
 	data, err := envelope.Seal(a.signer(), m.Type, "", m.Body, a.Clock.Now(), rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	reached := a.Network.TopicPeers(m.Topic)
 	if err := a.Network.Publish(ctx, m.Topic, data); err != nil {
-		return err
+		return nil, err
 	}
-	// Flood publishing sends our own messages to every connected node
-	// (each one joins every topic).
-	for _, e := range a.peers {
-		if e.connected {
+	// Flood publishing sends our own messages to every peer known to
+	// subscribe to the topic.
+	out := make([]string, 0, len(reached))
+	for _, p := range reached {
+		out = append(out, p.String())
+		if e, ok := a.peers[p]; ok {
 			e.out++
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func (a *Actor) signer() envelope.Signer {

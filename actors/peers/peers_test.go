@@ -448,15 +448,21 @@ func TestRTTIsMeasuredOnSchedule(t *testing.T) {
 }
 
 // TestPublishingCountsAMessageToEachPeer: gossip is flood-published to
-// every connected node, so each row counts it.
+// every peer known to subscribe to the topic; the answer names them and
+// each row counts it.
 func TestPublishingCountsAMessageToEachPeer(t *testing.T) {
 	f := fabric(t)
 	a, b, c := newNode(t, f, nil), newNode(t, f, nil), newNode(t, f, nil)
 	for _, n := range []*node{b, c} {
 		ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: n.net.Addr().String()})
 	}
-	ask[*messages.GossipPublished](t, a, &messages.PublishGossip{Topic: network.TopicJobs, Type: messages.WireProbe, Body: []byte("p")})
+	// Their subscriptions reach a shortly after the connections.
+	eventually(t, "a knows b and c subscribe", 5*time.Second, func() bool { return len(a.net.TopicPeers(network.TopicJobs)) == 2 })
+	r := ask[*messages.GossipPublished](t, a, &messages.PublishGossip{Topic: network.TopicJobs, Type: messages.WireProbe, Body: []byte("p")})
 	for _, n := range []*node{b, c} {
+		if !slices.Contains(r.Reached, n.peerID()) {
+			t.Fatalf("the publish reached %v, not %s", r.Reached, n.peerID())
+		}
 		if got := rowOf(t, a, n.peerID()).MessagesOut; got != 1 {
 			t.Fatalf("messages out to %s after one publish: %d", n.peerID(), got)
 		}

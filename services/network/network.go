@@ -161,6 +161,10 @@ type Gossip interface {
 	// that falls more than a buffer behind loses messages (counted in
 	// icn_network_messages_total{direction="dropped"}).
 	Subscribe(topic string) (<-chan Message, func(), error)
+	// TopicPeers are the peers a message published on topic now reaches:
+	// those this node knows to subscribe to it. A peer connected moments
+	// ago may not be among them yet (its subscriptions are on the way).
+	TopicPeers(topic string) []peer.ID
 }
 
 // Handler serves one RPC request from the authenticated peer from. Its

@@ -162,6 +162,19 @@ func (s *Stack) Publish(ctx context.Context, topic string, data []byte) error {
 	return nil
 }
 
+// TopicPeers implements network.Gossip.
+func (s *Stack) TopicPeers(topic string) []peer.ID {
+	r := s.current()
+	if r == nil {
+		return nil
+	}
+	tp, ok := r.topics[topic]
+	if !ok {
+		return nil
+	}
+	return tp.t.ListPeers()
+}
+
 // Subscribe implements network.Gossip.
 func (s *Stack) Subscribe(topic string) (<-chan network.Message, func(), error) {
 	r := s.current()
