@@ -101,7 +101,7 @@ func (d *driver) drive() {
 		}
 		now := time.Now()
 		panics = append(slices.DeleteFunc(panics, func(t time.Time) bool { return now.Sub(t) > panicWindow }), now)
-		d.m.panicked(d.id, "driver (state "+d.rec.State+")", p.value, p.stack)
+		_ = d.m.panicked(d.id, "driver (state "+d.rec.State+")", p.value, p.stack) // logged and counted; the loop decides what follows
 		if d.life.Err() != nil {
 			break
 		}

@@ -127,7 +127,7 @@ func tcpEcho(b *testing.B, n, size int) []time.Duration {
 			served <- err
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_, err = io.Copy(conn, conn)
 		served <- err
 	}()
