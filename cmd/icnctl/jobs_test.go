@@ -33,7 +33,8 @@ func cannedJob(states ...string) httpapi.Job {
 	}
 	if j.State == "completed" {
 		j.Receipt = &httpapi.JobReceipt{CID: cidHead, Executor: didNode, Module: cidModule, Input: cidPrev, Output: cidOutput,
-			WallMS: 3, FuelUsed: 1200, PeakMemoryBytes: 65536, Stderr: []byte("one\ntwo\n"), Time: "2026-11-27T13:30:00.125Z"}
+			WallMS: 3, CPUMicros: 2400, FuelUsed: 1200, PeakMemoryBytes: 65536, Stderr: []byte("one\ntwo\n"), Time: "2026-11-27T13:30:00.125Z"}
+		j.Bids = []httpapi.JobBid{{Executor: didNode, Price: 10, FuelPrice: 1, Time: "2026-11-27T13:30:00.100Z"}}
 	}
 	return j
 }
@@ -155,7 +156,8 @@ func TestJobReads(t *testing.T) {
 
 	r := runCmd(t, n.flags("job", "get", jobID)...)
 	for _, want := range []string{"Job        " + jobID, "State      completed", "Executor   " + didNode, "Escrow     released",
-		"Output     " + cidOutput, "Run        3 ms, 1200 fuel, 64.0 KiB peak memory", "Log        one", "           two", "History    2026-11-27T13:30:00Z  submitted",
+		"Output     " + cidOutput, "Run        3 ms, 2.4 ms CPU, 1200 fuel, 64.0 KiB peak memory", "Bids",
+		"  2026-11-27T13:30:00Z  " + didNode + "  price 10 + 1 per 10^9 fuel", "Log        one", "           two", "History    2026-11-27T13:30:00Z  submitted",
 		"           2026-11-27T13:30:00Z  completed"} {
 		if !strings.Contains(r.stdout, want+"\n") {
 			t.Errorf("get: no line %q in\n%s", want, r.stdout)
