@@ -246,7 +246,13 @@ func (a *Actor) start(c actor.Context) {
 				sys.Root.Send(self, l)
 				return
 			}
-			a.log.Warn("ledger: cannot load the accounts yet; retrying", "err", err, "in", backoff)
+			// The dag starting alongside is expected for a moment; past
+			// that, or for any other cause, it is worth a warning.
+			level := slog.LevelWarn
+			if errors.Is(err, supervisors.ErrUnavailable) && backoff < time.Second {
+				level = slog.LevelDebug
+			}
+			a.log.Log(ctx, level, "ledger: cannot load the accounts yet; retrying", "err", err, "in", backoff)
 			// Real time, not the ledger's clock: this waits for the dag.
 			t := time.NewTimer(backoff)
 			select {
