@@ -388,6 +388,14 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 		}
 		this.err = err
 		close(this.done)
+		var pinned cid.Cid
+		if m.Pin != nil {
+			pinned = m.Pin.CID
+		}
+		// The actor hears of the commit before the caller does, so that
+		// whatever the caller asks next (a GC, a stat) finds the blocks
+		// indexed.
+		a.sys.Root.Send(a.self, &putDone{owner: a, ctx: ctx, pinned: pinned, items: items, refs: m.Refs, roots: roots(m), committed: committed, err: err})
 		if sender != nil {
 			if err != nil {
 				a.sys.Root.Send(sender, err)
@@ -396,11 +404,6 @@ func (a *Actor) put(c actor.Context, m *messages.PutBlocks) {
 			}
 		}
 		a.Metrics.ops.WithLabelValues("put").Observe(time.Since(began).Seconds())
-		var pinned cid.Cid
-		if m.Pin != nil {
-			pinned = m.Pin.CID
-		}
-		a.sys.Root.Send(a.self, &putDone{owner: a, ctx: ctx, pinned: pinned, items: items, refs: m.Refs, roots: roots(m), committed: committed, err: err})
 	}()
 }
 
