@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -30,10 +32,16 @@ func TestAPinnedPutIsFoundThroughProviderRecords(t *testing.T) {
 	if err := waitUntil(10*time.Second, func() bool { return dagCounter(t, a, "icn_dag_announces_total", "result", "announced") >= 1 }); err != nil {
 		t.Fatal("A never announced the root it pinned")
 	}
-	lookup, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	provs, err := c.Network.FindProviders(lookup, root, 5)
-	if err != nil || len(provs) != 1 || provs[0].ID != a.Network.ID() {
+	// C's routing table fills as its connections are identified as DHT
+	// servers: until then a lookup finds nothing, so it is asked again.
+	var provs []peer.AddrInfo
+	var err error
+	if werr := waitUntil(10*time.Second, func() bool {
+		lookup, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		provs, err = c.Network.FindProviders(lookup, root, 5)
+		return err == nil && len(provs) > 0
+	}); werr != nil || len(provs) != 1 || provs[0].ID != a.Network.ID() {
 		t.Fatalf("C's providers of the root: %v, %v; want A (%s)", provs, err, a.Network.ID())
 	}
 
