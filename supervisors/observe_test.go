@@ -256,17 +256,7 @@ func TestBreakerMetricsAfterTheBreakerOpens(t *testing.T) {
 			t.Fatalf("icn_breaker_state of a healthy child = %v", got)
 		}
 		r.who(t, "jobs")
-		l.broken.Store("jobs", true)
-		if err := r.tree.Kill(t.Context(), "jobs", KillPanic); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for r.node(t, "jobs").Breaker != "open" {
-			if time.Now().After(deadline) {
-				t.Fatalf("breaker never opened: %+v", r.node(t, "jobs"))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		r.breakOnStart(t, l, "jobs")
 		if got := gathered(t, r.reg, "icn_breaker_state", "/icn/jobs"); got != float64(Open) {
 			t.Errorf("icn_breaker_state{actor=/icn/jobs} = %v, want %d (open)", got, Open)
 		}
@@ -358,17 +348,7 @@ func TestHalfOpenAdmitsOnlyItsProbes(t *testing.T) {
 			New: func() actor.Actor { return &gate{lab: l, name: "jobs", release: release} }}}}
 		r := start(t, spec, l)
 		r.who(t, "jobs")
-		l.broken.Store("jobs", true)
-		if err := r.tree.Kill(t.Context(), "jobs", KillPanic); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for r.node(t, "jobs").Breaker != "open" {
-			if time.Now().After(deadline) {
-				t.Fatalf("breaker never opened: %+v", r.node(t, "jobs"))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		r.breakOnStart(t, l, "jobs")
 		l.broken.Store("jobs", false)
 		time.Sleep(fastDefaults().Breaker.OpenTimeout)
 		synctest.Wait()

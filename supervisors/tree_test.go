@@ -148,6 +148,24 @@ func (r running) who(t *testing.T, name string) iAm {
 	return *res
 }
 
+// breakOnStart makes name panic on every start, panics it, and waits
+// until the restarts that follow have used up its budget and opened its
+// breaker.
+func (r running) breakOnStart(t *testing.T, l *lab, name string) {
+	t.Helper()
+	l.broken.Store(name, true)
+	if err := r.tree.Kill(t.Context(), name, KillPanic); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.node(t, name).Breaker != "open" {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker never opened: %+v", r.node(t, name))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (r running) node(t *testing.T, path string) Node {
 	t.Helper()
 	n, err := r.tree.Actor(path)
@@ -289,18 +307,8 @@ func TestBreakerOpensFailsFastThenHalfOpensAndCloses(t *testing.T) {
 		events, _ := r.tree.Watch(t.Context(), 1024)
 
 		r.who(t, "jobs") // started: a start failure from here on is ours
-		l.broken.Store("jobs", true)
-		if err := r.tree.Kill(t.Context(), "jobs", KillPanic); err != nil {
-			t.Fatal(err)
-		}
 		// It now fails on every start until the budget (3 within 1 s) is gone.
-		deadline := time.Now().Add(5 * time.Second)
-		for r.node(t, "jobs").Breaker != "open" {
-			if time.Now().After(deadline) {
-				t.Fatalf("breaker never opened: %+v", r.node(t, "jobs"))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		r.breakOnStart(t, l, "jobs")
 		n := r.node(t, "jobs")
 		if n.Status != "stopped" || n.BreakerTrips != 1 {
 			t.Fatalf("open breaker: %+v", n)

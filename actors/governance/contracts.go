@@ -16,73 +16,14 @@ import (
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
-// manifest is a published contract's root block (dag-cbor). It links the
-// source and the module, both raw blocks, and records what the module is,
-// so a node can refuse one whose source does not compile to it.
-type manifest struct {
-	Source          block.Link      `cbor:"source"`
-	WASM            block.Link      `cbor:"wasm"`
-	CompilerVersion string          `cbor:"compiler_version"`
-	Entries         []manifestEntry `cbor:"entries"`
-	Imports         []string        `cbor:"imports"`
-}
-
-// manifestEntry is an exported entry point; types as CCL spells them.
-type manifestEntry struct {
-	Name   string   `cbor:"name"`
-	Params []string `cbor:"params"`
-	Result string   `cbor:"result"`
-}
-
-// describe is the manifest of a compiled program, without its links.
-func describe(out *ccl.Output) manifest {
-	m := manifest{CompilerVersion: ccl.Version, Entries: []manifestEntry{}, Imports: slices.Clone(out.Imports)}
-	if m.Imports == nil {
-		m.Imports = []string{}
-	}
-	for _, ex := range out.Exports {
-		e := manifestEntry{Name: ex.Name, Params: []string{}, Result: ex.Result.String()}
-		for _, p := range ex.Params {
-			e.Params = append(e.Params, p.Type.String())
-		}
-		m.Entries = append(m.Entries, e)
-	}
-	return m
-}
-
-// sameModule reports whether two manifests describe the same module
-// (links aside).
-func sameModule(a, b manifest) bool {
-	return a.CompilerVersion == b.CompilerVersion && slices.Equal(a.Imports, b.Imports) &&
-		slices.EqualFunc(a.Entries, b.Entries, func(x, y manifestEntry) bool {
-			return x.Name == y.Name && x.Result == y.Result && slices.Equal(x.Params, y.Params)
-		})
-}
-
-func (m manifest) info(root cid.Cid) *messages.ContractInfo {
+// info is a manifest as the messages carry it.
+func info(m ccl.Manifest, root cid.Cid) *messages.ContractInfo {
 	out := &messages.ContractInfo{Manifest: root, WASM: m.WASM.Cid, Source: m.Source.Cid,
 		CompilerVersion: m.CompilerVersion, Imports: slices.Clone(m.Imports)}
 	for _, e := range m.Entries {
 		out.Entries = append(out.Entries, messages.ContractEntry{Name: e.Name, Params: slices.Clone(e.Params), Result: e.Result})
 	}
 	return out
-}
-
-// pack makes a compiled program's three blocks: source, module and the
-// manifest linking them (the contract's CID is the manifest's), and
-// returns the manifest too. The same source and compiler version always
-// give the same blocks.
-func pack(src []byte, out *ccl.Output) (srcBlock, wasmBlock, root block.Block, m manifest, err error) {
-	if srcBlock, err = block.NewRaw(src); err != nil {
-		return
-	}
-	if wasmBlock, err = block.NewRaw(out.WASM); err != nil {
-		return
-	}
-	m = describe(out)
-	m.Source, m.WASM = block.LinkTo(srcBlock.CID()), block.LinkTo(wasmBlock.CID())
-	root, err = block.Encode(m)
-	return
 }
 
 // compileError makes the compiler's errors a message.
@@ -105,7 +46,7 @@ func (a *Actor) publish(ctx context.Context, m *messages.PublishContract) (*mess
 	if err != nil {
 		return nil, compileError(err)
 	}
-	src, wasm, root, desc, err := pack(m.Source, out)
+	src, wasm, root, desc, err := ccl.Pack(m.Source, out)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +59,7 @@ func (a *Actor) publish(ctx context.Context, m *messages.PublishContract) (*mess
 		a.cache.add(root.CID(), p)
 	}
 	a.log.InfoContext(ctx, "contract published", "manifest", root.CID(), "entries", len(desc.Entries), "bytes", len(out.WASM))
-	return desc.info(root.CID()), nil
+	return info(desc, root.CID()), nil
 }
 
 // readBlock reads a block from the dag.
@@ -131,21 +72,21 @@ func (a *Actor) readBlock(ctx context.Context, c cid.Cid) (block.Block, error) {
 }
 
 // readManifest reads and decodes a contract's manifest.
-func (a *Actor) readManifest(ctx context.Context, c cid.Cid) (manifest, error) {
+func (a *Actor) readManifest(ctx context.Context, c cid.Cid) (ccl.Manifest, error) {
 	if !c.Defined() || c.Prefix().Codec != block.DagCBOR {
-		return manifest{}, fmt.Errorf("%w: %s is not a dag-cbor manifest", messages.ErrUnknownContract, c)
+		return ccl.Manifest{}, fmt.Errorf("%w: %s is not a dag-cbor manifest", messages.ErrUnknownContract, c)
 	}
 	b, err := a.readBlock(ctx, c)
 	if errors.Is(err, messages.ErrBlockNotFound) {
 		// Not the dag's 404: the client asked for a contract.
-		return manifest{}, fmt.Errorf("%w: no manifest %s on this node", messages.ErrUnknownContract, c)
+		return ccl.Manifest{}, fmt.Errorf("%w: no manifest %s on this node", messages.ErrUnknownContract, c)
 	}
 	if err != nil {
-		return manifest{}, err
+		return ccl.Manifest{}, err
 	}
-	var m manifest
+	var m ccl.Manifest
 	if err := block.Decode(b, &m); err != nil || !m.Source.Cid.Defined() || !m.WASM.Cid.Defined() || m.CompilerVersion == "" {
-		return manifest{}, fmt.Errorf("%w: %s is not a contract manifest", messages.ErrUnknownContract, c)
+		return ccl.Manifest{}, fmt.Errorf("%w: %s is not a contract manifest", messages.ErrUnknownContract, c)
 	}
 	return m, nil
 }
@@ -155,7 +96,7 @@ func (a *Actor) get(ctx context.Context, c cid.Cid) (*messages.ContractInfo, err
 	if err != nil {
 		return nil, err
 	}
-	return m.info(c), nil
+	return info(m, c), nil
 }
 
 // policy returns the loaded policy of a contract: from the cache, or read
@@ -189,7 +130,7 @@ func (a *Actor) policy(ctx context.Context, c cid.Cid) (*runtime.Policy, error) 
 		return nil, fmt.Errorf("%w: %s: the source compiles to %d bytes that differ from the stored module %s (%d bytes)",
 			messages.ErrContractMismatch, c, len(out.WASM), m.WASM.Cid, wasm.Size())
 	}
-	if !sameModule(describe(out), m) {
+	if !ccl.Describe(out).SameModule(m) {
 		return nil, fmt.Errorf("%w: %s: the manifest's entry points or imports are not the module's", messages.ErrContractMismatch, c)
 	}
 	p, err := a.Runtime.LoadOutput(out)

@@ -120,7 +120,7 @@ func TestPublishStoresThreeBlocksAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, wb, mb, _, err := pack([]byte(src), out)
+	sb, wb, mb, _, err := ccl.Pack([]byte(src), out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestTamperedContractsAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, wb, _, good, err := pack(src, out)
+	sb, wb, _, good, err := ccl.Pack(src, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,15 +193,15 @@ func TestTamperedContractsAreRefused(t *testing.T) {
 	n.store(t, sb, wb, ob)
 	for _, tc := range []struct {
 		name   string
-		change func(m *manifest)
+		change func(m *ccl.Manifest)
 	}{
-		{"other module", func(m *manifest) { m.WASM = block.LinkTo(ob.CID()) }},
-		{"other compiler", func(m *manifest) { m.CompilerVersion = "ccl-go/0.9.0" }},
-		{"other entries", func(m *manifest) { m.Entries[0].Result = "Bool" }},
-		{"other imports", func(m *manifest) { m.Imports = []string{"now"} }},
+		{"other module", func(m *ccl.Manifest) { m.WASM = block.LinkTo(ob.CID()) }},
+		{"other compiler", func(m *ccl.Manifest) { m.CompilerVersion = "ccl-go/0.9.0" }},
+		{"other entries", func(m *ccl.Manifest) { m.Entries[0].Result = "Bool" }},
+		{"other imports", func(m *ccl.Manifest) { m.Imports = []string{"now"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := describe(out)
+			m := ccl.Describe(out)
 			m.Source, m.WASM = good.Source, good.WASM
 			tc.change(&m)
 			mb, err := block.Encode(m)

@@ -18,7 +18,6 @@ import (
 	"github.com/intercooperative-network/icn-go/ccl"
 	"github.com/intercooperative-network/icn-go/ccl/runtime"
 	"github.com/intercooperative-network/icn-go/ccl/wasmenc"
-	"github.com/intercooperative-network/icn-go/messages/block"
 )
 
 const (
@@ -170,45 +169,11 @@ func TestCorpusTable(t *testing.T) {
 	}
 }
 
-// manifest mirrors the contract manifest actors/governance stores (its
-// pack and describe): the same fields, tags and values, so the same
-// dag-cbor bytes and CID.
-type manifest struct {
-	Source          block.Link      `cbor:"source"`
-	WASM            block.Link      `cbor:"wasm"`
-	CompilerVersion string          `cbor:"compiler_version"`
-	Entries         []manifestEntry `cbor:"entries"`
-	Imports         []string        `cbor:"imports"`
-}
-
-type manifestEntry struct {
-	Name   string   `cbor:"name"`
-	Params []string `cbor:"params"`
-	Result string   `cbor:"result"`
-}
-
 // contractIDs is what identifies a compiled program: the SHA-256 of its
 // module and the CIDs of the three blocks a node publishes.
 func contractIDs(t testing.TB, src []byte, out *ccl.Output) string {
 	t.Helper()
-	sb, err := block.NewRaw(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wb, err := block.NewRaw(out.WASM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := manifest{Source: block.LinkTo(sb.CID()), WASM: block.LinkTo(wb.CID()), CompilerVersion: ccl.Version,
-		Entries: []manifestEntry{}, Imports: append([]string{}, out.Imports...)}
-	for _, ex := range out.Exports {
-		e := manifestEntry{Name: ex.Name, Params: []string{}, Result: ex.Result.String()}
-		for _, p := range ex.Params {
-			e.Params = append(e.Params, p.Type.String())
-		}
-		m.Entries = append(m.Entries, e)
-	}
-	mb, err := block.Encode(m)
+	sb, wb, mb, _, err := ccl.Pack(src, out)
 	if err != nil {
 		t.Fatal(err)
 	}
