@@ -16,6 +16,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages/correlation"
 	"github.com/intercooperative-network/icn-go/services/logging"
+	"github.com/intercooperative-network/icn-go/services/metrics/metricstest"
 )
 
 // logBook captures a tree's JSON log lines, as the daemon writes them
@@ -214,38 +215,19 @@ func TestRemovingAChildIsAStop(t *testing.T) {
 	}
 }
 
-// gathered returns the value of the series name{actor=...} from reg, or
-// fails the test if it is not there.
+// gathered returns the value of the series name{actor=...} from reg (any
+// series of name when actorLabel is ""), or fails the test if there is none.
 func gathered(t *testing.T, reg prometheus.Gatherer, name, actorLabel string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var labels map[string]string
+	if actorLabel != "" {
+		labels = map[string]string{"actor": actorLabel}
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			match := actorLabel == ""
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "actor" && lp.GetValue() == actorLabel {
-					match = true
-				}
-			}
-			if !match {
-				continue
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
+	v, found, err := metricstest.Value(reg, name, labels)
+	if err != nil || !found {
+		t.Fatalf("no series %s{actor=%q}: %v", name, actorLabel, err)
 	}
-	t.Fatalf("no series %s{actor=%q}", name, actorLabel)
-	return 0
+	return v
 }
 
 func TestBreakerMetricsAfterTheBreakerOpens(t *testing.T) {

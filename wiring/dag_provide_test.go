@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/intercooperative-network/icn-go/messages"
+	"github.com/intercooperative-network/icn-go/services/metrics/metricstest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -72,21 +73,9 @@ func TestAPinnedPutIsFoundThroughProviderRecords(t *testing.T) {
 // when it has not been counted.
 func dagCounter(t *testing.T, n *Node, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := n.Registry.Gather()
+	v, _, err := metricstest.Value(n.Registry, name, map[string]string{label: value})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return v
 }

@@ -18,11 +18,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multihash"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/metrics/metricstest"
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/services/network/libp2pnet"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
@@ -692,29 +692,11 @@ func TestMetrics(t *testing.T) {
 
 	value := func(n *tnode, name string, labels map[string]string) float64 {
 		t.Helper()
-		mfs, err := n.reg.Gather()
-		if err != nil {
-			t.Fatal(err)
+		v, found, err := metricstest.Value(n.reg, name, labels)
+		if err != nil || !found {
+			t.Fatalf("no %s%v: %v", name, labels, err)
 		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				if matches(m, labels) {
-					switch {
-					case m.Gauge != nil:
-						return m.Gauge.GetValue()
-					case m.Counter != nil:
-						return m.Counter.GetValue()
-					case m.Histogram != nil:
-						return float64(m.Histogram.GetSampleCount())
-					}
-				}
-			}
-		}
-		t.Fatalf("no %s%v", name, labels)
-		return 0
+		return v
 	}
 	checks := []struct {
 		n      *tnode
@@ -738,21 +720,6 @@ func TestMetrics(t *testing.T) {
 	if v := value(a, "icn_network_messages_total", map[string]string{"topic": network.TopicJobs, "direction": "in"}); v != 0 {
 		t.Errorf("jobs in = %v before any jobs gossip", v)
 	}
-}
-
-func matches(m *dto.Metric, labels map[string]string) bool {
-	for k, v := range labels {
-		found := false
-		for _, l := range m.GetLabel() {
-			if l.GetName() == k && l.GetValue() == v {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 func TestNotStartedAndRestart(t *testing.T) {
