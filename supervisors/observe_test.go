@@ -1,12 +1,8 @@
 package supervisors
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,41 +12,24 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages/correlation"
 	"github.com/intercooperative-network/icn-go/services/logging"
+	"github.com/intercooperative-network/icn-go/services/logging/logtest"
 	"github.com/intercooperative-network/icn-go/services/metrics/metricstest"
 )
 
 // logBook captures a tree's JSON log lines, as the daemon writes them
 // (Info and above, correlation ids turned into request_id).
-type logBook struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBook struct{ logtest.Book }
 
-func (b *logBook) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBook) logger() *slog.Logger {
-	return slog.New(logging.Correlated(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo})))
-}
+func (b *logBook) logger() *slog.Logger { return b.Logger(slog.LevelInfo) }
 
 // supervision returns the supervision lines about actor with that event, in order.
 func (b *logBook) supervision(t *testing.T, event EventType, actor string) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var lines []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if rec["msg"] == "supervision" && rec["event"] == string(event) && rec["actor"] == actor {
-			lines = append(lines, rec)
-		}
+	lines, err := b.Records(func(r map[string]any) bool {
+		return r["msg"] == "supervision" && r["event"] == string(event) && r["actor"] == actor
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return lines
 }

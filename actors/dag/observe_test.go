@@ -1,12 +1,9 @@
 package dag
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,45 +13,27 @@ import (
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/messages/correlation"
 	"github.com/intercooperative-network/icn-go/services/logging"
+	"github.com/intercooperative-network/icn-go/services/logging/logtest"
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
 )
 
-// logBuffer collects JSON log records written from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // find returns the first record with the message msg, or nil.
-func (b *logBuffer) find(t *testing.T, msg string) map[string]any {
+func find(t *testing.T, logs *logtest.Book, msg string) map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var r map[string]any
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if r["msg"] == msg {
-			return r
-		}
+	rs, err := logs.Records(func(r map[string]any) bool { return r["msg"] == msg })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	if len(rs) == 0 {
+		return nil
+	}
+	return rs[0]
 }
 
 func TestLogLinesOfARequestCarryItsID(t *testing.T) {
-	var logs logBuffer
-	log := slog.New(logging.Correlated(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	logs := &logtest.Book{}
+	log := logs.Logger(slog.LevelDebug)
 	fs := &faultyStore{Store: memstore.New()}
 	n := startWith(t, fs, Config{MaxBlockSize: 1 << 20, GCGrace: time.Hour}, log)
 
@@ -83,7 +62,7 @@ func TestLogLinesOfARequestCarryItsID(t *testing.T) {
 				t.Fatalf("request: %v, want an error (%v)", err, tc.want)
 			}
 			var line map[string]any
-			eventually(t, "the log line "+tc.msg, func() bool { line = logs.find(t, tc.msg); return line != nil })
+			eventually(t, "the log line "+tc.msg, func() bool { line = find(t, logs, tc.msg); return line != nil })
 			if line[logging.RequestIDKey] != tc.id {
 				t.Fatalf("%q logged without its request's id: %v", tc.msg, line)
 			}
