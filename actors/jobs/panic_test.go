@@ -13,8 +13,8 @@ import (
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
-// idOf is the id a job of spec gets: the CID of its normalized spec.
-func idOf(t *testing.T, spec messages.JobSpec) string {
+// specBlock is the block a job of spec is stored as; its CID is the job id.
+func specBlock(t *testing.T, spec messages.JobSpec) block.Block {
 	t.Helper()
 	spec, err := normalize(spec)
 	if err != nil {
@@ -24,8 +24,11 @@ func idOf(t *testing.T, spec messages.JobSpec) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.CID().String()
+	return b
 }
+
+// idOf is the id a job of spec gets.
+func idOf(t *testing.T, spec messages.JobSpec) string { return specBlock(t, spec).CID().String() }
 
 // panics is a testPanic hook that panics where it is told, for the jobs
 // it is told, a number of times (-1: every time).
@@ -142,14 +145,7 @@ func (n *node) assign(t *testing.T, id string) (*messages.JobAssignReply, error)
 // and returns the job id.
 func (n *node) putSpec(t *testing.T, spec messages.JobSpec) string {
 	t.Helper()
-	spec, err := normalize(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := encodeSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := specBlock(t, spec)
 	if _, err := retry[*messages.PutBlocksReply](t, n, dagName, &messages.PutBlocks{Blocks: []block.Block{b}}); err != nil {
 		t.Fatal(err)
 	}
