@@ -116,9 +116,7 @@ func TestCCLPublishAndEval(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(n.api.requests())
 			r := runCmd(t, n.flags(tc.args...)...)
-			if r.code != tc.code || r.stdout != tc.stdout || r.stderr != tc.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tc.code, r.stdout, tc.stdout, r.stderr, tc.stderr)
-			}
+			r.expect(t, tc.code, tc.stdout, tc.stderr)
 			if tc.body == "" {
 				return
 			}

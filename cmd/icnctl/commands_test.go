@@ -142,9 +142,7 @@ func TestKill(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newNode(t, false)
 			r := runCmd(t, n.flags(append([]string{"actors", "kill"}, tt.args...)...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := n.admin.requests()
 			if tt.sent == "" {
 				if len(reqs) != 0 {

@@ -245,9 +245,7 @@ func TestDAGGet(t *testing.T) {
 			a := testApp(nil)
 			a.isTerminal = func(io.Writer) bool { return tt.terminal }
 			r := runApp(t, a, n.flags(tt.args...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			if reqs := n.api.requests(); len(reqs) != 1 || reqs[0].method != "GET" || reqs[0].uri != tt.uri {
 				t.Fatalf("requests: %+v", reqs)
 			}
@@ -339,9 +337,7 @@ func TestDAGPins(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			before := len(n.api.requests())
 			r := runCmd(t, n.flags(append([]string{"dag"}, tt.args...)...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := n.api.requests()[before:]
 			if len(reqs) != 1 || reqs[0].method+" "+reqs[0].uri != tt.req || reqs[0].auth != "Bearer "+apiToken {
 				t.Fatalf("requests: %+v", reqs)

@@ -303,6 +303,15 @@ type result struct {
 	stdout, stderr string
 }
 
+// expect fails the test unless r exited with code and printed exactly
+// stdout and stderr.
+func (r result) expect(t *testing.T, code int, stdout, stderr string) {
+	t.Helper()
+	if r.code != code || r.stdout != stdout || r.stderr != stderr {
+		t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, code, r.stdout, stdout, r.stderr, stderr)
+	}
+}
+
 func testApp(env map[string]string) *app {
 	a := newApp(func(k string) string { return env[k] }, "v9.9.9-test")
 	a.now = func() time.Time { return testNow }

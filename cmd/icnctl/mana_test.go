@@ -120,9 +120,7 @@ func TestManaReads(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(n.api.requests())
 			r := runCmd(t, n.flags(tt.args...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := n.api.requests()[before:]
 			if tt.req == "" {
 				if len(reqs) != 0 {
@@ -328,9 +326,7 @@ func TestManaWrites(t *testing.T) {
 				n.api.mux.HandleFunc(tt.pattern, tt.answer)
 			}
 			r := runCmd(t, n.flags(append([]string{"mana"}, tt.args...)...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := n.api.requests()
 			if tt.req == "" {
 				if len(reqs) != 0 {

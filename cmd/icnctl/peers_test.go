@@ -186,9 +186,7 @@ func TestPeersWrites(t *testing.T) {
 				listener.mux.HandleFunc(tt.pattern, tt.answer)
 			}
 			r := runCmd(t, n.flags(tt.args...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := append(n.api.requests(), n.admin.requests()...)
 			if tt.req == "" {
 				if len(reqs) != 0 {
@@ -433,9 +431,7 @@ func TestPeersPing(t *testing.T) {
 				n.api.mux.HandleFunc("POST /api/v1/peers/{peer}/ping", tt.answer)
 			}
 			r := runCmd(t, n.flags(tt.args...)...)
-			if r.code != tt.code || r.stdout != tt.stdout || r.stderr != tt.stderr {
-				t.Fatalf("exit %d (want %d)\nstdout %q\n  want %q\nstderr %q\n  want %q", r.code, tt.code, r.stdout, tt.stdout, r.stderr, tt.stderr)
-			}
+			r.expect(t, tt.code, tt.stdout, tt.stderr)
 			reqs := n.api.requests()
 			if tt.req == "" {
 				if len(reqs) != 0 {
