@@ -700,12 +700,8 @@ func (a *Actor) ask(c actor.Context, m *messages.AskPeer) {
 	sender, owner := c.Sender(), a
 	did := e.did
 	a.workers.Go(func() {
-		ctx := owner.ctx
-		if m.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, m.Timeout)
-			defer cancel()
-		}
+		ctx, cancel := within(owner.ctx, m.Timeout)
+		defer cancel()
 		answer, err := owner.roundTrip(ctx, p, did, m.Type, data)
 		if sender != nil {
 			owner.sys.Root.Send(sender, orError(answer, err))
@@ -781,12 +777,8 @@ func (a *Actor) ping(c actor.Context, m *messages.PingPeer) {
 		giveUp = 1
 	}
 	a.workers.Go(func() {
-		ctx := owner.ctx
-		if m.Within > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, m.Within)
-			defer cancel()
-		}
+		ctx, cancel := within(owner.ctx, m.Within)
+		defer cancel()
 		report := &messages.PingReport{Peer: p.String(), DID: did, Count: count}
 		var lastErr error
 		for run := 0; len(report.RTTs)+report.Failed < count && run < giveUp && ctx.Err() == nil; {
@@ -965,4 +957,13 @@ func (a *Actor) status(c actor.Context) {
 		"breakers_open": strconv.Itoa(open),
 	}
 	c.Respond(&messages.SubsystemStatus{Name: Name, Ready: h != nil, Since: a.since, Details: details})
+}
+
+// within is ctx bounded by d, or ctx itself (with a no-op cancel) when d
+// is 0: the caller set no bound of its own.
+func within(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
 }
