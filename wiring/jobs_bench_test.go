@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/intercooperative-network/icn-go/actors/actortest"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
@@ -144,33 +144,11 @@ func BenchmarkJobThroughputDurable(b *testing.B) {
 	if err := run(fmt.Sprintf("warm-up %d", time.Now().UnixNano())); err != nil {
 		b.Fatal(err)
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	slots := make(chan struct{}, inFlight)
 	b.ResetTimer()
-	start := time.Now()
-	for i := range b.N {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if err := run(fmt.Sprintf("durable %d", i)); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, err := actortest.InFlight(b.N, inFlight, func(i int) error { return run(fmt.Sprintf("durable %d", i)) })
 	b.StopTimer()
-	if first != nil {
-		b.Fatal(first)
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 }

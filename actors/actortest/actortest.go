@@ -7,6 +7,7 @@ package actortest
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,4 +112,32 @@ func Start(tb testing.TB, reg *prometheus.Registry, children ...supervisors.Chil
 		}
 	})
 	return tree
+}
+
+// InFlight runs op(0) to op(n-1), at most inFlight at a time, and returns
+// how long they took together and the first error (the others still run).
+// It is the load of the throughput benchmarks.
+func InFlight(n, inFlight int, op func(i int) error) (time.Duration, error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	slots := make(chan struct{}, inFlight)
+	start := time.Now()
+	for i := range n {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := op(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), first
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/intercooperative-network/icn-go/actors/actortest"
 	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/actors/ledger"
 	"github.com/intercooperative-network/icn-go/messages"
@@ -60,6 +60,10 @@ func benchModule(tb testing.TB, ctx context.Context, n *node) cid.Cid {
 	return b.CID()
 }
 
+// benchMaxMana covers the default price (10) and the worst fuel cost at
+// the default fuel limit (10), or the node would not bid on its own jobs.
+const benchMaxMana = 20
+
 // benchRunJob submits a job of mod whose input is tag (a distinct tag is a
 // distinct job: the id is the spec's CID), waits until it is final, and
 // returns how long it took from the submit until a GetJob saw it completed.
@@ -70,7 +74,7 @@ func benchModule(tb testing.TB, ctx context.Context, n *node) cid.Cid {
 func benchRunJob(ctx context.Context, n *node, mod cid.Cid, tag string, poll time.Duration) (time.Duration, error) {
 	start := time.Now()
 	s, err := benchAsk[*messages.JobStatus](ctx, n, Name, &messages.SubmitJob{Spec: messages.JobSpec{
-		Module: mod, Input: []byte(tag), MaxMana: 1}})
+		Module: mod, Input: []byte(tag), MaxMana: benchMaxMana}})
 	if err != nil {
 		return 0, err
 	}
@@ -137,41 +141,16 @@ func benchThroughput(b *testing.B, inFlight int, poll time.Duration) {
 	n := startBenchNode(b)
 	mod := benchModule(b, ctx, n)
 	benchWarm(b, ctx, n, mod)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	slots := make(chan struct{}, inFlight)
 	b.ResetTimer()
-	start := time.Now()
-	for i := range b.N {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if _, err := benchRunJob(ctx, n, mod, fmt.Sprintf("throughput %d", i), poll); err != nil {
-				mu.Lock()
-				first = benchFirstErr(first, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, err := actortest.InFlight(b.N, inFlight, func(i int) error {
+		_, err := benchRunJob(ctx, n, mod, fmt.Sprintf("throughput %d", i), poll)
+		return err
+	})
 	b.StopTimer()
-	if first != nil {
-		b.Fatal(first)
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
-}
-
-// benchFirstErr keeps the first error.
-func benchFirstErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 func benchMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
