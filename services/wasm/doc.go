@@ -68,8 +68,8 @@
 // single compilation, and only the run that compiled reports the time it
 // took (Result.Compile, CallResult.Compile). With WithCacheDir, wazero keeps the compiled code on
 // disk too, and the engine keeps the instrumented modules next to it, by
-// (key, cost-table version) like the memory cache (dir/icn-fuel-vN for
-// version N, a file per key): a restarted node neither rewrites nor
+// (key, cost-table version) like the memory cache (dir/icn-fuel-vN-rM for
+// cost-table version N and fuel.RewriteVersion M, a file per key): a restarted node neither rewrites nor
 // compiles anything it did before. An entry is written to a temporary file
 // and renamed, and checked when read (version, lengths, CRC-32C of the
 // entry and of the module it was made from, so a key reused for other

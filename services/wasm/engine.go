@@ -37,8 +37,8 @@ type hostModule struct {
 }
 
 // WithCacheDir keeps wazero's compiled code in dir (created if needed),
-// and the instrumented modules next to it (dir/icn-fuel-vN, N the
-// cost-table version), so a module is rewritten and compiled once per
+// and the instrumented modules next to it (dir/icn-fuel-vN-rM, N the
+// cost-table version and M fuel.RewriteVersion), so a module is rewritten and compiled once per
 // machine, not once per process.
 func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
 

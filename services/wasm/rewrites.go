@@ -56,7 +56,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // openRewrites makes the directory of version's entries under cacheDir.
 func openRewrites(cacheDir string, version int, log *slog.Logger) (*rewrites, error) {
-	dir := filepath.Join(cacheDir, fmt.Sprintf("icn-fuel-v%d", version))
+	dir := filepath.Join(cacheDir, fmt.Sprintf("icn-fuel-v%d-r%d", version, fuel.RewriteVersion))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("wasm: rewrite cache: %w", err)
 	}

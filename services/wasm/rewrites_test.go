@@ -33,7 +33,7 @@ func engineOn(t *testing.T, dir string, opts ...Option) *Engine {
 
 // rewriteFile is the disk cache entry of key under version in dir.
 func rewriteFile(dir string, version int, key string) string {
-	return filepath.Join(dir, fmt.Sprintf("icn-fuel-v%d", version), fmt.Sprintf("%x", sha256.Sum256([]byte(key))))
+	return filepath.Join(dir, fmt.Sprintf("icn-fuel-v%d-r%d", version, fuel.RewriteVersion), fmt.Sprintf("%x", sha256.Sum256([]byte(key))))
 }
 
 func runSieve(t *testing.T, e *Engine, key string, src []byte) Result {

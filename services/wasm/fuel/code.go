@@ -5,8 +5,8 @@ package fuel
 type segKind uint8
 
 const (
-	segPlain segKind = iota // A += cost
-	segLoop                 // A += max(cost, MinCheckCost), at a loop header
+	segPlain segKind = iota // L -= cost
+	segLoop                 // L -= max(cost, MinCheckCost), at a loop header
 	segEntry                // L = R - max(cost, MinCheckCost); if L < 0 { refill }
 )
 
@@ -69,18 +69,20 @@ type rewriter struct {
 	snips      []byte
 
 	// per function
-	local    uint32 // L: the function's fuel counter (i64)
-	acc      uint32 // A: charges not yet subtracted from L (i64)
-	depthLoc uint32 // the stack budget after this function's entry (i32)
-	scratch  uint32 // an i32 scratch for dynamic costs
-	nlocals  uint32 // the original's parameters and locals
-	h, maxH  int    // operand stack height, and its maximum so far
-	depthAt  int    // index in pieces of the stack budget check
-	tailLen  int
-	copied   int // src offset up to which pieces cover the input
-	cur      int // current segment, -1 in unreachable code
-	live     bool
-	trapped  bool // the code went dead at an unreachable (not a branch or return)
+	local         uint32    // L: the function's fuel counter (i64)
+	depthLoc      uint32    // the stack budget after this function's entry (i64)
+	scratch       uint32    // an i32 scratch for dynamic costs
+	nlocals       uint32    // the original's parameters and locals
+	renewals      []renewal // what a refill renews (appendRenewals)
+	paramRenewals int       // how many of them are parameters
+	nshadows      uint32    // i64 locals added for renewals, after scratch
+	h, maxH       int       // operand stack height, and its maximum so far
+	depthAt       int       // index in pieces of the stack budget check
+	entryTail     [2]int    // the entry's check, after its charge
+	copied        int       // src offset up to which pieces cover the input
+	cur           int       // current segment, -1 in unreachable code
+	live          bool
+	trapped       bool // the code went dead at an unreachable (not a branch or return)
 
 	// snippet ranges in snips, per function
 	snipCallBefore, snipCallAfter, snipExit [2]int
@@ -88,12 +90,23 @@ type rewriter struct {
 	snipBackEdge                            [2]int
 }
 
-// Stack weight of what the instrumentation adds to a frame: its four
-// locals, and at most four operand stack slots above the original's.
+// Stack weight of what the instrumentation adds to a frame: four units
+// for its locals (a fixed part of the cost model, whatever their number),
+// and at most four operand stack slots above the original's.
 const (
 	injectedLocals = 4
 	injectedStack  = 4
 )
+
+// maxRenewed is how many of a function's first locals a refill renews.
+const maxRenewed = 32
+
+// renewal is one local a refill gives a new value (appendRenewals).
+type renewal struct {
+	local  uint32
+	typ    ValueType
+	shadow uint32 // the i64 local an i32 or f32 goes through
+}
 
 func (w *rewriter) snip(b []byte) [2]int {
 	s := len(w.snips)
@@ -146,20 +159,20 @@ func (w *rewriter) prepare() {
 	w.snips = w.snips[:0]
 	b := w.scratchBuf[:0]
 	defer func() { w.scratchBuf = b[:0] }()
-	L, A, D := w.local, w.acc, w.depthLoc
+	L, D := w.local, w.depthLoc
 	S := w.scratch
 	g := w.g
 
-	b = w.appendFolded(b[:0])
+	b = appendU32(append(b[:0], 0x20), L)
 	b = appendU32(append(b, 0x24), g.chunk)
-	w.snipCallBefore = w.snip(b) // R = L - A
+	w.snipCallBefore = w.snip(b) // R = L
 	w.snipExit = w.snipCallBefore
 
-	b = appendU32(append(b[:0], 0x23), g.chunk)   // global.get R
-	b = appendU32(append(b, 0x21), L)             // local.set L
-	b = appendU32(append(b, 0x42, 0x00, 0x21), A) // A = 0
-	b = appendU32(append(b, 0x20), D)             // local.get Dl
-	b = appendU32(append(b, 0x24), g.stack)       // global.set D
+	b = appendU32(append(b[:0], 0x23), g.chunk) // global.get R
+	b = appendU32(append(b, 0x21), L)           // local.set L
+	b = appendU32(append(b, 0x20), D)           // local.get Dl
+	b = append(b, 0xA7)                         // i32.wrap_i64
+	b = appendU32(append(b, 0x24), g.stack)     // global.set D
 	w.snipCallAfter = w.snip(b)
 
 	// dyn charges in proportion to the i32 operand on top of the stack,
@@ -167,16 +180,20 @@ func (w *rewriter) prepare() {
 	// the charge.
 	dyn := func(scale ...byte) []byte {
 		b = appendU32(append(b[:0], 0x22), S) // local.tee S (the operand stays)
-		b = w.appendFolded(b)                 // L - A
+		b = appendU32(append(b, 0x20), L)     // local.get L
 		b = appendU32(append(b, 0x20), S)     // local.get S
 		b = append(b, 0xAD)                   // i64.extend_i32_u
 		b = append(b, scale...)               // the charge
 		b = append(b, 0x7D)                   // i64.sub
-		b = appendU32(append(b, 0x21), L)     // local.set L
-		return w.appendRefillIf(w.appendClearA(b))
+		return w.appendCheckTail(b)           // L = ...; refill if negative
 	}
-	w.tailLen = len(w.appendCheckTail(b[:0]))
-	w.snipBackEdge = w.snip(w.appendRefillIf(w.appendFold(b[:0])))
+	b = appendU32(append(b[:0], 0x22), L)
+	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
+	// At entry only the parameters have values to keep: the other locals
+	// are still zero.
+	b = append(w.appendRefillBody(b, w.renewals[:w.paramRenewals]), 0x0B)
+	w.entryTail = w.snip(b)
+	w.snipBackEdge = w.snip(w.appendRefillIf(appendU32(append(b[:0], 0x20), L)))
 	// memory.grow: the counter goes to the chunk too, so that the host,
 	// which stops the run when the grow goes over its limit, reads the
 	// exact fuel used.
@@ -195,17 +212,23 @@ func (w *rewriter) prepare() {
 // depthCheck returns the stack budget check of a function entry, for a
 // frame of weight w:
 //
-//	(local.set $Dl (i32.sub (global.get $D) (i32.const w))) (global.set $D (local.get $Dl))
-//	(if (i32.lt_s (local.get $Dl) (i32.const 0)) (then unreachable))
+//	(local.set $Dl (i64.extend_i32_s (i32.sub (global.get $D) (i32.const w))))
+//	(global.set $D (i32.wrap_i64 (local.get $Dl)))
+//	(if (i64.lt_s (local.get $Dl) (i64.const 0)) (then unreachable))
+//
+// Dl is an i64 although the budget is an i32: wazero packs the stack
+// slots of spilled values without aligning them, so a 4-byte slot that
+// the instrumentation adds misaligns every 8-byte one after it.
 func (w *rewriter) depthCheck(weight int64) [2]int {
 	s := len(w.snips)
 	b := appendU32(append(w.snips, 0x23), w.g.stack) // global.get D
 	b = appendS64(append(b, 0x41), weight)           // i32.const w
-	b = append(b, 0x6B)                              // i32.sub
+	b = append(b, 0x6B, 0xAC)                        // i32.sub; i64.extend_i32_s
 	b = appendU32(append(b, 0x22), w.depthLoc)       // local.tee Dl
+	b = append(b, 0xA7)                              // i32.wrap_i64
 	b = appendU32(append(b, 0x24), w.g.stack)        // global.set D
 	b = appendU32(append(b, 0x20), w.depthLoc)       // local.get Dl
-	b = append(b, 0x41, 0x00, 0x48)                  // i32.const 0; i32.lt_s
+	b = append(b, 0x42, 0x00, 0x53)                  // i64.const 0; i64.lt_s
 	w.snips = append(b, 0x04, 0x40, 0x00, 0x0B)      // if unreachable end
 	return [2]int{s, len(w.snips)}
 }
@@ -230,26 +253,6 @@ func (w *rewriter) tableGrowCap(x uint32) [2]int {
 	return [2]int{s, len(w.snips)}
 }
 
-// appendFolded pushes L - A, the counter with the pending charges.
-func (w *rewriter) appendFolded(b []byte) []byte {
-	b = appendU32(append(b, 0x20), w.local)
-	b = appendU32(append(b, 0x20), w.acc)
-	return append(b, 0x7D)
-}
-
-// appendFold folds the pending charges into L and pushes L:
-// L = L - A; A = 0; L.
-func (w *rewriter) appendFold(b []byte) []byte {
-	b = appendU32(append(w.appendFolded(b), 0x21), w.local)
-	return w.appendClearA(b)
-}
-
-// appendClearA clears A and pushes L: A = 0; L.
-func (w *rewriter) appendClearA(b []byte) []byte {
-	b = appendU32(append(b, 0x42, 0x00, 0x21), w.acc)
-	return appendU32(append(b, 0x20), w.local)
-}
-
 // appendCheckTail stores the i64 on the stack in L and refills when it is
 // negative (appendRefillIf).
 func (w *rewriter) appendCheckTail(b []byte) []byte {
@@ -261,18 +264,67 @@ func (w *rewriter) appendCheckTail(b []byte) []byte {
 // negative: (if (i64.lt_s L (i64.const 0)) (then (local.set L (call $refill (local.get L))))).
 func (w *rewriter) appendRefillIf(b []byte) []byte {
 	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	b = w.appendRefillBody(b)
+	b = w.appendRefillBody(b, w.renewals)
 	return append(b, 0x0B)
 }
 
-// appendRefillBody is the inside of appendRefillIf's if: L = refill(L).
-// The refill is a function (appendRefillFunc): the call sits on a cold
-// path that never rejoins a loop's hot path, so it costs nothing there,
-// and it keeps the injected code small (wazero compiles it all).
-func (w *rewriter) appendRefillBody(b []byte) []byte {
+// appendRefillBody is the inside of appendRefillIf's if: L = refill(L),
+// between the renewals of the function's locals (appendRenewals). The
+// refill is a function (appendRefillFunc): the call sits on a cold path
+// that never rejoins a loop's hot path, so it costs nothing there, and it
+// keeps the injected code small (wazero compiles it all).
+func (w *rewriter) appendRefillBody(b []byte, renew []renewal) []byte {
+	b = appendRenewals(b, renew, true)
 	b = appendU32(append(b, 0x20), w.local)
 	b = appendU32(append(b, 0x10), w.g.refill)
-	return appendU32(append(b, 0x21), w.local)
+	b = appendU32(append(b, 0x21), w.local)
+	return appendRenewals(b, renew, false)
+}
+
+// appendRenewals gives the function's first maxRenewed locals new values,
+// bit for bit the same, around a refill: before the call (before) each
+// i64 becomes itself + 0, each f64 goes through its bits, and each i32 and
+// f32 moves, widened, into an i64 shadow local; after it, the shadows move
+// back.
+//
+// Why: wazero's register allocator stores a value that lives across a
+// call on the stack where the value is defined, and a value merged at a
+// block start (a phi) at every definition. A refill is a call, so without
+// renewals every value carried round a loop, which lives across the
+// loop's refill, would be stored on every trip, in the hot path. Renewed,
+// the values that live across the refill are defined on the cold path,
+// and so are their stores. The shadows keep the slots of i32 and f32
+// values, which would be 4 bytes, from misaligning the 8-byte slots after
+// them (see depthCheck).
+func appendRenewals(b []byte, renew []renewal, before bool) []byte {
+	for _, r := range renew {
+		if before {
+			b = appendU32(append(b, 0x20), r.local)
+			switch r.typ {
+			case I64:
+				b = append(b, 0x42, 0x00, 0x7C) // i64.const 0; i64.add
+			case F64:
+				b = append(b, 0xBD, 0xBF) // i64.reinterpret_f64; f64.reinterpret_i64
+			case I32:
+				b = appendU32(append(b, 0xAD, 0x21), r.shadow) // i64.extend_i32_u; local.set T
+				continue
+			case F32:
+				b = appendU32(append(b, 0xBC, 0xAD, 0x21), r.shadow) // i32.reinterpret_f32; ...
+				continue
+			}
+			b = appendU32(append(b, 0x21), r.local)
+			continue
+		}
+		switch r.typ {
+		case I32:
+			b = appendU32(append(b, 0x20), r.shadow)
+			b = appendU32(append(b, 0xA7, 0x21), r.local) // i32.wrap_i64; local.set
+		case F32:
+			b = appendU32(append(b, 0x20), r.shadow)
+			b = appendU32(append(b, 0xA7, 0xBE, 0x21), r.local) // ...; f32.reinterpret_i32
+		}
+	}
+	return b
 }
 
 func (w *rewriter) flush(upTo int) {
@@ -334,12 +386,12 @@ func (w *rewriter) plainLoop(l uint32) bool {
 // rather than rejoining the hot path: that keeps wazero's register
 // allocator from reloading the loop's values on every iteration.
 //
-//	<fold: L -= A; A = 0> (if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+1)))
+//	(if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+1)))
 func (w *rewriter) backEdge(at int, l uint32) {
 	s := len(w.snips)
-	b := w.appendFold(w.snips)
+	b := appendU32(append(w.snips, 0x20), w.local)
 	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	b = w.appendRefillBody(b)
+	b = w.appendRefillBody(b, w.renewals)
 	b = appendU32(append(b, 0x0C), l+1)
 	w.snips = append(b, 0x0B)
 	w.insert(at, [2]int{s, len(w.snips)})
@@ -348,13 +400,13 @@ func (w *rewriter) backEdge(at int, l uint32) {
 // backEdgeIf replaces `br_if l` (l a loop without parameters) at
 // src[at:next] with the same, checked:
 //
-//	(if (then <fold> (if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+2))) (br l+1)))
+//	(if (then (if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+2))) (br l+1)))
 func (w *rewriter) backEdgeIf(at, next int, l uint32) {
 	s := len(w.snips)
 	b := append(w.snips, 0x04, 0x40)
-	b = w.appendFold(b)
+	b = appendU32(append(b, 0x20), w.local)
 	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	b = w.appendRefillBody(b)
+	b = w.appendRefillBody(b, w.renewals)
 	b = appendU32(append(b, 0x0C), l+2)
 	b = append(b, 0x0B)
 	b = appendU32(append(b, 0x0C), l+1)
@@ -431,6 +483,18 @@ func (w *rewriter) dataIndex(r *reader) error {
 	return err
 }
 
+// addRenewal records that refills renew local k of type t, if it is one
+// of the first maxRenewed and of a type they renew.
+func (w *rewriter) addRenewal(k uint32, t ValueType) {
+	if k >= maxRenewed {
+		return
+	}
+	switch t {
+	case I32, I64, F32, F64:
+		w.renewals = append(w.renewals, renewal{local: k, typ: t})
+	}
+}
+
 // function rewrites one body (src[start:end], after its size) of type ft
 // into w.pieces. It returns the body's locals header end offset.
 func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err error) {
@@ -444,25 +508,41 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 		return 0, err
 	}
 	total := uint64(len(ft.Params))
+	w.renewals = w.renewals[:0]
+	for i, t := range ft.Params {
+		w.addRenewal(uint32(i), t)
+	}
+	w.paramRenewals = len(w.renewals)
 	for range groups {
 		n, err := r.u32()
 		if err != nil {
 			return 0, err
 		}
+		first := total
 		total += uint64(n)
 		if total > maxLocals {
 			return 0, r.failf("more than %d locals", maxLocals)
 		}
-		if _, err := r.valueType(); err != nil {
+		t, err := r.valueType()
+		if err != nil {
 			return 0, err
+		}
+		for k := first; k < min(total, maxRenewed); k++ {
+			w.addRenewal(uint32(k), t)
 		}
 	}
 	localsEnd = r.off
 	w.nlocals = uint32(total)
 	w.local = uint32(total)
-	w.acc = w.local + 1
-	w.depthLoc = w.local + 2
-	w.scratch = w.local + 3
+	w.depthLoc = w.local + 1
+	w.scratch = w.local + 2
+	w.nshadows = 0
+	for i := range w.renewals {
+		if t := w.renewals[i].typ; t == I32 || t == F32 {
+			w.renewals[i].shadow = w.scratch + 1 + w.nshadows
+			w.nshadows++
+		}
+	}
 	w.h, w.maxH = 0, 0
 	w.prepare()
 

@@ -5,10 +5,15 @@ package fuel
 // where charges are placed changes the fuel a run uses, so it bumps this
 // number; caches of rewritten modules are keyed by it, and a receipt's
 // fuel_used is only comparable between executors that use the same version.
-// Any other change to what Instrument outputs bumps it too: services/wasm
-// keeps rewrites on disk under this number, and would go on serving the
-// old ones.
+// A change to what Instrument outputs that leaves every run's fuel as it
+// was bumps RewriteVersion instead.
 const CostTableVersion = 3
+
+// RewriteVersion identifies the shape of Instrument's output for a given
+// cost table: services/wasm keeps rewrites on disk under both numbers, and
+// would otherwise go on serving the old ones. (2: the counter is charged
+// directly, the stack budget local is an i64, and refills renew locals.)
+const RewriteVersion = 2
 
 // The cost table, version 3 (3: the code after a guard, an if without
 // else whose then-arm traps, is charged with the code before it). One unit of fuel is about one simple

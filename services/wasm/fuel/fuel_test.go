@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,7 @@ func TestCorpusDifferential(t *testing.T) {
 		{"exit", nil, 3},
 		{"features", nil, 0},
 		{"stdin", []byte("hello, cooperative world"), 0},
+		{"renew", nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := wasmtest.WAT(t, tc.name)
@@ -143,6 +145,33 @@ func TestCorpusDifferential(t *testing.T) {
 				t.Fatalf("with %d fuel (one short) it did not run out: %+v", got.used-1, short)
 			}
 		})
+	}
+}
+
+// TestRefillsKeepLocals: refills renew a function's locals (the back
+// edge's of a loop, a callee's parameters at entry); every bit of every
+// type survives, NaN payloads and negative zeros included, across many
+// refills.
+func TestRefillsKeepLocals(t *testing.T) {
+	r := newRunner(t)
+	src := wasmtest.WAT(t, "renew")
+	want := r.run(t, src, nil, false, 0)
+	got := r.run(t, instrument(t, src), nil, true, 1<<40)
+	if got.stdout != want.stdout || got.trapped || got.oof {
+		t.Fatalf("instrumented %+v, original %+v", got, want)
+	}
+	if got.used < 8*fuel.Chunk {
+		t.Fatalf("used %d fuel, fewer than 8 chunks of %d: too few refills to test", got.used, fuel.Chunk)
+	}
+	lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
+	if len(lines) != 7 {
+		t.Fatalf("output %q", got.stdout)
+	}
+	// c, d, e and f are carried unchanged round the loop.
+	for i, w := range []string{"000000007fa00001", "fff8000000000001", "0000000080000000", "8000000000000000"} {
+		if lines[2+i] != w {
+			t.Errorf("line %d: %s, want %s", 3+i, lines[2+i], w)
+		}
 	}
 }
 

@@ -62,7 +62,7 @@ func Instrument(src []byte) (*Module, error) {
 		}
 	}
 
-	out := make([]byte, 0, len(src)*3/2+256)
+	out := make([]byte, 0, len(src)*2+256)
 	out = append(out, src[:8]...)
 	var tmp []byte
 
@@ -213,7 +213,7 @@ func (w *rewriter) code(out []byte, d *decoded, sec *section, wrapped []uint32) 
 	n := uint32(len(d.bodies)) + 1 + uint32(len(wrapped))
 	size := 64
 	if sec != nil {
-		size += (sec.end - sec.start) * 3 / 2
+		size += (sec.end - sec.start) * 5 / 2
 	}
 	payload := make([]byte, 0, size)
 	payload = appendU32(payload, n)
@@ -223,12 +223,20 @@ func (w *rewriter) code(out []byte, d *decoded, sec *section, wrapped []uint32) 
 		if err != nil {
 			return nil, err
 		}
-		// locals header: one group count more each for L (i64) and Dl, S (i32)
+		// locals header: one group each more for L and Dl (i64), S
+		// (i32) and the renewals' shadows (i64)
 		r := &reader{b: w.src[:b.end], off: b.start}
 		groups, _ := r.u32()
-		hdr = appendU32(hdr[:0], groups+2)
+		extra := uint32(2)
+		if w.nshadows > 0 {
+			extra++
+		}
+		hdr = appendU32(hdr[:0], groups+extra)
 		hdr = append(hdr, w.src[r.off:localsEnd]...)
-		hdr = append(hdr, 0x02, byte(I64), 0x02, byte(I32))
+		hdr = append(hdr, 0x02, byte(I64), 0x01, byte(I32))
+		if w.nshadows > 0 {
+			hdr = append(appendU32(hdr, w.nshadows), byte(I64))
+		}
 		size := len(hdr)
 		for _, p := range w.pieces {
 			size += w.pieceLen(p)
@@ -300,19 +308,19 @@ func (w *rewriter) pieceLen(p piece) int {
 	}
 	s := w.segs[p.a]
 	c := w.segCost(s)
-	A := u32Len(w.acc)
+	L := u32Len(w.local)
 	switch s.kind {
 	case segPlain, segLoop:
 		if c == 0 {
 			return 0
 		}
-		return 1 + A + 1 + s64Len(c) + 1 + 1 + A
+		return 1 + L + 1 + s64Len(c) + 1 + 1 + L
 	default:
-		return 1 + u32Len(w.g.chunk) + 1 + s64Len(c) + 1 + w.checkTailLen()
+		return 1 + u32Len(w.g.chunk) + 1 + s64Len(c) + 1 + w.entryTailLen()
 	}
 }
 
-func (w *rewriter) checkTailLen() int { return w.tailLen }
+func (w *rewriter) entryTailLen() int { return w.entryTail[1] - w.entryTail[0] }
 
 func (w *rewriter) appendPiece(b []byte, p piece) []byte {
 	switch p.kind {
@@ -328,17 +336,15 @@ func (w *rewriter) appendPiece(b []byte, p piece) []byte {
 		if c == 0 {
 			return b
 		}
-		// A += c: charges accumulate apart from L, which back edges,
-		// calls and exits update once (appendFold), so that a long chain
-		// of dependent subtractions never sits on a loop's critical path.
-		b = appendU32(append(b, 0x20), w.acc)
+		// L -= c
+		b = appendU32(append(b, 0x20), w.local)
 		b = appendS64(append(b, 0x42), c)
-		b = append(b, 0x7C)
-		return appendU32(append(b, 0x21), w.acc)
+		b = append(b, 0x7D)
+		return appendU32(append(b, 0x21), w.local)
 	default:
 		b = appendU32(append(b, 0x23), w.g.chunk)
 	}
 	b = appendS64(append(b, 0x42), c)
 	b = append(b, 0x7D)
-	return w.appendCheckTail(b)
+	return append(b, w.snips[w.entryTail[0]:w.entryTail[1]]...)
 }
