@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
+	corenet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -54,6 +56,8 @@ type Network struct {
 	reg  prometheus.Registerer
 	log  *slog.Logger
 	mdns mdns.Service
+	// mdnsStop ends the dials of the peers mDNS found (mdnsNotifee).
+	mdnsStop context.CancelFunc
 	*stack.Stack
 }
 
@@ -119,7 +123,9 @@ func (n *Network) Start(context.Context) error {
 		return fmt.Errorf("libp2pnet: %w", err)
 	}
 	if n.opts.MDNS {
-		n.mdns = mdns.NewMdnsService(h, MDNSServiceName, mdnsNotifee{n})
+		ctx, stop := context.WithCancel(context.Background())
+		n.mdnsStop = stop
+		n.mdns = mdns.NewMdnsService(h, MDNSServiceName, mdnsNotifee{n: n, ctx: ctx})
 		if err := n.mdns.Start(); err != nil {
 			return errors.Join(fmt.Errorf("libp2pnet: start mdns: %w", err), n.Stop(context.Background()))
 		}
@@ -131,6 +137,7 @@ func (n *Network) Start(context.Context) error {
 func (n *Network) Stop(ctx context.Context) error {
 	var errs []error
 	if n.mdns != nil {
+		n.mdnsStop()
 		errs = append(errs, n.mdns.Close())
 		n.mdns = nil
 	}
@@ -140,16 +147,44 @@ func (n *Network) Stop(ctx context.Context) error {
 
 // mdnsNotifee dials each peer mDNS finds; once connected the redial loop
 // keeps it as a recently seen peer.
-type mdnsNotifee struct{ n *Network }
+type mdnsNotifee struct {
+	n   *Network
+	ctx context.Context // done when the network stops
+}
 
+// mdnsDialAttempts bounds the dials of a peer mDNS found. mDNS reports a
+// peer once per lookup, and its next query may be a minute away, so a
+// dial that fails because the peer (or this node) was busy starting is
+// tried again, after 1, 2 and 4 s.
+const mdnsDialAttempts = 4
+
+// HandlePeerFound runs in its own goroutine (one per peer found).
 func (m mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	h := m.n.Host()
 	if h == nil || ai.ID == h.ID() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), network.DefaultRPCTimeout)
-	defer cancel()
-	if err := h.Connect(ctx, ai); err != nil {
-		m.n.log.Debug("mdns peer not reachable", "peer", ai.ID.String(), "err", err)
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(m.ctx, network.DefaultRPCTimeout)
+		if attempt > 1 {
+			// past the swarm's backoff after the failed dial (5 s)
+			ctx = corenet.WithForceDirectDial(ctx, "mdns: dial again")
+		}
+		err := h.Connect(ctx, ai)
+		cancel()
+		if err == nil {
+			return
+		}
+		m.n.log.Debug("mdns peer not reachable", "peer", ai.ID.String(), "attempt", attempt, "err", err)
+		if attempt == mdnsDialAttempts {
+			return
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
 }
