@@ -34,6 +34,7 @@ func cpuWorkloads(b *testing.B) []struct {
 	}{
 		{"loop-1e8", Job{Module: wasmtest.WAT(b, "loop"), Stdin: le64(100_000_000)}},
 		{"sieve-1e7", Job{Module: wasmtest.WAT(b, "sieve"), Stdin: le64(10_000_000)}},
+		{"go-loop-1e8", Job{Module: goCorpus, Args: []string{"loop", "100000000"}}},
 		{"go-sieve-1e7", Job{Module: goCorpus, Args: []string{"sieve", "10000000"}}},
 		{"go-sha256-64MiB", Job{Module: goCorpus, Args: []string{"sha256", "64"}}},
 		{"fib-30", Job{Module: wasmtest.WAT(b, "fib"), Stdin: le64(30)}}, // call-bound

@@ -164,6 +164,11 @@ func jsonRoundTrip(n int) {
 	fmt.Printf("%d %d %x %v\n", len(back), len(b), sha256.Sum256(b), string(b) == string(b2))
 }
 
+// sieve and loop are not inlined: the metering benchmark
+// (services/wasm BenchmarkCPU) measures each in its own function, as hot
+// loops usually are, rather than inside main's dispatch of every command.
+//
+//go:noinline
 func sieve(n int) int {
 	composite := make([]bool, n)
 	count := 0
@@ -193,6 +198,7 @@ func deep(n int) int {
 	return deep(n-1) + 1
 }
 
+//go:noinline
 func loop(n int) uint64 {
 	var acc uint64
 	for i := range n {
