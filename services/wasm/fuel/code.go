@@ -74,6 +74,8 @@ type rewriter struct {
 	scratch       uint32    // an i32 scratch for dynamic costs
 	nlocals       uint32    // the original's parameters and locals
 	renewals      []renewal // what a refill renews (appendRenewals)
+	refills       int       // the refill sites that renew them
+	noRenewals    bool      // set for a function with too many (maxRenewals)
 	paramRenewals int       // how many of them are parameters
 	nshadows      uint32    // i64 locals added for renewals, after scratch
 	h, maxH       int       // operand stack height, and its maximum so far
@@ -100,6 +102,22 @@ const (
 
 // maxRenewed is how many of a function's first locals a refill renews.
 const maxRenewed = 32
+
+// maxRenewals bounds a function's renewals (its refill sites times the
+// locals each renews); a function over it has none, and its refills keep
+// their cost on the hot path (see renewalWeight).
+const maxRenewals = 512
+
+// renewalWeight is the stack weight of the renewals of a function:
+// refills refill sites that each renew n locals, and the entry's params.
+// wazero gives the values a renewal makes stack slots of their own, about
+// 18 bytes per renewed local and site (measured on
+// testdata/wat/deepframes.wat, before maxRenewals: a 22.6 KB frame for 40
+// sites of 32, against 352 bytes bare). wazero stops a module whose stack
+// outgrows 50 to 100 MB (its callStackCeiling, counted in bytes), about
+// 12 bytes per unit of StackBudget; at 3 units a renewal (6 bytes a unit)
+// the budget is still what a recursion reaches first, deterministically.
+func renewalWeight(refills, n, params int) int64 { return 3 * int64(refills*n+params) }
 
 // renewal is one local a refill gives a new value (appendRenewals).
 type renewal struct {
@@ -341,6 +359,12 @@ func (w *rewriter) insert(at int, s [2]int) {
 	w.pieces = append(w.pieces, piece{kind: pieceSnip, a: s[0], b: s[1]})
 }
 
+// insertRefill inserts a snippet that may refill, renewing the locals.
+func (w *rewriter) insertRefill(at int, s [2]int) {
+	w.refills++
+	w.insert(at, s)
+}
+
 // open starts a segment whose charge goes at src offset at.
 func (w *rewriter) open(at int, kind segKind) {
 	w.flush(at)
@@ -388,6 +412,7 @@ func (w *rewriter) plainLoop(l uint32) bool {
 //
 //	(if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+1)))
 func (w *rewriter) backEdge(at int, l uint32) {
+	w.refills++
 	s := len(w.snips)
 	b := appendU32(append(w.snips, 0x20), w.local)
 	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
@@ -402,6 +427,7 @@ func (w *rewriter) backEdge(at int, l uint32) {
 //
 //	(if (then (if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+2))) (br l+1)))
 func (w *rewriter) backEdgeIf(at, next int, l uint32) {
+	w.refills++
 	s := len(w.snips)
 	b := append(w.snips, 0x04, 0x40)
 	b = appendU32(append(b, 0x20), w.local)
@@ -423,7 +449,7 @@ func (w *rewriter) branch(at int, exits, back bool) {
 	if back {
 		// Every cycle takes a back edge (or a call, checked at entry): the
 		// check here is what stops an infinite loop.
-		w.insert(at, w.snipBackEdge)
+		w.insertRefill(at, w.snipBackEdge)
 	}
 }
 
@@ -509,6 +535,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 	}
 	total := uint64(len(ft.Params))
 	w.renewals = w.renewals[:0]
+	w.refills = 0
 	for i, t := range ft.Params {
 		w.addRenewal(uint32(i), t)
 	}
@@ -536,6 +563,9 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 	w.local = uint32(total)
 	w.depthLoc = w.local + 1
 	w.scratch = w.local + 2
+	if w.noRenewals {
+		w.renewals, w.paramRenewals = w.renewals[:0], 0
+	}
 	w.nshadows = 0
 	for i := range w.renewals {
 		if t := w.renewals[i].typ; t == I32 || t == F32 {
@@ -618,7 +648,8 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 					return 0, r.failAt(r.off, "%d bytes after the end of the function body", end-r.off)
 				}
 				w.flush(end)
-				weight := FrameBase + int64(w.nlocals) + injectedLocals + int64(w.maxH) + injectedStack
+				weight := FrameBase + int64(w.nlocals) + injectedLocals + int64(w.maxH) + injectedStack +
+					renewalWeight(w.refills, len(w.renewals), w.paramRenewals)
 				s := w.depthCheck(weight)
 				w.pieces[w.depthAt] = piece{kind: pieceSnip, a: s[0], b: s[1]}
 				return localsEnd, nil
@@ -780,7 +811,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			w.pop(1)
 			w.push(1)
 			w.charge(CostMemoryGrow)
-			w.insert(at, w.snipGrow)
+			w.insertRefill(at, w.snipGrow)
 		case 0x41:
 			if _, err := r.sleb(32); err != nil {
 				return 0, err
@@ -976,7 +1007,7 @@ func (w *rewriter) prefixFC(r *reader, at int) error {
 		switch sub {
 		case 15:
 			pop, push = 2, 1
-			w.insert(at, w.snipTable)
+			w.insertRefill(at, w.snipTable)
 			w.insert(at, w.tableGrowCap(x))
 		case 16:
 			push = 1
@@ -991,9 +1022,9 @@ func (w *rewriter) prefixFC(r *reader, at int) error {
 	w.charge(costFC(sub))
 	switch sub {
 	case 8, 10, 11: // memory.init, memory.copy, memory.fill
-		w.insert(at, w.snipBulk)
+		w.insertRefill(at, w.snipBulk)
 	case 12, 14, 17: // table.init, table.copy, table.fill
-		w.insert(at, w.snipTable)
+		w.insertRefill(at, w.snipTable)
 	}
 	return nil
 }

@@ -186,10 +186,14 @@
 // produces, which differ between amd64 and arm64, so infinite recursion
 // would stop at a different depth, with different fuel used, on different
 // machines. Each function entry therefore takes FrameBase + parameters +
-// locals (the four it gets from the instrumentation included) units from
-// a budget global ([ExportStack], [StackBudget] units) and traps when it
-// would go negative; the caller restores the budget after each call
-// returns. A one-parameter recursive function stops after about 466,000
+// locals (four for those the instrumentation adds) + its operand stack +
+// 3 per renewal of a local at a refill (which gives the frame stack slots,
+// above) units from a budget global ([ExportStack], [StackBudget] units)
+// and traps when it would go negative; the caller restores the budget
+// after each call returns. (wazero stops a module whose stack outgrows 50
+// to 100 MB: its ceiling is counted in bytes although its comment says
+// 8-byte words. A function with more than 512 renewals gets none, so that
+// the weight stays reasonable.) A one-parameter recursive function stops after about 466,000
 // frames; its native frames (about 40 bytes, measured) then use about a
 // quarter of wazero's limit, which it reaches at 2.1 million. Go code is
 // not constrained in practice: a Go function recursing 1.6 million deep

@@ -191,7 +191,8 @@ func TestFuelScalesWithWork(t *testing.T) {
 }
 
 // TestRunaways: an infinite loop and a memory.grow loop run out of fuel,
-// infinite recursion exhausts the stack budget; all trap.
+// infinite recursion exhausts the stack budget (also through frames that
+// wazero makes large); all trap.
 func TestRunaways(t *testing.T) {
 	r := newRunner(t)
 	for _, tc := range []struct {
@@ -202,6 +203,8 @@ func TestRunaways(t *testing.T) {
 		{"infinite", 50_000_000, true, false},
 		{"grow", 1_000_000, true, false},
 		{"recurse", fuel.MaxFuel, false, true},
+		// large native frames: the budget, not wazero's limit, stops it
+		{"deepframes", fuel.MaxFuel, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := r.run(t, instrument(t, wasmtest.WAT(t, tc.name)), nil, true, tc.fuel)

@@ -219,7 +219,13 @@ func (w *rewriter) code(out []byte, d *decoded, sec *section, wrapped []uint32) 
 	payload = appendU32(payload, n)
 	var hdr []byte
 	for i, b := range d.bodies {
-		localsEnd, err := w.function(b.start, b.end, d.types[d.funcTypes[i]])
+		ft := d.types[d.funcTypes[i]]
+		localsEnd, err := w.function(b.start, b.end, ft)
+		if err == nil && w.refills*len(w.renewals) > maxRenewals {
+			w.noRenewals = true
+			localsEnd, err = w.function(b.start, b.end, ft)
+			w.noRenewals = false
+		}
 		if err != nil {
 			return nil, err
 		}
