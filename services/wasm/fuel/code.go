@@ -189,7 +189,6 @@ func (w *rewriter) prepare() {
 	b = appendU32(append(b[:0], 0x23), g.chunk) // global.get R
 	b = appendU32(append(b, 0x21), L)           // local.set L
 	b = appendU32(append(b, 0x20), D)           // local.get Dl
-	b = append(b, 0xA7)                         // i32.wrap_i64
 	b = appendU32(append(b, 0x24), g.stack)     // global.set D
 	w.snipCallAfter = w.snip(b)
 
@@ -230,20 +229,18 @@ func (w *rewriter) prepare() {
 // depthCheck returns the stack budget check of a function entry, for a
 // frame of weight w:
 //
-//	(local.set $Dl (i64.extend_i32_s (i32.sub (global.get $D) (i32.const w))))
-//	(global.set $D (i32.wrap_i64 (local.get $Dl)))
+//	(local.set $Dl (i64.sub (global.get $D) (i64.const w))) (global.set $D (local.get $Dl))
 //	(if (i64.lt_s (local.get $Dl) (i64.const 0)) (then unreachable))
 //
-// Dl is an i64 although the budget is an i32: wazero packs the stack
-// slots of spilled values without aligning them, so a 4-byte slot that
-// the instrumentation adds misaligns every 8-byte one after it.
+// The budget and Dl are i64s: wazero packs the stack slots of spilled
+// values without aligning them, so a 4-byte slot that the instrumentation
+// adds (Dl lives across every call) misaligns every 8-byte one after it.
 func (w *rewriter) depthCheck(weight int64) [2]int {
 	s := len(w.snips)
 	b := appendU32(append(w.snips, 0x23), w.g.stack) // global.get D
-	b = appendS64(append(b, 0x41), weight)           // i32.const w
-	b = append(b, 0x6B, 0xAC)                        // i32.sub; i64.extend_i32_s
+	b = appendS64(append(b, 0x42), weight)           // i64.const w
+	b = append(b, 0x7D)                              // i64.sub
 	b = appendU32(append(b, 0x22), w.depthLoc)       // local.tee Dl
-	b = append(b, 0xA7)                              // i32.wrap_i64
 	b = appendU32(append(b, 0x24), w.g.stack)        // global.set D
 	b = appendU32(append(b, 0x20), w.depthLoc)       // local.get Dl
 	b = append(b, 0x42, 0x00, 0x53)                  // i64.const 0; i64.lt_s

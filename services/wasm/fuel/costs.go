@@ -11,8 +11,9 @@ const CostTableVersion = 4
 
 // RewriteVersion identifies the shape of Instrument's output for a given
 // cost table: services/wasm keeps rewrites on disk under both numbers, and
-// would otherwise go on serving the old ones.
-const RewriteVersion = 1
+// would otherwise go on serving the old ones. (2: the stack budget global
+// is an i64.)
+const RewriteVersion = 2
 
 // The cost table, version 4 (3: the code after a guard, an if without
 // else whose then-arm traps, is charged with the code before it; 4: a

@@ -15,7 +15,7 @@ const (
 	// ExportInterrupt is a mutable i32 global; non-zero makes the module
 	// trap the next time it refills (at least every Chunk units).
 	ExportInterrupt = "__icn_interrupt"
-	// ExportStack is the stack budget left, a mutable i32 global.
+	// ExportStack is the stack budget left, a mutable i64 global.
 	ExportStack = "__icn_stack"
 	// ExportStart is the original start function, when there was one.
 	ExportStart = "__icn_start"
@@ -78,7 +78,7 @@ func Instrument(src []byte) (*Module, error) {
 			tmp = append(tmp, byte(I64), 1, 0x42, 0x00, 0x0B)
 			tmp = append(tmp, byte(I64), 1, 0x42, 0x00, 0x0B)
 			tmp = append(tmp, byte(I32), 1, 0x41, 0x00, 0x0B)
-			tmp = append(tmp, byte(I32), 1, 0x41)
+			tmp = append(tmp, byte(I64), 1, 0x42)
 			tmp = appendS64(tmp, StackBudget)
 			tmp = append(tmp, 0x0B)
 		case secType:

@@ -51,7 +51,7 @@ func (m *Meter) Reset(fuel uint64) {
 	m.bank.Set(fuel)
 	m.chunk.Set(0)
 	m.interrupt.Set(0)
-	m.stack.Set(uint64(uint32(StackBudget)))
+	m.stack.Set(uint64(StackBudget))
 }
 
 // Remaining returns the fuel left: negative after the module ran out.
@@ -74,7 +74,7 @@ func (m *Meter) OutOfFuel() bool {
 
 // StackExhausted reports whether the module trapped at the stack budget.
 func (m *Meter) StackExhausted() bool {
-	return int32(uint32(m.stack.Get())) < 0
+	return int64(m.stack.Get()) < 0
 }
 
 // Interrupt makes the running module trap soon: at its next refill, which
