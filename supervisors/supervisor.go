@@ -256,6 +256,14 @@ func (s *supervisor) apply(st step) {
 	for _, a := range st.actions {
 		touched[a.child] = true
 		s.act(a)
+		if a.kind == actSpawn {
+			// Published at once, not after the whole step: a child's
+			// Started runs as soon as it is spawned, and may call a
+			// sibling spawned before it, which must not look stopped.
+			if ch := s.core.child(a.child); ch != nil {
+				s.sync(ch)
+			}
+		}
 	}
 	for _, e := range st.events {
 		if e.Path != "" {

@@ -3,6 +3,7 @@ package supervisors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -745,5 +746,55 @@ func TestAnAnswerReachesOnlyItsOwnRequest(t *testing.T) {
 		close(again)
 		synctest.Wait() // the second answer has been sent, to an answered reply
 		askAll()
+	})
+}
+
+// callerOnStart asks the sibling first who it is, from its Started.
+type callerOnStart struct {
+	tree  *atomic.Pointer[Tree]
+	first string
+	got   chan<- error
+}
+
+func (c *callerOnStart) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		_, err := c.tree.Load().Request(context.Background(), c.first, &whoAreYou{})
+		c.got <- err
+	}
+}
+
+// TestAChildCallsAnEarlierSiblingFromStarted: a supervisor publishes each
+// child as running as it spawns it, not once it has spawned them all, so a
+// child that calls an earlier sibling from its Started finds it running
+// (the dag announcing pinned roots through the peers actor at start).
+func TestAChildCallsAnEarlierSiblingFromStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lab{}
+		var tree atomic.Pointer[Tree]
+		got := make(chan error, 1)
+		children := workers(l, Permanent, "peers")
+		children = append(children, ChildSpec{Name: "dag", Restart: Permanent,
+			New: func() actor.Actor { return &callerOnStart{tree: &tree, first: "peers", got: got} }})
+		// Later siblings keep the supervisor busy while dag starts.
+		for i := range 50 {
+			children = append(children, workers(l, Permanent, fmt.Sprintf("w%d", i))...)
+		}
+		tr, err := New(Spec{Name: "icn", Children: children}, discardLogger(), prometheus.NewRegistry(), WithDefaults(fastDefaults()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree.Store(tr)
+		if err := tr.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := tr.Stop(context.Background()); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+			settleDeadLetterLog()
+		})
+		if err := <-got; err != nil {
+			t.Fatalf("dag asking peers from its Started: %v", err)
+		}
 	})
 }
