@@ -69,22 +69,21 @@ type rewriter struct {
 	snips      []byte
 
 	// per function
-	local         uint32    // L: the function's fuel counter (i64)
-	depthLoc      uint32    // the stack budget after this function's entry (i64)
-	scratch       uint32    // an i32 scratch for dynamic costs
-	nlocals       uint32    // the original's parameters and locals
-	renewals      []renewal // what a refill renews (appendRenewals)
-	refills       int       // the refill sites that renew them
-	noRenewals    bool      // set for a function with too many (maxRenewals)
-	paramRenewals int       // how many of them are parameters
-	nshadows      uint32    // i64 locals added for renewals, after scratch
-	h, maxH       int       // operand stack height, and its maximum so far
-	depthAt       int       // index in pieces of the stack budget check
-	entryTail     [2]int    // the entry's check, after its charge
-	copied        int       // src offset up to which pieces cover the input
-	cur           int       // current segment, -1 in unreachable code
-	live          bool
-	trapped       bool // the code went dead at an unreachable (not a branch or return)
+	local      uint32    // L: the function's fuel counter (i64)
+	depthLoc   uint32    // the stack budget after this function's entry (i64)
+	scratch    uint32    // an i32 scratch for dynamic costs
+	nlocals    uint32    // the original's parameters and locals
+	renewals   []renewal // what a refill renews (appendRenewals)
+	refills    int       // the refill sites that renew them
+	noRenewals bool      // set for a function with too many (maxRenewals)
+	nshadows   uint32    // i64 locals added for renewals, after scratch
+	h, maxH    int       // operand stack height, and its maximum so far
+	depthAt    int       // index in pieces of the stack budget check
+	entryTail  [2]int    // the entry's check, after its charge
+	copied     int       // src offset up to which pieces cover the input
+	cur        int       // current segment, -1 in unreachable code
+	live       bool
+	trapped    bool // the code went dead at an unreachable (not a branch or return)
 
 	// snippet ranges in snips, per function
 	snipCallBefore, snipCallAfter, snipExit [2]int
@@ -109,7 +108,7 @@ const maxRenewed = 32
 const maxRenewals = 512
 
 // renewalWeight is the stack weight of the renewals of a function:
-// refills refill sites that each renew n locals, and the entry's params.
+// refills refill sites that each renew n locals.
 // wazero gives the values a renewal makes stack slots of their own, about
 // 18 bytes per renewed local and site (measured on
 // testdata/wat/deepframes.wat, before maxRenewals: a 22.6 KB frame for 40
@@ -117,7 +116,7 @@ const maxRenewals = 512
 // outgrows 50 to 100 MB (its callStackCeiling, counted in bytes), about
 // 12 bytes per unit of StackBudget; at 3 units a renewal (6 bytes a unit)
 // the budget is still what a recursion reaches first, deterministically.
-func renewalWeight(refills, n, params int) int64 { return 3 * int64(refills*n+params) }
+func renewalWeight(refills, n int) int64 { return 3 * int64(refills*n) }
 
 // renewal is one local a refill gives a new value (appendRenewals).
 type renewal struct {
@@ -206,9 +205,10 @@ func (w *rewriter) prepare() {
 	}
 	b = appendU32(append(b[:0], 0x22), L)
 	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	// At entry only the parameters have values to keep: the other locals
-	// are still zero.
-	b = append(w.appendRefillBody(b, w.renewals[:w.paramRenewals]), 0x0B)
+	// An entry's refill renews nothing: no loop carries a value across it,
+	// and renewing the parameters made them phis, stored on the hot path
+	// of every call (a call-bound fib went from 1.45x to 1.7x).
+	b = append(w.appendRefillBody(b, nil), 0x0B)
 	w.entryTail = w.snip(b)
 	w.snipBackEdge = w.snip(w.appendRefillIf(appendU32(append(b[:0], 0x20), L)))
 	// memory.grow: the counter goes to the chunk too, so that the host,
@@ -536,7 +536,6 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 	for i, t := range ft.Params {
 		w.addRenewal(uint32(i), t)
 	}
-	w.paramRenewals = len(w.renewals)
 	for range groups {
 		n, err := r.u32()
 		if err != nil {
@@ -561,7 +560,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 	w.depthLoc = w.local + 1
 	w.scratch = w.local + 2
 	if w.noRenewals {
-		w.renewals, w.paramRenewals = w.renewals[:0], 0
+		w.renewals = w.renewals[:0]
 	}
 	w.nshadows = 0
 	for i := range w.renewals {
@@ -646,7 +645,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 				}
 				w.flush(end)
 				weight := FrameBase + int64(w.nlocals) + injectedLocals + int64(w.maxH) + injectedStack +
-					renewalWeight(w.refills, len(w.renewals), w.paramRenewals)
+					renewalWeight(w.refills, len(w.renewals))
 				s := w.depthCheck(weight)
 				w.pieces[w.depthAt] = piece{kind: pieceSnip, a: s[0], b: s[1]}
 				return localsEnd, nil

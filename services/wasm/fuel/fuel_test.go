@@ -148,10 +148,10 @@ func TestCorpusDifferential(t *testing.T) {
 	}
 }
 
-// TestRefillsKeepLocals: refills renew a function's locals (the back
-// edge's of a loop, a callee's parameters at entry); every bit of every
-// type survives, NaN payloads and negative zeros included, across many
-// refills.
+// TestRefillsKeepLocals: a loop's refills renew the function's locals;
+// every bit of every type survives, NaN payloads and negative zeros
+// included, across many refills (and across the refills of a callee's
+// entry, which renew nothing).
 func TestRefillsKeepLocals(t *testing.T) {
 	r := newRunner(t)
 	src := wasmtest.WAT(t, "renew")

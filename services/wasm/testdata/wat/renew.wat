@@ -1,5 +1,5 @@
 ;; Locals of every renewed type carried round a loop long enough for
-;; several refills (at back edges and at a callee's entry), with NaN
+;; several refills (at back edges, and at a callee's entry), with NaN
 ;; payloads and negative zeros: the refills renew locals (fuel/code.go,
 ;; appendRenewals), which must keep every bit.
 (module
