@@ -118,53 +118,48 @@
 // + 0 and an f64 goes through its bits, which makes the values that live
 // across the call new ones defined on the cold path, whose stores are
 // there too; an i32 or f32 moves, widened, into an i64 shadow local and
-// back, so no 4-byte slot appears (at an entry, only the parameters, the
-// other locals being zero). The stack budget local is an i64 for the same
-// reason. Measured on a Go sieve in its own function (pairs of runs in
-// one process, medians of 15): 1.40–1.46× before, 1.22–1.25× after; a Go
-// counted loop, 1.22× before, 1.13× after. The price is size: the
-// rewritten Go corpus is 71% larger than the original (44% before), its
-// rewrite takes 31–39 ms (28–35 before) and its compilation about 8%
-// longer. (A second local for the charges not yet taken from L, which
-// kept a loop's subtractions off one dependency chain, went at the same
-// time: measured, it made no difference, and it was one more value round
-// every loop.)
+// back, so no 4-byte slot appears. (A function entry's refill renews
+// nothing: no loop carries a value across it, and renewing the parameters
+// made them phis stored on every call.) The stack budget global and local
+// are i64s for the same reason. Measured on a Go sieve in its own
+// function (bare and metered in pairs, one process, medians of 12–15,
+// each binary with its own rewrites): 1.40–1.54× before, 1.20–1.26×
+// after; a Go counted loop 1.19–1.21× before, 1.03–1.04× after; Go's
+// SHA-256 1.16× before, 0.95× after. The price is size: the rewritten Go
+// corpus is 71% larger than the original (44% before), its rewrite takes
+// 35–42 ms (28–35 before) and its compilation about 8% longer. A
+// function with more than [maxRenewals] renewals (Go's main, with its
+// dispatch of every command) gets none. (A second local for the charges
+// not yet taken from L, which kept a loop's subtractions off one
+// dependency chain, went at the same time: measured, it made no
+// difference, and it was one more value round every loop.)
 //
 // Measured overhead (BenchmarkCPU in services/wasm: instrumented against
-// bare wazero in compiler mode, alternating in one run, medians, on a
-// two-core machine shared with other work, so the ranges span runs): a
-// 10^8-iteration loop 1.00–1.01×; the WAT sieve 0.4–1.0× (the original
-// has a slow mode, median twice its best, that the instrumented code
-// avoids: code layout, not metering); SHA-256 of 64 MiB in Go 0.87–1.24×;
-// the Go sieve 1.0–1.9×, mostly 1.25–1.45×. Go's compiler turns every
-// loop into a jump through a br_table at the top of the function, so one
-// trip round a tight Go loop crosses four or five segments and a back
-// edge. The machine code (read with gdb from a running benchmark) shows
-// the cost: at that loop header, which has a predecessor per jump in the
-// function, wazero keeps every value carried round the loop in a stack
-// slot and stores all of them at each back edge (five in the bare sieve);
-// L is one more, a load, a subtraction, a compare and a store per trip,
-// besides one register addition to A per segment: about nine instructions
-// on the bare trip's thirty. Shorter variants did not measurably help
-// (go-sieve, medians of 20, 3–9 runs each, against the original's 1.0–1.9×
-// in the same sequences): charging each segment that can only be entered
-// through another with that one (if-arms, the code after an if whose arm
-// branches away, after br_if), 1.2–1.8×, or only those of at most 3 units
-// and with the next variant, 1.1–1.4×, both for 22% more fuel; one check
-// at the loop header instead of one per back edge (same fuel, the
-// rewritten Go module 30% larger than the original instead of 44%),
-// 1.2–1.7×; no stack budget local kept across calls, 1.3–1.4×. Dropping
-// every segment's addition, a broken meter tried only as a bound, made it
-// slower (1.5–2.2×): wazero's register allocation, not the number of
-// injected instructions, decides. The benchmark is also bimodal from one
-// process to the next, even on an idle machine: bare 72–148 ms, metered
-// 110–220 ms.
+// bare wazero in compiler mode, alternating in one run, medians of 20, on
+// a two-core VM whose speed varies with its neighbours; docs/benchmarks.md
+// has each run): a 10^8-iteration loop 1.0× in WAT and 1.05–1.06× in Go;
+// the WAT sieve 0.4× (the original has a slow layout that the
+// instrumented code avoids); SHA-256 of 64 MiB in Go 0.90–0.99×; the Go
+// sieve 1.09–1.13× (1.3–1.6× before the renewals above). Go's compiler turns
+// every loop into a jump through a br_table at the top of the function,
+// so one trip round a tight Go loop crosses four or five segments: what
+// is left is a subtraction per segment and a compare and branch per back
+// edge, about seven instructions on the bare trip's thirty-five. Getting
+// under that means fewer segments per trip, which exact per-segment
+// charging does not allow (Go's dispatch makes every block a merge
+// point); variants that merged segments (overcharging 22%), checked once
+// per loop header, or dropped the stack budget local did not measurably
+// help before the renewals. Ratios also move with the alignment of
+// wazero's stack to cache lines, which changes from one process to the
+// next: a spilled 8-byte value that straddles a line costs a split load
+// or store on every trip. Bare runs are bimodal too (the Go sieve 72–148
+// ms), and a single run's ratio can be off by a third.
 // Calls cost more too: each stores and reloads the counter and the stack
 // budget (below); a naive recursive Fibonacci, nothing but calls, runs
-// 1.3–1.5× slower. WithCloseOnContextDone, the alternative, is 4–27× on
-// the same jobs. Rewriting a 3.8 MB Go-built module takes 25–50 ms; its
-// code section grows by 70% (Go code makes many calls, and each call site
-// gains about 19 bytes), the module by 44%.
+// 1.5× slower. WithCloseOnContextDone, the alternative, is 4–30× on
+// the same jobs. Rewriting a 3.8 MB Go-built module takes 35–42 ms; the
+// module grows by 71% (Go code makes many calls, and each call site gains
+// about 19 bytes; each refill's renewals about 7 bytes a local).
 //
 // # Determinism
 //
