@@ -2,7 +2,6 @@ package libp2pnet
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/logging/logtest"
 )
 
@@ -33,15 +33,6 @@ func startNetwork(t *testing.T, id *identity.Identity, listen string, log *slog.
 		}
 	})
 	return n
-}
-
-func newIdentity(t *testing.T) *identity.Identity {
-	t.Helper()
-	id, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 // freeTCPAddr returns a loopback address nothing listens on (a port the
@@ -64,8 +55,8 @@ func freeTCPAddr(t *testing.T) string {
 // dialed again until it is.
 func TestMDNSPeerIsDialedAgain(t *testing.T) {
 	book := &logtest.Book{}
-	a := startNetwork(t, newIdentity(t), "/ip4/127.0.0.1/tcp/0", book.Logger(slog.LevelDebug))
-	bID := newIdentity(t)
+	a := startNetwork(t, keyringtest.NewNode(t), "/ip4/127.0.0.1/tcp/0", book.Logger(slog.LevelDebug))
+	bID := keyringtest.NewNode(t)
 	bPeer, err := bID.PeerID()
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +101,8 @@ func TestMDNSPeerIsDialedAgain(t *testing.T) {
 // TestMDNSDialsStopWithTheNetwork: the retries of a peer that never
 // answers end when the network stops, not after every attempt.
 func TestMDNSDialsStopWithTheNetwork(t *testing.T) {
-	a := startNetwork(t, newIdentity(t), "/ip4/127.0.0.1/tcp/0", slog.New(slog.DiscardHandler))
-	bPeer, err := newIdentity(t).PeerID()
+	a := startNetwork(t, keyringtest.NewNode(t), "/ip4/127.0.0.1/tcp/0", slog.New(slog.DiscardHandler))
+	bPeer, err := keyringtest.NewNode(t).PeerID()
 	if err != nil {
 		t.Fatal(err)
 	}
