@@ -62,7 +62,18 @@ func waitJob(t *testing.T, n *Node, id string, d time.Duration, pred func(*messa
 		s = askJobs[*messages.JobStatus](t, n, &messages.GetJob{ID: id})
 		return pred(s)
 	}); err != nil {
-		t.Fatalf("job %s: %s (%s) executor %s", id, s.State, s.Reason, s.Executor)
+		// What a job that never moved saw, for a failure that is rare.
+		peers, perr := supervisors.Ask[*messages.PeerList](t.Context(), n.Tree, "peers", &messages.ListPeers{})
+		var connected []string
+		if perr == nil {
+			for _, p := range peers.Peers {
+				if p.Connected {
+					connected = append(connected, p.PeerID)
+				}
+			}
+		}
+		t.Fatalf("job %s: %s (%s) executor %s; bids seen %+v; history %+v; connected peers %v (%v)",
+			id, s.State, s.Reason, s.Executor, s.Bids, s.History, connected, perr)
 	}
 	return s
 }
