@@ -26,6 +26,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/clock/clocktest"
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -676,14 +677,7 @@ func TestPingPeerMeasuresSignedRoundTrips(t *testing.T) {
 func TestPingPeerRefusals(t *testing.T) {
 	f := fabric(t)
 	a := newNode(t, f, nil)
-	stranger, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := stranger.PeerID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger, sp := keyringtest.NewPeer(t)
 	tests := []struct {
 		name  string
 		msg   *messages.PingPeer

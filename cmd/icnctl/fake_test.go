@@ -89,6 +89,28 @@ func (f *fake) requests() []request {
 	return append([]request(nil), f.reqs...)
 }
 
+// sentOne fails t unless reqs is what a command sent for want: nothing
+// when want is "" (refused before any request), else exactly one request,
+// "METHOD URI[ BODY]", with token, and a JSON content type when it has a
+// body.
+func sentOne(t *testing.T, reqs []request, want, token string) {
+	t.Helper()
+	if want == "" {
+		if len(reqs) != 0 {
+			t.Fatalf("a request was sent: %+v", reqs)
+		}
+		return
+	}
+	ctype := "application/json"
+	if !strings.Contains(want, "{") {
+		ctype = "" // no body, no content type
+	}
+	if len(reqs) != 1 || strings.TrimSpace(reqs[0].method+" "+reqs[0].uri+" "+reqs[0].body) != strings.TrimSpace(want) ||
+		reqs[0].auth != "Bearer "+token || reqs[0].contentType != ctype {
+		t.Fatalf("requests: %+v\n  want %s", reqs, want)
+	}
+}
+
 // count returns how many requests asked for path (without query).
 func (f *fake) count(path string) int {
 	n := 0

@@ -187,20 +187,7 @@ func TestPeersWrites(t *testing.T) {
 			}
 			r := runCmd(t, n.flags(tt.args...)...)
 			r.expect(t, tt.code, tt.stdout, tt.stderr)
-			reqs := append(n.api.requests(), n.admin.requests()...)
-			if tt.req == "" {
-				if len(reqs) != 0 {
-					t.Fatalf("a request was sent: %+v", reqs)
-				}
-				return
-			}
-			want := "application/json"
-			if !strings.Contains(tt.req, "{") {
-				want = "" // no body, no content type
-			}
-			if len(reqs) != 1 || reqs[0].method+" "+reqs[0].uri+" "+reqs[0].body != tt.req || reqs[0].auth != "Bearer "+token || reqs[0].contentType != want {
-				t.Fatalf("requests: %+v\n  want %s", reqs, tt.req)
-			}
+			sentOne(t, append(n.api.requests(), n.admin.requests()...), tt.req, token)
 		})
 	}
 
@@ -432,16 +419,7 @@ func TestPeersPing(t *testing.T) {
 			}
 			r := runCmd(t, n.flags(tt.args...)...)
 			r.expect(t, tt.code, tt.stdout, tt.stderr)
-			reqs := n.api.requests()
-			if tt.req == "" {
-				if len(reqs) != 0 {
-					t.Fatalf("a request was sent: %+v", reqs)
-				}
-				return
-			}
-			if len(reqs) != 1 || reqs[0].method+" "+reqs[0].uri != tt.req || reqs[0].auth != "Bearer "+apiToken || reqs[0].body != "" {
-				t.Fatalf("requests: %+v\n  want %s", reqs, tt.req)
-			}
+			sentOne(t, n.api.requests(), tt.req, apiToken)
 		})
 	}
 

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net/url"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
@@ -75,14 +75,7 @@ func TestPingRouteRefusals(t *testing.T) {
 	f := newFixture(t)
 	_, other := f.otherPeersNode(t)
 	op := other.ID().String()
-	stranger, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := stranger.PeerID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger, sp := keyringtest.NewPeer(t)
 	tests := []struct {
 		name, path string
 		gone       bool // stop the other node first

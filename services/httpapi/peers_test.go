@@ -22,6 +22,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/clock"
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
 )
 
@@ -213,14 +214,7 @@ func TestPeersAndPartitionRoutes(t *testing.T) {
 func TestPeersRefusals(t *testing.T) {
 	f := newFixture(t)
 	self := f.net.ID().String()
-	unstarted, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone, err := unstarted.PeerID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	unstarted, gone := keyringtest.NewPeer(t)
 	long := `{"peers": ["` + strings.Repeat("1", peersBodyLimit) + `"]}`
 	tests := []struct {
 		name, method, path, body, contentType string

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/intercooperative-network/icn-go/services/identity"
 )
 
@@ -38,6 +40,18 @@ func NewNode(t testing.TB) *identity.Identity {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// NewPeer returns a fresh node identity and its libp2p peer ID: a node
+// that no test runs, for the refusals of peers never known.
+func NewPeer(t testing.TB) (*identity.Identity, peer.ID) {
+	t.Helper()
+	id := NewNode(t)
+	p, err := id.PeerID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, p
 }
 
 // Create calls k.Create and fails t on an error.
