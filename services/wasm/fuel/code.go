@@ -47,6 +47,9 @@ type frame struct {
 	params    int  // number of block parameters
 	results   int  // number of block results
 	base      int  // operand stack height below the block's parameters
+	loop      int  // a loop's index in rewriter.loops
+	id        int  // its index in rewriter.merges
+	thenEnd   int  // an else's then-arm's last segment, or -1
 }
 
 // globals are the indices the instrumentation added.
@@ -57,16 +60,37 @@ type globals struct {
 
 // rewriter holds buffers reused from one function to the next.
 type rewriter struct {
-	scratchBuf []byte
-	src        []byte
-	d          *decoded
-	types      []FuncType
-	g          globals
-	wrappers   []uint32 // per imported function: its wrapper's index, or 0 (host.go)
-	pieces     []piece
-	segs       []segment
-	frames     []frame
-	snips      []byte
+	scratchBuf  []byte
+	src         []byte
+	d           *decoded
+	types       []FuncType
+	g           globals
+	wrappers    []uint32 // per imported function: its wrapper's index, or 0 (host.go)
+	pieces      []piece
+	segs        []segment
+	frames      []frame
+	snips       []byte
+	keepCharges bool // settle moves nothing (tests compare)
+	charges     int  // the charges (L -= c) written, for tests
+	loops       []loopHeader
+	entries     []loopEntry
+	merges      []merge
+	arrivals    []arrival
+	targets     []int // the dispatch loops' br_table entries (loopHeader.targets)
+
+	// settle's buffers
+	arrivalAt, arrivalFrom, arrivalNext, mergeOf []int
+	given                                        []int64
+	arms                                         []int64
+	armOf                                        []int
+
+	// what the last instructions were (a dispatch header, x = constant)
+	header    int // the loop whose header may still be a dispatch, or -1
+	lastConst struct {
+		ok bool
+		v  uint32
+	}
+	lastSet constSet
 
 	// per function
 	local      uint32    // L: the function's fuel counter (i64)
@@ -290,7 +314,12 @@ func (w *rewriter) appendRefillIf(b []byte) []byte {
 // keeps the injected code small (wazero compiles it all).
 func (w *rewriter) appendRefillBody(b []byte, renew []renewal) []byte {
 	b = appendRenewals(b, renew, true)
+	// L + 0: the refill takes a value defined here, on the cold path. Given
+	// L itself, where a loop header's charge moved away (settle) that is the
+	// header's phi, which wazero would then keep in a stack slot, stored on
+	// every trip.
 	b = appendU32(append(b, 0x20), w.local)
+	b = append(b, 0x42, 0x00, 0x7C) // i64.const 0; i64.add
 	b = appendU32(append(b, 0x10), w.g.refill)
 	b = appendU32(append(b, 0x21), w.local)
 	return appendRenewals(b, renew, false)
@@ -405,33 +434,36 @@ func (w *rewriter) plainLoop(l uint32) bool {
 // backEdge inserts the check of a back edge `br l` (l a loop without
 // parameters), whose refill path jumps straight back to the loop header
 // rather than rejoining the hot path: that keeps wazero's register
-// allocator from reloading the loop's values on every iteration.
+// allocator from reloading the loop's values on every iteration. The
+// hot path is the if's then-arm, which wazero lays out next, so that it
+// falls through the check rather than jumping over the refill; the
+// original br follows:
 //
-//	(if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+1)))
+//	(if (i64.ge_s (local.get L) (i64.const 0)) (then (br l+1))) <refill>
 func (w *rewriter) backEdge(at int, l uint32) {
 	w.refills++
 	s := len(w.snips)
 	b := appendU32(append(w.snips, 0x20), w.local)
-	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	b = w.appendRefillBody(b, w.renewals)
+	b = append(b, 0x42, 0x00, 0x59, 0x04, 0x40) // i64.const 0; i64.ge_s; if
 	b = appendU32(append(b, 0x0C), l+1)
-	w.snips = append(b, 0x0B)
+	b = append(b, 0x0B)
+	w.snips = w.appendRefillBody(b, w.renewals)
 	w.insert(at, [2]int{s, len(w.snips)})
 }
 
 // backEdgeIf replaces `br_if l` (l a loop without parameters) at
 // src[at:next] with the same, checked:
 //
-//	(if (then (if (i64.lt_s (local.get L) (i64.const 0)) (then <refill> (br l+2))) (br l+1)))
+//	(if (then (if (i64.ge_s (local.get L) (i64.const 0)) (then (br l+2))) <refill> (br l+1)))
 func (w *rewriter) backEdgeIf(at, next int, l uint32) {
 	w.refills++
 	s := len(w.snips)
 	b := append(w.snips, 0x04, 0x40)
 	b = appendU32(append(b, 0x20), w.local)
-	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40)
-	b = w.appendRefillBody(b, w.renewals)
+	b = append(b, 0x42, 0x00, 0x59, 0x04, 0x40) // i64.const 0; i64.ge_s; if
 	b = appendU32(append(b, 0x0C), l+2)
 	b = append(b, 0x0B)
+	b = w.appendRefillBody(b, w.renewals)
 	b = appendU32(append(b, 0x0C), l+1)
 	w.snips = append(b, 0x0B)
 	w.insert(at, [2]int{s, len(w.snips)})
@@ -525,6 +557,13 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 	w.pieces = w.pieces[:0]
 	w.segs = w.segs[:0]
 	w.frames = w.frames[:0]
+	w.loops = w.loops[:0]
+	w.entries = w.entries[:0]
+	w.merges = w.merges[:0]
+	w.arrivals = w.arrivals[:0]
+	w.targets = w.targets[:0]
+	w.header = -1
+	w.lastConst.ok, w.lastSet.ok = false, false
 
 	groups, err := r.count("local group", 2)
 	if err != nil {
@@ -574,7 +613,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 
 	w.copied = r.off
 	w.live = true
-	w.frames = append(w.frames, frame{kind: frameFunc, entryLive: true, outerSeg: -1, results: len(ft.Results)})
+	w.frames = append(w.frames, frame{kind: frameFunc, entryLive: true, outerSeg: -1, results: len(ft.Results), id: -1, thenEnd: -1})
 	w.open(r.off, segEntry)
 	// The stack budget check: its weight is known at the end.
 	w.depthAt = len(w.pieces)
@@ -586,6 +625,10 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 		if err != nil {
 			return 0, r.failAt(at, "function body ends inside a block")
 		}
+		// Only the cases below that continue a dispatch header, or make
+		// x = constant, keep these.
+		header, set, prevConst := w.header, w.lastSet, w.lastConst
+		w.header, w.lastSet.ok, w.lastConst.ok = -1, false, false
 		switch op {
 		case 0x00: // unreachable
 			w.charge(CostBasic)
@@ -606,7 +649,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 				w.pop(1)
 			}
 			w.pop(params) // the block's base is below its parameters
-			f := frame{entryLive: w.live, outerSeg: w.cur, params: params, results: results, base: w.h}
+			f := frame{entryLive: w.live, outerSeg: w.cur, params: params, results: results, base: w.h, id: w.newMerge(), thenEnd: -1}
 			w.h += params
 			switch op {
 			case 0x02:
@@ -618,10 +661,24 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			}
 			w.frames = append(w.frames, f)
 			switch op {
+			case 0x02:
+				if header >= 0 && !w.loops[header].getX && params == 0 && results == 0 {
+					w.header = header // a dispatch header's block
+					w.loops[header].nblocks++
+				}
 			case 0x03:
+				// The dispatch charges (settle) go before the loop.
+				w.flush(at)
+				table := len(w.pieces)
+				w.pieces = append(w.pieces, piece{kind: pieceSnip})
 				// Always charged, even in unreachable code: the minimum cost
 				// guarantees that every cycle burns fuel.
+				outer := w.cur
 				w.open(r.off, segLoop)
+				w.frames[len(w.frames)-1].loop = len(w.loops)
+				w.header = len(w.loops)
+				w.loops = append(w.loops, loopHeader{seg: w.cur, outer: outer, movable: f.entryLive && outer >= 0,
+					table: table, firstID: len(w.merges)})
 			case 0x04:
 				w.startArm(r.off)
 			}
@@ -632,6 +689,9 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			}
 			f.kind = frameElse
 			f.thenLive = w.live
+			if w.live {
+				f.thenEnd = w.cur
+			}
 			w.live = f.entryLive
 			w.h = f.base + f.params
 			w.startArm(r.off)
@@ -644,6 +704,7 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 					return 0, r.failAt(r.off, "%d bytes after the end of the function body", end-r.off)
 				}
 				w.flush(end)
+				w.settle()
 				weight := FrameBase + int64(w.nlocals) + injectedLocals + int64(w.maxH) + injectedStack +
 					renewalWeight(w.refills, len(w.renewals))
 				s := w.depthCheck(weight)
@@ -668,6 +729,11 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 				w.branch(at, exits, back)
 			}
 			w.charge(CostBasic)
+			if back {
+				w.enterLoop(l, set)
+			} else if !exits {
+				w.enterBlock(l, false)
+			}
 			w.dead()
 			w.polymorphic()
 		case 0x0D: // br_if
@@ -684,6 +750,11 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			} else {
 				w.branch(at, exits, back)
 			}
+			if back {
+				w.enterLoopCond(l)
+			} else if !exits {
+				w.enterBlock(l, true)
+			}
 			w.charge(CostBasic)
 			w.pop(1)
 			if w.live {
@@ -695,6 +766,12 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 				return 0, err
 			}
 			exits, back := false, false
+			var lh *loopHeader // the dispatch this br_table makes
+			if header >= 0 && w.loops[header].getX && w.live {
+				lh = &w.loops[header]
+				lh.dispatch = true
+				lh.targets[0] = len(w.targets)
+			}
 			for i := uint32(0); i <= n; i++ {
 				l, err := r.u32()
 				if err != nil {
@@ -705,6 +782,21 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 					return 0, err
 				}
 				exits, back = exits || e, back || b
+				id := w.frames[len(w.frames)-1-int(l)].id
+				if lh != nil {
+					lh.targets[1]++
+					if id >= lh.firstID && id < lh.firstID+lh.nblocks {
+						w.targets = append(w.targets, id)
+						w.merges[id].dispatch = header
+						continue
+					}
+					w.targets = append(w.targets, -1)
+				}
+				if b {
+					w.enterLoopCond(l)
+				} else if !e {
+					w.enterBlock(l, true)
+				}
 			}
 			w.branch(at, exits, back)
 			w.charge(CostBrTable)
@@ -757,14 +849,22 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			w.push(1)
 			w.charge(CostBasic)
 		case 0x20, 0x21, 0x22: // local.get, local.set, local.tee
-			if _, err := r.index("local", w.nlocals); err != nil {
+			x, err := r.index("local", w.nlocals)
+			if err != nil {
 				return 0, err
 			}
 			switch op {
 			case 0x20:
 				w.push(1)
+				if header >= 0 && !w.loops[header].getX {
+					w.header = header // a dispatch header's local.get x
+					w.loops[header].getX, w.loops[header].x = true, x
+				}
 			case 0x21:
 				w.pop(1)
+				if prevConst.ok {
+					w.lastSet = constSet{ok: true, x: x, v: prevConst.v}
+				}
 			}
 			w.charge(CostBasic)
 		case 0x23, 0x24: // global.get, global.set
@@ -809,9 +909,11 @@ func (w *rewriter) function(start, end int, ft FuncType) (localsEnd int, err err
 			w.charge(CostMemoryGrow)
 			w.insertRefill(at, w.snipGrow)
 		case 0x41:
-			if _, err := r.sleb(32); err != nil {
+			v, err := r.sleb(32)
+			if err != nil {
 				return 0, err
 			}
+			w.lastConst.ok, w.lastConst.v = true, uint32(v)
 			w.push(1)
 			w.charge(CostBasic)
 		case 0x42:
@@ -1089,7 +1191,33 @@ func (w *rewriter) endFrame(f frame, after int) {
 		return
 	}
 	if merge || !w.live {
+		m := &w.merges[f.id]
+		if w.live {
+			m.fall = w.cur
+			if w.cur < 0 {
+				m.cond = true
+			}
+		}
+		switch f.kind {
+		case frameIf:
+			// The false edge, from the segment before the if: that one
+			// could take the charge only if the then-arm gave it back,
+			// and a check in between (at a call) would see fuel missing
+			// that the run did not use.
+			if f.entryLive {
+				m.cond = true
+			}
+		case frameElse:
+			if f.thenLive {
+				if f.thenEnd < 0 {
+					m.cond = true
+				} else {
+					w.arrivals = append(w.arrivals, arrival{id: f.id, from: f.thenEnd})
+				}
+			}
+		}
 		w.live = true
 		w.open(after, segPlain)
+		m.seg = w.cur
 	}
 }

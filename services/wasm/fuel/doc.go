@@ -37,15 +37,17 @@
 //
 //   - Function entry: L = chunk − cost; if L < 0, refill.
 //   - Every metered block (a segment: the code from a point where control
-//     can arrive from elsewhere up to the next such point) starts with
-//     L −= its static cost. Segments start at function entry, at a loop
+//     can arrive from elsewhere up to the next such point) costs its static
+//     cost, taken from L (L −= cost) where it starts, or in the segments
+//     that enter it (below, "Charges that move"). Segments start at function entry, at a loop
 //     header, at the start of an if's then and else arms, after the end of
 //     an if or of a block that a branch targets (a merge point), and after
 //     br_if. A guard is not a merge point: after an if without else whose
 //     then-arm ends in unreachable and that nothing branches to, only the
 //     false path arrives, so the code continues the segment before the if
-//     (a run that traps at the guard pays for it too). Straight-line code across nested blocks that nothing branches
-//     to, and across calls, is one segment. Unreachable code is not charged.
+//     (a run that traps at the guard pays for it too). Straight-line code
+//     across nested blocks that nothing branches to, and across calls, is
+//     one segment. Unreachable code is not charged.
 //   - Every back edge (br, br_if or br_table to a loop) refills if L < 0.
 //     Every cycle in the control flow either takes a back edge or recurses
 //     through a function entry, and every loop header and entry costs at
@@ -94,9 +96,12 @@
 // with the yield, rejoining, 1.4–2.1×, inline refill without any yield
 // 1.0× (but the stop-the-world freeze above). The chosen shape puts the
 // refill in its own branch that jumps straight back to the loop header
-// (for loops without parameters: br becomes `if L<0 { refill; br } br`,
-// br_if becomes `if { if L<0 { refill; br } br }`), so the hot path never
-// merges with it: 1.0×, yield included. Loops with parameters and br_table
+// (for loops without parameters: br becomes `if L>=0 { br } refill; br`,
+// br_if becomes `if { if L>=0 { br } refill; br }`), so the hot path never
+// merges with it: 1.0×, yield included. (The hot branch is the if's then,
+// because wazero lays that out next: the hot path falls through the check
+// instead of jumping over the refill. With `if L<0 { refill; br } br` it
+// jumped, one more taken branch on every trip.) Loops with parameters and br_table
 // back edges use the rejoining form. The refill being a function rather
 // than inline code keeps the injected code small, which matters because
 // wazero compiles all of it: compiling the instrumented Go corpus takes
@@ -137,40 +142,81 @@
 // Measured overhead (BenchmarkCPU in services/wasm: instrumented against
 // bare wazero in compiler mode, alternating in one run, medians of 20, on
 // a two-core VM whose speed varies with its neighbours; docs/benchmarks.md
-// has each run): a 10^8-iteration loop 1.0× in WAT and 1.05–1.06× in Go;
-// the WAT sieve 0.4× (the original has a slow layout that the
-// instrumented code avoids); SHA-256 of 64 MiB in Go 0.90–0.99×; the Go
-// sieve 1.09–1.13× (1.3–1.6× before the renewals above). Go's compiler turns
-// every loop into a jump through a br_table at the top of the function,
-// so one trip round a tight Go loop crosses four or five segments: what
-// is left is a subtraction per segment and a compare and branch per back
-// edge, about seven instructions on the bare trip's thirty-five. Getting
-// under that means fewer segments per trip, which exact per-segment
-// charging does not allow (Go's dispatch makes every block a merge
-// point); variants that merged segments (overcharging 22%), checked once
-// per loop header, or dropped the stack budget local did not measurably
-// help before the renewals. Ratios also move with the alignment of
-// wazero's stack to cache lines, which changes from one process to the
-// next: a spilled 8-byte value that straddles a line costs a split load
-// or store on every trip. Bare runs are bimodal too (the Go sieve 72–148
-// ms), and a single run's ratio can be off by a third.
+// has each run): a 10^8-iteration loop 1.0× in WAT and 1.0–1.16× in Go;
+// the WAT sieve 0.5× (the original has a slow layout that the
+// instrumented code avoids); SHA-256 of 64 MiB in Go 0.9–1.08×; the Go
+// sieve 1.07–1.24× (1.3–1.6× before the renewals above). The spread is
+// mostly not the metering: where a function's machine code falls relative
+// to 64-byte lines moves a tight loop's time by up to a quarter, bare or
+// metered, and every change to the rewrite moves every function. A wazero
+// patched to start functions at 64-byte lines plus 0, 16, 32 or 48 bytes
+// shows it: the Go sieve bare 70–80 ms and metered 78–88 ms by alignment,
+// and the ratio 0.95–1.23 (the average over the four alignments, best of
+// five runs each, is what docs/benchmarks.md compares builds by). Go's
+// loops cross its dispatch loop's header on every trip; the charges that
+// move (below) take the Go sieve's inner loop from five subtractions a
+// trip to three, and the average from 1.13× to 1.07–1.09×.
+//
 // Calls cost more too: each stores and reloads the counter and the stack
 // budget (below); a naive recursive Fibonacci, nothing but calls, runs
 // 1.5× slower. WithCloseOnContextDone, the alternative, is 4–30× on
-// the same jobs. Rewriting a 3.8 MB Go-built module takes 35–42 ms; the
-// module grows by 71% (Go code makes many calls, and each call site gains
-// about 19 bytes; each refill's renewals about 7 bytes a local).
+// the same jobs. Rewriting a 3.8 MB Go-built module takes 29–48 ms; the
+// module grows by 65% (Go code makes many calls, and each call site gains
+// about 19 bytes; each refill's renewals about 7 bytes a local; the
+// dispatch loops' entry charges about 7%), and wazero takes 15% longer to
+// compile it than it did with cost table 5.
+//
+// # Charges that move
+//
+// One trip round a tight Go loop crosses four or five segments, because
+// Go's compiler puts a function's basic blocks in one loop whose header
+// dispatches on a local ($pc) through a br_table, and jumps by setting
+// $pc to a constant and branching to that loop: every block start is a
+// merge point. Each segment's subtraction is small, but they are most of
+// what metering adds to such a loop. So, once a function's costs are
+// known, charges move (settle.go) where that leaves the fuel of every run
+// exactly as it was:
+//
+//   - A loop header that is entered only by falling into the loop and by
+//     br gives its charge to the segments that enter it: each does so as
+//     the last thing it does, so the header is paid exactly when it is
+//     entered (and before the br's check).
+//   - From the last segment to the first, a segment that starts after a
+//     block's, an if's or an else's end gives its charge, with all it was
+//     given, to the segments that enter it, when every one of them enters
+//     it unconditionally and comes before it: the segment that falls into
+//     it, each br to the block, and each jump through a dispatch loop
+//     (`i32.const k; local.set $pc; br loop`, whose target the br_table's
+//     entry k names). The dispatch loop's entry, where $pc is whatever the
+//     caller passed (Go resumes a function this way), charges by a table
+//     on $pc placed before the loop; $pc = 0, an ordinary call, costs one
+//     compare there. A dispatch loop that is entered any other way (br_if,
+//     br_table, or a br without a constant $pc) moves nothing to its
+//     blocks.
+//   - A segment that a conditional branch may reach keeps its charge, and
+//     so does one entered from a later segment: every cycle keeps at least
+//     one charged segment, its first, which holds what the others gave.
+//
+// The segment after an if whose then-arm cannot fall through also keeps
+// its charge: the segment before the if could take it only if the
+// then-arm gave it back, and a check in between (at a call) would see
+// fuel missing that the run never uses. TestMovedChargesKeepFuelExact
+// runs the WAT, Rust, C and Go corpora instrumented both ways and
+// compares the fuel used, unit for unit. In the Go corpus 21% of the
+// charges go; the Go sieve's inner loop goes from five subtractions a
+// trip to three.
 //
 // # Determinism
 //
 // The fuel a run uses depends only on the module, its input and the cost
 // table: the same on any machine. Every segment entered is charged in full
-// when it is entered, so fuel used = the sum of the costs of the segments
+// when it is entered, or earlier, in a segment that enters it for certain
+// (a moved charge), so fuel used = the sum of the costs of the segments
 // entered plus the size-dependent costs. Running out is detected at the
 // next check (entry or back edge), or by the host after the run (the
-// remainder is negative): a run fails for fuel if and only if its cost
-// exceeds the fuel given, and then it used at most one segment's cost more
-// than it was given. After a trap other than running out, the remainder
+// remainder is negative): a run that does not trap fails for fuel if and
+// only if its cost exceeds the fuel given, and then it used at most the
+// charges taken since the last check more than it was given. After a trap other than running out, the remainder
 // read by the host is the one stored at the last call or return before
 // the trap (still deterministic). Only an Interrupt, which comes from the
 // host's clock, makes a run's outcome depend on time.

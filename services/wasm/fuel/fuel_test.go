@@ -57,10 +57,17 @@ type outcome struct {
 // run runs bin's _start with stdin; meter is nil for an original module.
 func (r *runner) run(tb testing.TB, bin []byte, stdin []byte, metered bool, fuelLimit uint64) outcome {
 	tb.Helper()
+	return r.runArgs(tb, bin, nil, stdin, metered, fuelLimit)
+}
+
+// runArgs is run with command-line arguments (after the program's name).
+func (r *runner) runArgs(tb testing.TB, bin []byte, args []string, stdin []byte, metered bool, fuelLimit uint64) outcome {
+	tb.Helper()
 	ctx := context.Background()
 	cm := r.compile(tb, bin)
 	var out bytes.Buffer
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().
+		WithArgs(append([]string{"prog"}, args...)...).
 		WithStdin(bytes.NewReader(stdin)).WithStdout(&out)
 	mod, err := r.rt.InstantiateModule(ctx, cm, cfg)
 	if err != nil {
@@ -120,6 +127,7 @@ func TestCorpusDifferential(t *testing.T) {
 		{"features", nil, 0},
 		{"stdin", []byte("hello, cooperative world"), 0},
 		{"renew", nil, 0},
+		{"dispatch", le64(1000), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := wasmtest.WAT(t, tc.name)

@@ -29,9 +29,16 @@ const (
 // CompileModule does) before trusting it. For a module that validates, the
 // result validates too, and behaves the same except that it burns fuel.
 func Instrument(src []byte) (*Module, error) {
+	m, _, err := instrument(src, false)
+	return m, err
+}
+
+// instrument is Instrument; keepCharges leaves every charge in its own
+// segment (see settle), and charges counts the subtractions written.
+func instrument(src []byte, keepCharges bool) (m *Module, charges int, err error) {
 	d, err := decode(src)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// The rewriter's globals, functions, type and locals come right after
 	// the original's, which decode checked never names an index past its
@@ -39,9 +46,9 @@ func Instrument(src []byte) (*Module, error) {
 	nfuncs := uint64(d.nfuncs())
 	nglobals := uint64(d.nglobals())
 	if nfuncs+1+uint64(d.importFuncs) >= 1<<27 || nglobals+4 >= 1<<27 || len(d.types) >= 1<<20 {
-		return nil, &ModuleError{Offset: len(src), Reason: "too many functions, globals or types"}
+		return nil, 0, &ModuleError{Offset: len(src), Reason: "too many functions, globals or types"}
 	}
-	w := &rewriter{src: src, d: d, types: d.types}
+	w := &rewriter{src: src, d: d, types: d.types, keepCharges: keepCharges}
 	w.g = globals{
 		bank:      uint32(nglobals),
 		chunk:     uint32(nglobals + 1),
@@ -131,7 +138,7 @@ func Instrument(src []byte) (*Module, error) {
 		sec := &d.sections[i]
 		if sec.id != secCustom {
 			if err := emitMissing(rank(sec.id)); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		switch sec.id {
@@ -148,7 +155,7 @@ func Instrument(src []byte) (*Module, error) {
 		case secCode:
 			emitted[secCode] = true
 			if out, err = w.code(out, d, sec, wrapped); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		case secElement:
 			out = appendSection(out, secElement, w.copyPatched(tmp[:0], sec.start, sec.end))
@@ -157,16 +164,16 @@ func Instrument(src []byte) (*Module, error) {
 		}
 	}
 	if err := emitMissing(rank(secData) + 1); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	m := &Module{
+	m = &Module{
 		Binary:   out,
 		Imports:  d.imports,
 		Exports:  d.exports,
 		Memory:   d.memory,
 		HasStart: d.start >= 0,
 	}
-	return m, nil
+	return m, w.charges, nil
 }
 
 // extend copies a vector section's payload with its count raised by n.
@@ -343,6 +350,7 @@ func (w *rewriter) appendPiece(b []byte, p piece) []byte {
 			return b
 		}
 		// L -= c
+		w.charges++
 		b = appendU32(append(b, 0x20), w.local)
 		b = appendS64(append(b, 0x42), c)
 		b = append(b, 0x7D)
