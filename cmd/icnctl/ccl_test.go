@@ -77,7 +77,7 @@ func TestCCLCommands(t *testing.T) {
 		{name: "run divide_by_zero", args: []string{"ccl", "run", examples + "arithmetic_traps.ccl", "--entry", "div_by_zero", "--arg", "0"},
 			code: exitError, stdout: "fuel used: 36\n", stderr: "icnctl: trap divide_by_zero\n"},
 		{name: "run fuel_exhausted", args: []string{"ccl", "run", examples + "arithmetic_traps.ccl", "--fuel", "5000"},
-			code: exitError, stdout: "fuel used: 5001\n", stderr: "icnctl: trap fuel_exhausted\n"},
+			code: exitError, stdout: "fuel used: 5004\n", stderr: "icnctl: trap fuel_exhausted\n"},
 		{name: "run compile error", args: []string{"ccl", "run", examples + "errors/missing_semicolon.ccl"}, code: exitError,
 			stderr: examples + "errors/missing_semicolon.ccl:3:11: expected ';' after the let statement, found 'return'\n" +
 				"icnctl: " + examples + "errors/missing_semicolon.ccl: 1 compile error\n"},
