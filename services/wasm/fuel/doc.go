@@ -161,10 +161,10 @@
 // budget (below); a naive recursive Fibonacci, nothing but calls, runs
 // 1.5× slower. WithCloseOnContextDone, the alternative, is 4–30× on
 // the same jobs. Rewriting a 3.8 MB Go-built module takes 29–48 ms; the
-// module grows by 65% (Go code makes many calls, and each call site gains
+// module grows by 62% (Go code makes many calls, and each call site gains
 // about 19 bytes; each refill's renewals about 7 bytes a local; the
-// dispatch loops' entry charges about 7%), and wazero takes 15% longer to
-// compile it than it did with cost table 5.
+// dispatch loops' entry charges about 3.5%), and wazero takes about 14%
+// longer to compile it than it did with cost table 5.
 //
 // # Charges that move
 //
@@ -192,7 +192,9 @@
 //     on $pc placed before the loop; $pc = 0, an ordinary call, costs one
 //     compare there. A dispatch loop that is entered any other way (br_if,
 //     br_table, or a br without a constant $pc) moves nothing to its
-//     blocks.
+//     blocks, and neither does one that no jump enters backwards (a Go
+//     function without loops): a call crosses each of its blocks at most
+//     once, and the entry's table would cost more code than it saves.
 //   - A segment that a conditional branch may reach keeps its charge, and
 //     so does one entered from a later segment: every cycle keeps at least
 //     one charged segment, its first, which holds what the others gave.
@@ -202,7 +204,7 @@
 // then-arm gave it back, and a check in between (at a call) would see
 // fuel missing that the run never uses. TestMovedChargesKeepFuelExact
 // runs the WAT, Rust, C and Go corpora instrumented both ways and
-// compares the fuel used, unit for unit. In the Go corpus 21% of the
+// compares the fuel used, unit for unit. In the Go corpus 13% of the
 // charges go; the Go sieve's inner loop goes from five subtractions a
 // trip to three.
 //

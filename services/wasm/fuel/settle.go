@@ -22,6 +22,7 @@ type loopHeader struct {
 	getX     bool
 	dispatch bool   // its header is a dispatch
 	dynamic  bool   // something other than a br after x = constant enters it
+	cycles   bool   // a jump goes back to a block that has ended (Go's loops)
 	firstID  int    // the merge id of the first block of its header
 	nblocks  int    // how many blocks its header opens
 	targets  [2]int // its br_table's entries (the default last) in rewriter.targets
@@ -82,6 +83,9 @@ func (w *rewriter) enterLoop(l uint32, set constSet) {
 	e := min(int(set.v), ntargets(lh)-1) // br_table's index is unsigned
 	if id := w.dispatchTarget(lh, e); id >= 0 {
 		w.arrivals = append(w.arrivals, arrival{id: id, from: w.cur})
+		if w.merges[id].seg >= 0 {
+			lh.cycles = true
+		}
 	}
 }
 
@@ -133,7 +137,7 @@ func (w *rewriter) settle() {
 	w.settleLoops()
 	for id := range w.merges {
 		m := &w.merges[id]
-		if m.dispatch >= 0 && w.loops[m.dispatch].dynamic {
+		if m.dispatch >= 0 && (w.loops[m.dispatch].dynamic || !w.loops[m.dispatch].cycles) {
 			m.cond = true
 		}
 	}
