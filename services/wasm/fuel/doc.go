@@ -142,20 +142,21 @@
 // Measured overhead (BenchmarkCPU in services/wasm: instrumented against
 // bare wazero in compiler mode, alternating in one run, medians of 20, on
 // a two-core VM whose speed varies with its neighbours; docs/benchmarks.md
-// has each run): a 10^8-iteration loop 1.0× in WAT and 1.0–1.16× in Go;
-// the WAT sieve 0.5× (the original has a slow layout that the
-// instrumented code avoids); SHA-256 of 64 MiB in Go 0.9–1.08×; the Go
-// sieve 1.07–1.24× (1.3–1.6× before the renewals above). The spread is
-// mostly not the metering: where a function's machine code falls relative
-// to 64-byte lines moves a tight loop's time by up to a quarter, bare or
-// metered, and every change to the rewrite moves every function. A wazero
-// patched to start functions at 64-byte lines plus 0, 16, 32 or 48 bytes
-// shows it: the Go sieve bare 70–80 ms and metered 78–88 ms by alignment,
-// and the ratio 0.95–1.23 (the average over the four alignments, best of
-// five runs each, is what docs/benchmarks.md compares builds by). Go's
+// has each run): a 10^8-iteration loop 1.0× in WAT and 1.12–1.14× in Go;
+// the WAT sieve 0.45–0.5× (the original has a slow layout that the
+// instrumented code avoids); SHA-256 of 64 MiB in Go 0.8–0.9×; the Go
+// sieve 1.04–1.09×. The spread between builds is mostly not the
+// metering: where a function's machine code falls relative to 64-byte
+// lines moves a tight loop's time by up to a quarter, bare or metered,
+// and every change to the rewrite moves every function. A wazero patched
+// to start functions at 64-byte lines plus 0, 16, 32 or 48 bytes shows
+// it: the Go sieve bare 72–80 ms and metered 77–88 ms by alignment, and
+// the ratio 0.95–1.25. Averaged over the four alignments (best of 6–12
+// runs each), the Go sieve is 1.03× (1.12× with cost table 5) and the Go
+// loop 1.07× (1.06×); docs/benchmarks.md compares builds that way. Go's
 // loops cross its dispatch loop's header on every trip; the charges that
 // move (below) take the Go sieve's inner loop from five subtractions a
-// trip to three, and the average from 1.13× to 1.07–1.09×.
+// trip to three.
 //
 // Calls cost more too: each stores and reloads the counter and the stack
 // budget (below); a naive recursive Fibonacci, nothing but calls, runs
