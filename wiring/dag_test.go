@@ -20,6 +20,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -91,14 +92,7 @@ func startDAGNode(t *testing.T, mutate func(*Config)) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	runtest.Start(t, n)
 	waitLedgerReady(t, n)
 	return n
 }

@@ -2,7 +2,6 @@ package wiring
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/httpapi"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 	"github.com/intercooperative-network/icn-go/supervisors"
 )
 
@@ -56,14 +56,7 @@ func federationExtra(t *testing.T, n int, tweak func(i int, c *Config), extra fu
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := node.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := node.Stop(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
+		runtest.Start(t, node)
 		waitLedgerReady(t, node)
 		if i > 0 {
 			first := nodes[0].Network.ID().String()

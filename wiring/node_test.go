@@ -23,6 +23,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/identity/keystore"
 	"github.com/intercooperative-network/icn-go/services/network/libp2pnet"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
 	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/services/wasm/wasmtest"
@@ -198,15 +199,7 @@ func startTestNode(t *testing.T) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return n
+	return runtest.Start(t, n)
 }
 
 var subsystemNames = []string{"dag", "ledger", "peers", "jobs", "executors", "governance"}

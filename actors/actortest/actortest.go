@@ -17,6 +17,7 @@ import (
 	"github.com/intercooperative-network/icn-go/actors/dag"
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/services/clock"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/wasm"
 	"github.com/intercooperative-network/icn-go/supervisors"
@@ -103,14 +104,7 @@ func Start(tb testing.TB, reg *prometheus.Registry, children ...supervisors.Chil
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := tree.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := tree.Stop(context.Background()); err != nil {
-			tb.Error(err)
-		}
-	})
+	runtest.Start(tb, tree)
 	return tree
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/intercooperative-network/icn-go/messages"
 	"github.com/intercooperative-network/icn-go/messages/block"
 	"github.com/intercooperative-network/icn-go/services/clock/clocktest"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 	"github.com/intercooperative-network/icn-go/services/store"
 	"github.com/intercooperative-network/icn-go/services/store/badgerstore"
 	"github.com/intercooperative-network/icn-go/services/store/memstore"
@@ -72,14 +73,7 @@ func startWith(t testing.TB, s store.Store, cfg Config, log *slog.Logger, others
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tree.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tree.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	runtest.Start(t, tree)
 	return &node{tree: tree, store: s, clock: clk, metrics: m}
 }
 

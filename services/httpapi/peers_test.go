@@ -24,6 +24,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 )
 
 // newFabric is a memnet fabric closed at the end of the test (after the
@@ -47,14 +48,7 @@ func startNet(t *testing.T, reg prometheus.Registerer, fabric *memnet.Fabric) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	runtest.Start(t, n)
 	return id, n
 }
 

@@ -31,20 +31,6 @@ import (
 //
 //	go test -run '^$' -bench 'Gossip12|RPC' -benchtime 2s -count 3 ./services/network/
 
-// benchStart starts n and stops it when the benchmark ends.
-func benchStart(tb testing.TB, n node, addr func() string) *tnode {
-	tb.Helper()
-	if err := n.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			tb.Errorf("stop %s: %v", n.ID(), err)
-		}
-	})
-	return &tnode{node: n, addr: addr()}
-}
-
 // benchWait polls cond until it holds, failing after d.
 func benchWait(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
@@ -156,7 +142,7 @@ func BenchmarkGossip12(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		nodes = append(nodes, benchStart(b, n, func() string { return n.Addr().String() }))
+		nodes = append(nodes, startNode(b, n, nil, func() string { return n.Addr().String() }))
 	}
 	benchWait(b, 20*time.Second, "12 nodes fully connected", func() bool { return meshed(nodes) })
 
@@ -352,7 +338,7 @@ func BenchmarkRPC(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return benchStart(b, n, func() string { return fmt.Sprintf("%s/p2p/%s", n.Addrs()[0], n.ID()) })
+		return startNode(b, n, nil, func() string { return fmt.Sprintf("%s/p2p/%s", n.Addrs()[0], n.ID()) })
 	}
 	srv := start()
 	cli := start(srv.addr)

@@ -26,6 +26,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/services/network/libp2pnet"
 	"github.com/intercooperative-network/icn-go/services/network/memnet"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 )
 
 func TestMain(m *testing.M) {
@@ -68,16 +69,11 @@ func newID(t *testing.T) *identity.Identity {
 	return id
 }
 
-func startNode(t *testing.T, n node, reg *prometheus.Registry, addr func() string) *tnode {
-	t.Helper()
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Errorf("stop %s: %v", n.ID(), err)
-		}
-	})
+// startNode starts n and stops it when the test or benchmark ends; reg
+// is its registry, or nil.
+func startNode(tb testing.TB, n node, reg *prometheus.Registry, addr func() string) *tnode {
+	tb.Helper()
+	runtest.Start(tb, n)
 	return &tnode{node: n, reg: reg, addr: addr()}
 }
 
@@ -870,14 +866,7 @@ func TestFxModules(t *testing.T) {
 		if err := a.Err(); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := a.Stop(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
+		runtest.Start(t, a)
 		return n
 	}
 	if n := app(t, memnet.Module); n.Host() == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/intercooperative-network/icn-go/services/identity"
 	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/logging/logtest"
+	"github.com/intercooperative-network/icn-go/services/runtest"
 )
 
 func startNetwork(t *testing.T, id *identity.Identity, listen string, log *slog.Logger) *Network {
@@ -24,14 +25,7 @@ func startNetwork(t *testing.T, id *identity.Identity, listen string, log *slog.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	runtest.Start(t, n)
 	return n
 }
 
