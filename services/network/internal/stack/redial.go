@@ -307,7 +307,7 @@ func (d *redialer) loop(ctx context.Context) {
 		}
 		if refresh {
 			d.r.s.log.Debug("discovery: refreshing the routing table")
-			_ = d.r.dht.RefreshRoutingTable() // buffered; the result is not needed
+			d.r.refreshRoutingTable()
 		}
 		timer.Reset(wait)
 	}
@@ -322,6 +322,6 @@ func (d *redialer) dial(ctx context.Context, ai peer.AddrInfo) {
 	}
 	if d.dialed(ai.ID, err, time.Now()) {
 		d.r.s.log.Debug("bootstrap peer reached: refreshing the routing table", "peer", ai.ID.String())
-		_ = d.r.dht.RefreshRoutingTable() // buffered; the result is not needed
+		d.r.refreshRoutingTable()
 	}
 }

@@ -134,10 +134,16 @@ type run struct {
 	ps     *pubsub.PubSub
 	topics map[string]*topic
 	redial *redialer
-	// redialDone closes when the redial loop has returned: the DHT may
-	// not be closed while the loop can still refresh its routing table.
+	// redialDone closes when the redial loop has returned.
 	redialDone chan struct{}
 	notify     *libnet.NotifyBundle
+
+	// refreshMu orders routing-table refreshes before the DHT's Close:
+	// a refresh that races with Close misuses the DHT's WaitGroup.
+	// Dials run in tracked goroutines that outlive the redial loop, so
+	// waiting for the loop alone is not enough.
+	refreshMu sync.RWMutex
+	dhtClosed bool
 
 	upMu sync.Mutex
 	up   map[peer.ID]struct{}
@@ -280,6 +286,9 @@ func (r *run) shutdown() error {
 	}
 	var errs []error
 	if r.dht != nil {
+		r.refreshMu.Lock()
+		r.dhtClosed = true
+		r.refreshMu.Unlock()
 		errs = append(errs, r.dht.Close())
 	}
 	errs = append(errs, r.h.Close())
@@ -292,6 +301,16 @@ func (r *run) shutdown() error {
 		return fmt.Errorf("network: stop: %w", err)
 	}
 	return nil
+}
+
+// refreshRoutingTable asks the DHT to refresh its routing table, unless
+// it is closing. It does not wait for the refresh.
+func (r *run) refreshRoutingTable() {
+	r.refreshMu.RLock()
+	defer r.refreshMu.RUnlock()
+	if !r.dhtClosed {
+		_ = r.dht.RefreshRoutingTable() // buffered; the result is not needed
+	}
 }
 
 func (r *run) onConnected(n libnet.Network, c libnet.Conn) {
