@@ -7,20 +7,21 @@ package fuel
 // fuel_used is only comparable between executors that use the same version.
 // A change to what Instrument outputs that leaves every run's fuel as it
 // was bumps RewriteVersion instead.
-const CostTableVersion = 7
+const CostTableVersion = 8
 
 // RewriteVersion identifies the shape of Instrument's output for a given
 // cost table: services/wasm keeps rewrites on disk under both numbers, and
 // would otherwise go on serving the old ones.
 const RewriteVersion = 1
 
-// The cost table, version 7 (3: the code after a guard, an if without
+// The cost table, version 8 (3: the code after a guard, an if without
 // else whose then-arm traps, is charged with the code before it; 4: a
 // frame also weighs the stack slots its refills' renewals take; 5: an
 // entry's refill renews nothing, and so weighs nothing; 6: charges move
 // into the segments that enter theirs (settle), which leaves the fuel of
 // every run that ends normally as it was, but not what a trap leaves; 7:
-// Go functions without loops keep their blocks' charges).
+// Go functions without loops keep their blocks' charges; 8: a block that
+// a later block jumps back to gives its charge to that jump too).
 // One unit of fuel is about one simple instruction. Each instruction belongs to exactly one class.
 const (
 	// CostFree: nop, block, loop, else, end, drop. They compile to nothing.

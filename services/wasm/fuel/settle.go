@@ -127,9 +127,11 @@ func (w *rewriter) enterBlock(l uint32, cond bool) {
 //     (dispatchCharges).
 //
 // A segment that a branch may also reach from elsewhere (br_if,
-// br_table) keeps its charge, and so does one entered from a segment
-// after it: that is what keeps every cycle charged, by its lowest
-// segment.
+// br_table) keeps its charge. A segment entered from a later one (a
+// jump back, which in WebAssembly only a dispatch loop makes) gives its
+// charge to that later segment too, which has given its own away
+// already and keeps what it receives now: every cycle stays charged, at
+// its jump back, and a tight Go loop pays one subtraction a trip.
 func (w *rewriter) settle() {
 	if w.keepCharges {
 		return
@@ -206,7 +208,7 @@ func (w *rewriter) movable(id int) bool {
 		return false
 	}
 	for _, from := range w.arrivalFrom[w.arrivalAt[id]:w.arrivalAt[id+1]] {
-		if from < 0 || from >= m.seg {
+		if from < 0 {
 			return false
 		}
 	}
