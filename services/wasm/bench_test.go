@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -127,28 +128,8 @@ func BenchmarkCPU(b *testing.B) {
 		}
 		b.Run(w.name, func(b *testing.B) {
 			var tb, tm []time.Duration
-			timeBare := func() {
-				runtime.GC() // the previous run's garbage is collected off the clock
-				t0 := time.Now()
-				bare.run(b, ctx, w.job)
-				tb = append(tb, time.Since(t0))
-			}
-			timeMetered := func() {
-				runtime.GC()
-				t0 := time.Now()
-				if _, err := e.Run(ctx, j); err != nil {
-					b.Fatal(err)
-				}
-				tm = append(tm, time.Since(t0))
-			}
 			for i := 0; b.Loop(); i++ {
-				if i%2 == 0 {
-					timeBare()
-					timeMetered()
-				} else {
-					timeMetered()
-					timeBare()
-				}
+				tb, tm = timePair(b, ctx, i%2 == 0, e, bare, w.job, j, tb, tm)
 			}
 			mb, mm := median(tb), median(tm)
 			b.ReportMetric(float64(mb.Nanoseconds()), "bare-ns")
@@ -156,6 +137,97 @@ func BenchmarkCPU(b *testing.B) {
 			b.ReportMetric(float64(mm)/float64(mb), "x-bare")
 			b.ReportMetric(float64(slices.Min(tm))/float64(slices.Min(tb)), "x-bare-best")
 			b.ReportMetric(float64(r.FuelUsed), "fuel")
+		})
+	}
+}
+
+// timePair runs job bare and metered (bareFirst says in which order),
+// each after a forced garbage collection, and appends their times to tb
+// and tm. metered is job with its limits.
+func timePair(b *testing.B, ctx context.Context, bareFirst bool, e *Engine, bare *plainRuntime, job, metered Job, tb, tm []time.Duration) ([]time.Duration, []time.Duration) {
+	timeBare := func() {
+		runtime.GC() // the previous run's garbage is collected off the clock
+		t0 := time.Now()
+		bare.run(b, ctx, job)
+		tb = append(tb, time.Since(t0))
+	}
+	timeMetered := func() {
+		runtime.GC()
+		t0 := time.Now()
+		if _, err := e.Run(ctx, metered); err != nil {
+			b.Fatal(err)
+		}
+		tm = append(tm, time.Since(t0))
+	}
+	if bareFirst {
+		timeBare()
+		timeMetered()
+	} else {
+		timeMetered()
+		timeBare()
+	}
+	return tb, tm
+}
+
+// layouts is how many code layouts BenchmarkCPULayouts tries.
+const layouts = 8
+
+// BenchmarkCPULayouts is BenchmarkCPU across code layouts. Where a hot
+// loop falls relative to 64-byte lines moves its time by up to a
+// quarter, bare or metered, and each rewrite lands each function
+// somewhere else, so one layout compares two draws. Here each workload
+// runs in eight variants of its module (wasmtest.Shifted, k = 0…7),
+// whose functions sit at different offsets, bare and metered; each
+// iteration runs every variant once each way, alternating. The metrics:
+// the ratio of the means over the variants of their best times
+// (x-bare-best, what the code costs on average over layouts), the mean
+// of the variants' ratios of median times (x-bare), and the lowest and
+// highest variant's ratio of best times.
+//
+//	go test -run '^$' -bench BenchmarkCPULayouts -benchtime 6x ./services/wasm/
+func BenchmarkCPULayouts(b *testing.B) {
+	ctx := context.Background()
+	e := newEngine(b)
+	bare := newPlainRuntime(b, false)
+	for _, w := range cpuWorkloads(b) {
+		b.Run(w.name, func(b *testing.B) {
+			var jobs, metered [layouts]Job
+			for k := range layouts {
+				m, err := wasmtest.Shifted(w.job.Module, k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				jobs[k] = w.job
+				jobs[k].Module = m
+				metered[k] = jobs[k]
+				metered[k].Limits = Limits{Fuel: fuel.MaxFuel, Timeout: time.Hour}
+				want := bare.run(b, ctx, jobs[k]) // compiles both, off the clock
+				if r, err := e.Run(ctx, metered[k]); err != nil || !bytes.Equal(r.Stdout, want) {
+					b.Fatalf("layout %d: metered %v %q, bare %q", k, err, r.Stdout, want)
+				}
+			}
+			var tb, tm [layouts][]time.Duration
+			for i := 0; b.Loop(); i++ {
+				for k := range layouts {
+					tb[k], tm[k] = timePair(b, ctx, (i+k)%2 == 0, e, bare, jobs[k], metered[k], tb[k], tm[k])
+				}
+			}
+			var bestBare, bestMetered time.Duration
+			var medianRatios float64
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for k := range layouts {
+				bb, bm := slices.Min(tb[k]), slices.Min(tm[k])
+				bestBare += bb
+				bestMetered += bm
+				medianRatios += float64(median(tm[k])) / float64(median(tb[k]))
+				lo, hi = min(lo, float64(bm)/float64(bb)), max(hi, float64(bm)/float64(bb))
+			}
+			b.ReportMetric(float64(bestBare.Nanoseconds())/layouts, "bare-best-ns")
+			b.ReportMetric(float64(bestMetered.Nanoseconds())/layouts, "metered-best-ns")
+			b.ReportMetric(float64(bestMetered)/float64(bestBare), "x-bare-best")
+			b.ReportMetric(medianRatios/layouts, "x-bare")
+			b.ReportMetric(lo, "x-best-lowest")
+			b.ReportMetric(hi, "x-best-highest")
 		})
 	}
 }
