@@ -139,24 +139,22 @@
 // dependency chain, went at the same time: measured, it made no
 // difference, and it was one more value round every loop.)
 //
-// Measured overhead (BenchmarkCPU in services/wasm: instrumented against
-// bare wazero in compiler mode, alternating in one run, medians of 20, on
-// a two-core VM whose speed varies with its neighbours; docs/benchmarks.md
-// has each run): a 10^8-iteration loop 1.0× in WAT and 1.12–1.14× in Go;
-// the WAT sieve 0.45–0.5× (the original has a slow layout that the
-// instrumented code avoids); SHA-256 of 64 MiB in Go 0.8–0.9×; the Go
-// sieve 1.04–1.09×. The spread between builds is mostly not the
-// metering: where a function's machine code falls relative to 64-byte
-// lines moves a tight loop's time by up to a quarter, bare or metered,
-// and every change to the rewrite moves every function. A wazero patched
-// to start functions at 64-byte lines plus 0, 16, 32 or 48 bytes shows
-// it: the Go sieve bare 72–80 ms and metered 77–88 ms by alignment, and
-// the ratio 0.95–1.25. Averaged over the four alignments (best of 6–12
-// runs each), the Go sieve is 1.03× (1.12× with cost table 5) and the Go
-// loop 1.07× (1.06×); docs/benchmarks.md compares builds that way. Go's
-// loops cross its dispatch loop's header on every trip; the charges that
-// move (below) take the Go sieve's inner loop from five subtractions a
-// trip to two.
+// Measured overhead (BenchmarkCPULayouts in services/wasm: instrumented
+// against bare wazero in compiler mode, alternating in one run, each
+// workload in eight code layouts, on a two-core VM; docs/benchmarks.md
+// has each run). Where a function's machine code falls relative to
+// 64-byte lines moves a tight loop's time by up to a quarter, bare or
+// metered, and every change to the rewrite moves every function, so one
+// layout compares two draws; and a run is slowed by about a quarter
+// whenever the VM's other CPU is busy, so the best of the runs is what
+// the code costs. Ratio of the mean best times over the layouts: a
+// 10^8-iteration loop 1.00× in WAT and 1.07–1.08× in Go; a prime sieve
+// 0.74–0.85× in WAT (its bare runs are slowed by touching fresh memory)
+// and 1.01–1.02× in Go; SHA-256 of 64 MiB in Go 0.95×. Single layouts
+// range from 0.96× to 1.17×; the medians, from 1.03× (Go sieve) to
+// 1.11–1.14× (Go loop). Go's loops cross their dispatch loop's header on
+// every trip; the charges that move (below) take the Go sieve's inner
+// loop from five subtractions a trip to two, and the Go loop's to one.
 //
 // Calls cost more too: each stores and reloads the counter and the stack
 // budget (below); a naive recursive Fibonacci, nothing but calls, runs
