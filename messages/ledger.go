@@ -37,6 +37,9 @@ var (
 	// ErrAccountLimit: the node holds as many local accounts as it may
 	// (identity.MaxAccounts).
 	ErrAccountLimit = errors.New("ledger: account limit reached")
+	// ErrKeyReused: a transfer's idempotency key was used by the payer for
+	// a transfer with another payee, amount or memo.
+	ErrKeyReused = errors.New("ledger: idempotency key already used for another transfer")
 )
 
 // InsufficientManaError says how much was available.
@@ -123,13 +126,21 @@ type Transfer struct {
 	To     string
 	Amount uint64
 	Memo   string
+	// Key, when set, makes the transfer idempotent for its payer: a
+	// retry with the same key and the same payee, amount and memo answers
+	// the first transfer's entries (Replayed) instead of paying again; with
+	// other ones it is ErrKeyReused. 1 to MaxReferenceLength printable
+	// ASCII bytes; kept as long as the payment is.
+	Key string
 }
 
 // TransferReply carries the send entry, and the receive entry when the
-// recipient is local.
+// recipient is local. Replayed: the transfer was made before, under the
+// same key; nothing was paid now.
 type TransferReply struct {
-	Send    EntryInfo
-	Receive *EntryInfo
+	Send     EntryInfo
+	Receive  *EntryInfo
+	Replayed bool
 }
 
 // Reserve holds Amount of a local account's mana for Ref (a job id...).

@@ -10,7 +10,10 @@
 // rebuilds its accounts from the refs on every start. Regeneration is
 // computed from the time between entries, never ticked, so no restart
 // creates mana. Verify checks any chain (this node's or a peer's) from its
-// open entry to its head.
+// open entry to its head. A transfer may carry an idempotency key: its ref
+// (ledger/xfer/<payer>/<key>) names the send and is created in the same
+// commit, so a retry after a lost answer is answered with the first
+// transfer's entries, across restarts, instead of paying twice.
 //
 // It reaches the dag through the tree by name and writes reputation records
 // through the store service; it never opens badger, and it never signs for

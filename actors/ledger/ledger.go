@@ -67,7 +67,7 @@ func New(d Deps) func() actor.Actor {
 	loadedUpTo := newCheckpoints(identity.MaxAccounts)
 	return func() actor.Actor {
 		return &Actor{Deps: d, commits: commits, loadedUpTo: loadedUpTo, accounts: map[string]*account{}, refused: map[string]*BrokenChainError{},
-			reputation: map[string]*record{}, receiving: map[string]bool{}, verified: newCheckpoints(maxCheckpoints), log: d.Logger.With("actor", Name)}
+			reputation: map[string]*record{}, receiving: map[string]bool{}, keyed: map[string]bool{}, verified: newCheckpoints(maxCheckpoints), log: d.Logger.With("actor", Name)}
 	}
 }
 
@@ -89,6 +89,7 @@ type Actor struct {
 	puts       int                          // puts in flight
 	reputation map[string]*record
 	receiving  map[string]bool // payments from other nodes being received, by source CID bytes
+	keyed      map[string]bool // transfers with an idempotency key in progress, by the key's ref
 	verified   *checkpoints    // the last verified heads of payers' chains; shared with payment checks
 	loadedUpTo *checkpoints    // the local chains as last loaded; shared by every incarnation
 	commits    *sync.WaitGroup // shared by every incarnation
@@ -141,6 +142,12 @@ func (a *Actor) Receive(c actor.Context) {
 	case *paymentChecked:
 		if m.owner == a {
 			a.onPaymentChecked(m)
+		} else if m.sender != nil {
+			a.sys.Root.Send(m.sender, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
+		}
+	case *keyChecked:
+		if m.owner == a {
+			a.onKeyChecked(m)
 		} else if m.sender != nil {
 			a.sys.Root.Send(m.sender, &supervisors.UnavailableError{Path: Name, State: "restarting", RetryAfter: time.Second})
 		}
@@ -723,11 +730,15 @@ func (a *Actor) done(m *committed) {
 func (a *Actor) record(ops []*pending, err error) {
 	for _, p := range ops {
 		a.inflight--
+		for _, u := range p.refs {
+			delete(a.keyed, u.Name) // paid under its key (or not: a retry looks again)
+		}
 		for _, ch := range p.changes {
 			if ch.e.Op == messages.OpReceive && ch.e.Source != nil {
 				// Received (or not: a retry checks the ref again).
 				delete(a.receiving, string(ch.e.Source.Cid.Bytes()))
 			}
+
 			acct := ch.acct
 			acct.inflight--
 			if err != nil {
@@ -847,6 +858,8 @@ func rejection(err error) string {
 		return re.reason
 	case errors.Is(err, messages.ErrNotLocal):
 		return "not_local"
+	case errors.Is(err, messages.ErrKeyReused):
+		return "key_reused"
 	case errors.Is(err, ErrBrokenChain):
 		return "broken_chain"
 	case errors.Is(err, messages.ErrBusy):
@@ -858,35 +871,46 @@ func rejection(err error) string {
 }
 
 func (a *Actor) transfer(c actor.Context, m *messages.Transfer) {
-	from := m.From
-	if from == "" {
-		from = a.node
+	t := *m
+	if t.From == "" {
+		t.From = a.node
 	}
-	if err := a.checkPayee(from, m.To); err != nil {
-		a.reject(c, "transfer", err)
+	if t.Key != "" {
+		a.transferWithKey(c, &t)
 		return
 	}
-	src, err := a.local(from)
+	changes, extra, reply, err := a.payment(&t)
 	if err != nil {
 		a.reject(c, "transfer", err)
 		return
+	}
+	a.submit(c, "transfer", changes, extra, reply)
+}
+
+// payment builds a transfer's entries (m.From set): the payer's send, and
+// the payee's receive when the payee is local.
+func (a *Actor) payment(m *messages.Transfer) ([]change, []messages.RefUpdate, *messages.TransferReply, error) {
+	if err := a.checkPayee(m.From, m.To); err != nil {
+		return nil, nil, nil, err
+	}
+	src, err := a.local(m.From)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	send, err := a.next(src, entry{Op: messages.OpSend, Amount: m.Amount, Counterparty: m.To, Memo: m.Memo})
 	if err != nil {
-		a.reject(c, "transfer", err)
-		return
+		return nil, nil, nil, err
 	}
 	reply := &messages.TransferReply{Send: send.e.info(send.b.CID())}
 	changes, extra, err := a.credit(send, m.To)
 	if err != nil {
-		a.reject(c, "transfer", err)
-		return
+		return nil, nil, nil, err
 	}
 	if len(changes) > 1 {
 		r := changes[1].e.info(changes[1].b.CID())
 		reply.Receive = &r
 	}
-	a.submit(c, "transfer", changes, extra, reply)
+	return changes, extra, reply, nil
 }
 
 // checkPayee checks a payer and payee pair.

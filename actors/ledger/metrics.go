@@ -14,11 +14,12 @@ type Metrics struct {
 	refused                    prometheus.Gauge
 	ops                        *prometheus.HistogramVec
 	rejections                 *prometheus.CounterVec
+	replays                    prometheus.Counter
 }
 
 // rejectionReasons are the reason labels of icn_ledger_rejections_total
 // besides the rules' reasons (messages.Reason*, those apply gives).
-var rejectionReasons = []string{"insufficient_mana", "invalid", "not_local", "broken_chain", "busy", "unavailable", "commit_failed"}
+var rejectionReasons = []string{"insufficient_mana", "invalid", "not_local", "key_reused", "broken_chain", "busy", "unavailable", "commit_failed"}
 
 // NewMetrics registers the ledger's metrics.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -37,8 +38,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"op"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icn_ledger_rejections_total",
 			Help: "Ledger operations refused (nothing recorded), by reason."}, []string{"reason"}),
+		replays: prometheus.NewCounter(prometheus.CounterOpts{Name: "icn_ledger_transfer_replays_total",
+			Help: "Transfers retried with an idempotency key already paid under, answered with the first transfer's entries."}),
 	}
-	for _, c := range []prometheus.Collector{m.entries, m.accounts, m.supply, m.reserved, m.refused, m.ops, m.rejections} {
+	for _, c := range []prometheus.Collector{m.entries, m.accounts, m.supply, m.reserved, m.refused, m.ops, m.rejections, m.replays} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

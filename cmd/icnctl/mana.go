@@ -40,8 +40,9 @@ until it is released (all of it comes back) or settled (part or all of it is
 paid to another account, the rest comes back).
 
 Every write is acknowledged once it is durable, and a refused one records
-nothing. Writes are not idempotent: if icnctl got no answer (a timeout, a
-dropped connection), look at "icnctl mana history DID" before retrying.
+nothing. A send with --key may be run again as it is when icnctl got no
+answer (a timeout, a dropped connection): it pays once. Other writes are
+not idempotent: look at "icnctl mana history DID" before retrying.
 
 Amounts are whole numbers of mana; a malformed one is a usage error (exit
 64). The node checks everything else and says what is wrong (exit 1).`,
@@ -241,14 +242,20 @@ func (a *app) nodeDID(cmd *cobra.Command) (string, error) {
 }
 
 func (a *app) manaSendCmd() *cobra.Command {
-	var from, to, memo string
+	var from, to, memo, key string
 	cmd := &cobra.Command{
-		Use:   "send DID AMOUNT [--from DID] [--memo TEXT]",
+		Use:   "send DID AMOUNT [--from DID] [--memo TEXT] [--key KEY]",
 		Short: "Transfer mana from a local account (default: the node's own) to another account",
 		Long: `send moves AMOUNT mana from a local account (--from, default the node's own)
 to the account DID, with an optional --memo (at most 256 bytes). When the
 payee is local too, its receive lands in the same commit; otherwise the
 payee's own node records it. "send --to DID AMOUNT" names the payee too.
+
+With --key (an idempotency key: 1 to 128 printable ASCII bytes, chosen by
+you, unique per payment), running the same send again pays nothing and
+prints the first one's entries: retry with the same key when an answer was
+lost. The same key with another payee, amount or memo is refused
+(idempotency_key_reused).
 
 The node refuses an amount of zero or over its per-operation cap
 (invalid_amount), more than the payer has available (insufficient_mana, with
@@ -276,8 +283,14 @@ how much it has), and a payer whose key it does not hold (not_local).`,
 					return err
 				}
 			}
+			if cmd.Flags().Changed("key") {
+				if err := nonEmpty("--key", key); err != nil {
+					return err
+				}
+			}
 			var r httpapi.TransferResult
-			return a.write(cmd, http.MethodPost, transfersPath, httpapi.TransferRequest{From: from, To: to, Amount: amount, Memo: memo},
+			req := httpapi.TransferRequest{From: from, To: to, Amount: amount, Memo: memo, IdempotencyKey: key}
+			return a.write(cmd, http.MethodPost, transfersPath, req,
 				http.StatusCreated, &r, func(w io.Writer) { renderTransfer(w, r) })
 		},
 	}
@@ -285,6 +298,7 @@ how much it has), and a payer whose key it does not hold (not_local).`,
 	f.StringVar(&to, "to", "", "the payee's DID (instead of the DID argument)")
 	f.StringVar(&from, "from", "", "the paying local account's DID (default: the node's own)")
 	f.StringVar(&memo, "memo", "", "a note kept in the entry (at most 256 bytes)")
+	f.StringVar(&key, "key", "", "an idempotency key: the same send with the same key pays once")
 	return cmd
 }
 
@@ -419,6 +433,8 @@ func explainLedger(err error) error {
 			lines = append(lines, "Only accounts whose key this node holds can pay or reserve; icnctl mana accounts lists them.")
 		case httpapi.CodeUnknownAccount:
 			lines = append(lines, "This node keeps no chain for that account; icnctl mana accounts lists the ones it keeps.")
+		case httpapi.CodeKeyReused:
+			lines = append(lines, "A key names one payment: use a new key for a new one; icnctl mana history DID shows the payment made under it.")
 		case httpapi.CodeUnknownReservation:
 			lines = append(lines, "No reservation by that reference is open on the account (released or settled already?); icnctl mana history DID shows its entries.")
 		case httpapi.CodeUnavailable:

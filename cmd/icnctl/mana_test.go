@@ -269,6 +269,23 @@ func TestManaWrites(t *testing.T) {
 			"sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
 				didLocal + " received it here (seq 2); it has 1600 available\n", "",
 			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300}`},
+		{"send with a key", []string{"send", didLocal, "300", "--memo", "seeds", "--key", "invoice-7"}, "POST /api/v1/transfers",
+			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv}), exitOK,
+			"sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
+				didLocal + " received it here (seq 2); it has 1600 available\n", "",
+			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds","idempotency_key":"invoice-7"}`},
+		{"send again with the key", []string{"send", didLocal, "300", "--memo", "seeds", "--key", "invoice-7"}, "POST /api/v1/transfers",
+			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv, Replayed: true}), exitOK,
+			"already sent under this key, nothing paid now: sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
+				didLocal + " received it here (seq 2); it has 1600 available\n", "",
+			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds","idempotency_key":"invoice-7"}`},
+		{"send another amount under a used key", []string{"send", didLocal, "301", "--key", "invoice-7"}, "POST /api/v1/transfers",
+			ledgerRefusal(http.StatusConflict, httpapi.CodeKeyReused, `ledger: idempotency key already used for another transfer: "invoice-7" paid 300`, nil),
+			exitError, "", "icnctl: ledger: idempotency key already used for another transfer: \"invoice-7\" paid 300 (idempotency_key_reused)\n" +
+				"  A key names one payment: use a new key for a new one; icnctl mana history DID shows the payment made under it.\n",
+			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":301,"idempotency_key":"invoice-7"}`},
+		{"send with an empty key", []string{"send", didLocal, "1", "--key", ""}, "", nil, exitUsage, "",
+			"icnctl: --key is empty\nRun 'icnctl mana send --help' for usage.\n", ""},
 		{"send to two payees", []string{"send", "--to", didRemote, didLocal, "300"}, "", nil, exitUsage, "",
 			"icnctl: two payees: DID " + didLocal + " and --to " + didRemote + "\nRun 'icnctl mana send --help' for usage.\n", ""},
 		{"send to an empty DID", []string{"send", " ", "300"}, "", nil, exitUsage, "",

@@ -547,6 +547,9 @@ func renderReceive(w io.Writer, payee string, recv *httpapi.LedgerEntry) {
 // renderTransfer says what a transfer recorded.
 func renderTransfer(w io.Writer, r httpapi.TransferResult) {
 	s := r.Send
+	if r.Replayed {
+		fmt.Fprint(w, "already sent under this key, nothing paid now: ")
+	}
 	fmt.Fprintf(w, "sent %d from %s to %s (seq %d); %s has %d available\n", s.Amount, clean(s.Account), clean(s.Counterparty),
 		s.Seq, clean(s.Account), s.BalanceAfter)
 	renderReceive(w, s.Counterparty, r.Receive)

@@ -59,6 +59,7 @@ const (
 	CodeDuplicateReservation = "duplicate_reservation"
 	CodeAccountLimit         = "account_limit"
 	CodeAlreadyReceived      = "already_received"
+	CodeKeyReused            = "idempotency_key_reused"
 
 	CodeInvalidPeer     = "invalid_peer"
 	CodePeerUnreachable = "peer_unreachable"
@@ -199,6 +200,7 @@ func statusOf(err error) *Error {
 		{messages.ErrUnknownReservation, http.StatusNotFound, CodeUnknownReservation},
 		{messages.ErrDuplicateReservation, http.StatusConflict, CodeDuplicateReservation},
 		{messages.ErrAlreadyReceived, http.StatusConflict, CodeAlreadyReceived},
+		{messages.ErrKeyReused, http.StatusConflict, CodeKeyReused},
 		{messages.ErrAccountLimit, http.StatusConflict, CodeAccountLimit},
 		{messages.ErrInvalidPeer, http.StatusBadRequest, CodeInvalidPeer},
 		{messages.ErrPeerFailed, http.StatusBadGateway, CodePeerUnreachable},

@@ -78,13 +78,19 @@ type TransferRequest struct {
 	To     string `json:"to"`
 	Amount uint64 `json:"amount"`
 	Memo   string `json:"memo,omitempty"`
+	// IdempotencyKey makes a retry answer the first transfer made under
+	// it instead of paying again (messages.Transfer.Key).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // TransferResult answers a transfer: the payer's send entry, and the
 // payee's receive entry when the payee is local (both landed together).
+// Replayed: made before under the same idempotency key; nothing was paid
+// now.
 type TransferResult struct {
-	Send    LedgerEntry  `json:"send"`
-	Receive *LedgerEntry `json:"receive,omitempty"`
+	Send     LedgerEntry  `json:"send"`
+	Receive  *LedgerEntry `json:"receive,omitempty"`
+	Replayed bool         `json:"replayed,omitempty"`
 }
 
 // ReserveRequest is the body of POST /api/v1/reservations.
@@ -163,7 +169,9 @@ func (s *Server) ledgerRoutes() {
 	a.handle(Route{Method: "POST", Path: "/api/v1/transfers", Tag: "ledger",
 		Summary: "Move mana from a local account (default the node's own) to another",
 		Description: "Answers once the entries are durable; when the payee is local its receive lands in the same commit. " +
-			"A refused transfer records nothing. Not idempotent: if the answer is lost, check the payer's entries before retrying.",
+			"A refused transfer records nothing. With an idempotency_key (1 to 128 printable ASCII bytes, per payer), a retry after a lost answer " +
+			"gets the first transfer's entries with replayed: true and pays nothing; the same key with another payee, amount or memo is 409 idempotency_key_reused, " +
+			"and while the first is in progress 503 busy. Without a key, check the payer's entries before retrying.",
 		Body: TransferRequest{}, BodyLimit: ledgerBodyLimit,
 		Response: TransferResult{}, Status: http.StatusCreated, Errors: []int{400, 404, 409, 413, 415, 500, 503, 504}, Handle: s.postTransfer})
 	a.handle(Route{Method: "POST", Path: "/api/v1/reservations", Tag: "ledger",
@@ -313,11 +321,12 @@ func (s *Server) postTransfer(w http.ResponseWriter, r *http.Request) error {
 	if req.To == "" {
 		return BadRequest(`missing "to" (the payee's DID)`)
 	}
-	reply, err := ledgerCall[*messages.TransferReply](s, r, &messages.Transfer{From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo})
+	reply, err := ledgerCall[*messages.TransferReply](s, r, &messages.Transfer{From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo,
+		Key: req.IdempotencyKey})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, TransferResult{Send: ledgerEntry(reply.Send), Receive: optionalEntry(reply.Receive)})
+	writeJSON(w, http.StatusCreated, TransferResult{Send: ledgerEntry(reply.Send), Receive: optionalEntry(reply.Receive), Replayed: reply.Replayed})
 	return nil
 }
 

@@ -222,6 +222,26 @@ func (f *fixture) snapshot(t *testing.T) string {
 	return b.String()
 }
 
+// TestTransferRetriedUnderItsKey: a transfer sent again with its
+// idempotency key answers the first one's entries, replayed, and pays
+// nothing.
+func TestTransferRetriedUnderItsKey(t *testing.T) {
+	f := newFixture(t)
+	self := f.ledgerReady(t).Accounts[0].DID
+	var b Account
+	f.api(t, "POST", "/api/v1/accounts", "", 201, &b)
+	body := `{"to": "` + b.DID + `", "amount": 300, "memo": "rent", "idempotency_key": "invoice-7"}`
+	var first, again TransferResult
+	f.api(t, "POST", "/api/v1/transfers", body, 201, &first)
+	f.api(t, "POST", "/api/v1/transfers", body, 201, &again)
+	if first.Replayed || !again.Replayed || again.Send.CID != first.Send.CID || again.Receive == nil || again.Receive.CID != first.Receive.CID {
+		t.Fatalf("first %+v, again %+v", first, again)
+	}
+	if got := f.account(t, self); got.Available != 700 || got.Seq != 1 {
+		t.Fatalf("payer after a retry: %+v", got)
+	}
+}
+
 // TestLedgerRefusalsChangeNothing: every malformed or refused request gets
 // its stable code, and leaves every balance and chain as it was.
 func TestLedgerRefusalsChangeNothing(t *testing.T) {
@@ -230,6 +250,7 @@ func TestLedgerRefusalsChangeNothing(t *testing.T) {
 	var b Account
 	f.api(t, "POST", "/api/v1/accounts", "", 201, &b)
 	f.api(t, "POST", "/api/v1/reservations", `{"account": "`+self+`", "ref": "held", "amount": 100}`, 201, nil)
+	f.api(t, "POST", "/api/v1/transfers", `{"to": "`+b.DID+`", "amount": 10, "idempotency_key": "paid"}`, 201, nil)
 	before := f.snapshot(t)
 
 	transfer := func(fields string) string { return `{"to": "` + b.DID + `", ` + fields + `}` }
@@ -249,6 +270,8 @@ func TestLedgerRefusalsChangeNothing(t *testing.T) {
 		{"from a remote account", "POST", "/api/v1/transfers", transfer(`"from": "` + remote + `", "amount": 1`), "", 409, CodeNotLocal},
 		{"long memo", "POST", "/api/v1/transfers", transfer(`"amount": 1, "memo": "` + strings.Repeat("m", messages.MaxMemoLength+1) + `"`), "", 400, CodeInvalidReference},
 		{"no payee", "POST", "/api/v1/transfers", `{"amount": 1}`, "", 400, CodeBadRequest},
+		{"a used key with another amount", "POST", "/api/v1/transfers", transfer(`"amount": 11, "idempotency_key": "paid"`), "", 409, CodeKeyReused},
+		{"a key with a space", "POST", "/api/v1/transfers", transfer(`"amount": 1, "idempotency_key": "a b"`), "", 400, CodeInvalidReference},
 		{"unknown field", "POST", "/api/v1/transfers", transfer(`"amount": 1, "fee": 1`), "", 400, CodeBadRequest},
 		{"trailing data", "POST", "/api/v1/transfers", transfer(`"amount": 1`) + ` {}`, "", 400, CodeBadRequest},
 		{"amount as a string", "POST", "/api/v1/transfers", transfer(`"amount": "1"`), "", 400, CodeBadRequest},
