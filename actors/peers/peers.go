@@ -97,7 +97,8 @@ func New(d Deps) (func() actor.Actor, error) {
 		types = append(types, t, t+replySuffix)
 	}
 	slices.Sort(types)
-	verifier, err := envelope.NewVerifier(verify, d.Clock, types, envelope.WithReplayGuard(guard), envelope.WithMaxBody(d.MaxBody))
+	verifier, err := envelope.NewVerifier(verify, d.Clock, types, envelope.WithReplayGuard(guard), envelope.WithMaxBody(d.MaxBody),
+		envelope.WithRecipient(string(d.Identity.DID())))
 	if err != nil {
 		return nil, err
 	}

@@ -313,12 +313,19 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Addressed to another node: a's request to mallory, sent to b.
+	misdelivered, err := envelope.Seal(envelope.Signer{DID: string(a.id.DID()), Sign: func(m []byte) ([]byte, error) { return a.id.Sign(m), nil }},
+		messages.WirePing, string(mallory.DID()), nil, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		data   []byte
 		reason string
 	}{
 		{"good", good, ""},
+		{"addressed to another node", misdelivered, envelope.ReasonWrongRecipient},
 		{"replayed", good, envelope.ReasonReplay},
 		{"another sender's key", seal(mallory, messages.WirePing, nil, time.Now()), envelope.ReasonSenderMismatch},
 		{"stale", seal(a.id, messages.WirePing, nil, time.Now().Add(-time.Hour)), envelope.ReasonClockSkew},

@@ -33,7 +33,8 @@
 // [Verifier] opens one: [Verifier.Open] checks, in this order, the size
 // (before any decoding), the encoding, the version, the type against the
 // types the caller knows, the body size, that the sender is the peer it
-// came from, the time against a skew window, the signature, and finally
+// came from, that it is addressed to this node or to no one (with
+// [WithRecipient]), the time against a skew window, the signature, and finally
 // that the (sender, nonce) pair was not accepted before ([ReplayGuard]).
 // Cheap checks come first, so a flood of junk costs no signature checks;
 // the replay guard comes last, so only authentic envelopes take its memory.

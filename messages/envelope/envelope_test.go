@@ -181,8 +181,10 @@ func TestRejections(t *testing.T) {
 		data    []byte
 		sender  string
 		want    string
-		maxBody int // 0: default
+		maxBody int    // 0: default
+		self    string // WithRecipient, unless ""
 	}
+	B := string(bob.DID())
 	cases := []tc{
 		{name: "accepted", data: good, sender: A, want: ""},
 
@@ -256,6 +258,12 @@ func TestRejections(t *testing.T) {
 		{name: "sent by another peer", data: good, sender: string(mallory.DID()), want: ReasonSenderMismatch},
 		{name: "peer without a DID", data: good, sender: "", want: ReasonSenderMismatch},
 
+		// wrong_recipient: addressed to another node than the receiver.
+		{name: "addressed to another node", data: good, sender: A, self: string(mallory.DID()), want: ReasonWrongRecipient},
+		{name: "addressed to the receiver", data: good, sender: A, self: B, want: ""},
+		{name: "broadcast, to a receiver", data: seal(t, alice, "test.ping", "", nil, t0, rand), sender: A, self: B, want: ""},
+		{name: "to another node, sender checked first", data: good, sender: string(mallory.DID()), self: string(mallory.DID()), want: ReasonSenderMismatch},
+
 		// clock_skew: just outside the window either way.
 		{name: "too old", data: seal(t, alice, "test.ping", "", nil, t0.Add(-DefaultSkew-time.Millisecond), rand), sender: A, want: ReasonClockSkew},
 		{name: "too new", data: seal(t, alice, "test.ping", "", nil, t0.Add(DefaultSkew+time.Millisecond), rand), sender: A, want: ReasonClockSkew},
@@ -270,6 +278,9 @@ func TestRejections(t *testing.T) {
 			var opts []Option
 			if c.maxBody != 0 {
 				opts = append(opts, WithMaxBody(c.maxBody))
+			}
+			if c.self != "" {
+				opts = append(opts, WithRecipient(c.self))
 			}
 			v, _ := newVerifier(t, opts...)
 			got, err := v.Open(c.data, c.sender)
@@ -361,7 +372,7 @@ func TestReplayWindow(t *testing.T) {
 
 func TestReasons(t *testing.T) {
 	rs := Reasons()
-	if len(rs) != 8 || len(slices.Compact(slices.Sorted(slices.Values(rs)))) != 8 {
+	if len(rs) != 9 || len(slices.Compact(slices.Sorted(slices.Values(rs)))) != 9 {
 		t.Fatalf("Reasons() = %q", rs)
 	}
 	rs[0] = "changed"

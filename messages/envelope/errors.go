@@ -19,6 +19,7 @@ const (
 	ReasonUnknownType    = "unknown_type"    // a type the receiver does not handle
 	ReasonBadSignature   = "bad_signature"   // the signature does not verify against the sender's DID
 	ReasonSenderMismatch = "sender_mismatch" // the sender's DID is not the peer it came from
+	ReasonWrongRecipient = "wrong_recipient" // addressed to another node (WithRecipient)
 	ReasonClockSkew      = "clock_skew"      // the time is outside the skew window
 	ReasonReplay         = "replay"          // this sender's nonce was accepted before
 )
@@ -29,7 +30,7 @@ const (
 func Reasons() []string {
 	return []string{
 		ReasonMalformed, ReasonOversize, ReasonUnknownVersion, ReasonUnknownType,
-		ReasonBadSignature, ReasonSenderMismatch, ReasonClockSkew, ReasonReplay,
+		ReasonBadSignature, ReasonSenderMismatch, ReasonWrongRecipient, ReasonClockSkew, ReasonReplay,
 	}
 }
 

@@ -32,6 +32,7 @@ type Verifier struct {
 	maxBody int
 	skew    time.Duration
 	guard   *ReplayGuard
+	self    string
 }
 
 // Option sets an optional knob of a Verifier.
@@ -41,6 +42,7 @@ type options struct {
 	maxBody int
 	skew    time.Duration
 	guard   *ReplayGuard
+	self    string
 }
 
 // WithMaxBody sets the largest body accepted (DefaultMaxBody by default);
@@ -56,6 +58,12 @@ func WithSkew(d time.Duration) Option { return func(o *options) { o.skew = d } }
 // that must share one replay space (the default is a guard of its own with
 // DefaultReplayCapacity).
 func WithReplayGuard(g *ReplayGuard) Option { return func(o *options) { o.guard = g } }
+
+// WithRecipient makes the Verifier refuse an envelope addressed to any
+// DID but self (wrong_recipient), the receiving node's own: a message
+// meant for one node is not acted on by another. Broadcast envelopes (no
+// recipient) are accepted.
+func WithRecipient(self string) Option { return func(o *options) { o.self = self } }
 
 // NewVerifier returns a Verifier that checks signatures with verify, reads
 // the time from clock and accepts envelopes of the given types only.
@@ -86,7 +94,7 @@ func NewVerifier(verify VerifyFunc, clock Clock, types []string, opts ...Option)
 	if o.guard == nil {
 		o.guard = NewReplayGuard(0)
 	}
-	return &Verifier{verify: verify, clock: clock, types: set, maxBody: o.maxBody, skew: o.skew, guard: o.guard}, nil
+	return &Verifier{verify: verify, clock: clock, types: set, maxBody: o.maxBody, skew: o.skew, guard: o.guard, self: o.self}, nil
 }
 
 // Open decodes data and returns the envelope if it is acceptable from the
@@ -117,6 +125,9 @@ func (v *Verifier) Open(data []byte, sender string) (Envelope, error) {
 	// (or replay) another member's envelope as its own traffic.
 	if sender == "" || e.From != sender {
 		return Envelope{}, reject(ReasonSenderMismatch, fmt.Sprintf("from %q, sent by %q", e.From, sender), nil)
+	}
+	if v.self != "" && e.To != "" && e.To != v.self {
+		return Envelope{}, reject(ReasonWrongRecipient, fmt.Sprintf("to %q, received by %q", e.To, v.self), nil)
 	}
 	now := v.clock.Now().UnixMilli()
 	skew := v.skew.Milliseconds()
