@@ -38,6 +38,15 @@ func (a *Actor) transferWithKey(c actor.Context, m *messages.Transfer) {
 		a.reject(c, "transfer", fmt.Errorf("idempotency key: %w", err))
 		return
 	}
+	// What payment checks first, now: the key's ref names a local payer.
+	if err := a.checkPayee(m.From, m.To); err != nil {
+		a.reject(c, "transfer", err)
+		return
+	}
+	if _, err := a.local(m.From); err != nil {
+		a.reject(c, "transfer", err)
+		return
+	}
 	ref := keyRef(m.From, m.Key)
 	if a.keyed[ref] {
 		a.reject(c, "transfer", fmt.Errorf("%w: a transfer under key %q is in progress", messages.ErrBusy, m.Key))

@@ -59,6 +59,9 @@ func TestKeyedTransfersPayOnce(t *testing.T) {
 		{"a key with a space", &messages.Transfer{To: b, Amount: 1, Key: "a b"}, messages.ErrInvalidReference},
 		{"a key too long", &messages.Transfer{To: b, Amount: 1, Key: string(make([]byte, messages.MaxReferenceLength+1))}, messages.ErrInvalidReference},
 		{"a key and no mana", &messages.Transfer{To: b, Amount: 901, Key: "big"}, messages.ErrInsufficientMana},
+		{"a key from a remote payer", &messages.Transfer{From: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", To: b, Amount: 1, Key: "k"}, messages.ErrNotLocal},
+		{"a key from a payer that is no DID", &messages.Transfer{From: "not a did", To: b, Amount: 1, Key: "k"}, messages.ErrInvalidAccount},
+		{"a key to a payee that is no DID", &messages.Transfer{To: "did:key:nope", Amount: 1, Key: "k"}, messages.ErrInvalidAccount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := askErr(t, n, tc.msg); !errors.Is(err, tc.want) {
