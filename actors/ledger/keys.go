@@ -47,6 +47,12 @@ func (a *Actor) transferWithKey(c actor.Context, m *messages.Transfer) {
 		a.reject(c, "transfer", err)
 		return
 	}
+	// Lookups count against the operations in flight: a burst of new
+	// keys must not start unbounded dag requests.
+	if a.inflight+len(a.keyed) >= maxInFlight {
+		a.reject(c, "transfer", fmt.Errorf("%w: the ledger has %d operations in flight", messages.ErrBusy, a.inflight+len(a.keyed)))
+		return
+	}
 	ref := keyRef(m.From, m.Key)
 	if a.keyed[ref] {
 		a.reject(c, "transfer", fmt.Errorf("%w: a transfer under key %q is in progress", messages.ErrBusy, m.Key))

@@ -74,6 +74,9 @@ func DefaultRoutes() map[string]string {
 
 // New returns the producer the supervisor calls on every (re)start.
 func New(d Deps) (func() actor.Actor, error) {
+	if d.Identity == nil {
+		return nil, errors.New("peers: no node identity")
+	}
 	if d.Routes == nil {
 		d.Routes = DefaultRoutes()
 	}

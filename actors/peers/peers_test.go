@@ -408,8 +408,11 @@ func TestBodiesUpToTheLimitCrossAndLargerOnesAreRefused(t *testing.T) {
 		t.Fatalf("the asker's breaker for b after replies over its limit: %s", st)
 	}
 
-	if _, err := New(Deps{MaxBody: network.MaxRPCSize}); err == nil {
-		t.Fatal("a body limit whose envelope cannot fit an RPC frame was accepted")
+	if _, err := New(Deps{Identity: small.id, MaxBody: network.MaxRPCSize}); err == nil || !strings.Contains(err.Error(), "body limit") {
+		t.Fatalf("a body limit whose envelope cannot fit an RPC frame: %v", err)
+	}
+	if _, err := New(Deps{}); err == nil {
+		t.Fatal("a node without an identity was accepted")
 	}
 }
 

@@ -276,8 +276,8 @@ func TestManaWrites(t *testing.T) {
 			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds","idempotency_key":"invoice-7"}`},
 		{"send again with the key", []string{"send", didLocal, "300", "--memo", "seeds", "--key", "invoice-7"}, "POST /api/v1/transfers",
 			reply(http.StatusCreated, httpapi.TransferResult{Send: send, Receive: &recv, Replayed: true}), exitOK,
-			"already sent under this key, nothing paid now: sent 300 from " + didNode + " to " + didLocal + " (seq 4); " + didNode + " has 400 available\n" +
-				didLocal + " received it here (seq 2); it has 1600 available\n", "",
+			"already sent under this key, nothing paid now: 300 from " + didNode + " to " + didLocal + " (seq 4), after which " + didNode + " had 400 available\n" +
+				didLocal + " received it here (seq 2)\n", "",
 			`POST /api/v1/transfers {"to":"` + didLocal + `","amount":300,"memo":"seeds","idempotency_key":"invoice-7"}`},
 		{"send another amount under a used key", []string{"send", didLocal, "301", "--key", "invoice-7"}, "POST /api/v1/transfers",
 			ledgerRefusal(http.StatusConflict, httpapi.CodeKeyReused, `ledger: idempotency key already used for another transfer: "invoice-7" paid 300`, nil),

@@ -548,7 +548,13 @@ func renderReceive(w io.Writer, payee string, recv *httpapi.LedgerEntry) {
 func renderTransfer(w io.Writer, r httpapi.TransferResult) {
 	s := r.Send
 	if r.Replayed {
-		fmt.Fprint(w, "already sent under this key, nothing paid now: ")
+		// The entries are the first transfer's: their balances are then's.
+		fmt.Fprintf(w, "already sent under this key, nothing paid now: %d from %s to %s (seq %d), after which %s had %d available\n",
+			s.Amount, clean(s.Account), clean(s.Counterparty), s.Seq, clean(s.Account), s.BalanceAfter)
+		if r.Receive != nil {
+			fmt.Fprintf(w, "%s received it here (seq %d)\n", clean(r.Receive.Account), r.Receive.Seq)
+		}
+		return
 	}
 	fmt.Fprintf(w, "sent %d from %s to %s (seq %d); %s has %d available\n", s.Amount, clean(s.Account), clean(s.Counterparty),
 		s.Seq, clean(s.Account), s.BalanceAfter)
