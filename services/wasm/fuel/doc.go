@@ -149,7 +149,8 @@
 // whenever the VM's other CPU is busy, so the best of the runs is what
 // the code costs. Ratio of the mean best times over the layouts: a
 // 10^8-iteration loop 1.00× in WAT and 1.07–1.08× in Go; a prime sieve
-// 0.74–0.85× in WAT (its bare runs are slowed by touching fresh memory)
+// 0.74–0.85× in WAT (its bare runs are slow for a reason outside the
+// metering: the inner loops' code is the same but for it)
 // and 1.01–1.02× in Go; SHA-256 of 64 MiB in Go 0.95×. Single layouts
 // range from 0.96× to 1.17×; the medians, from 1.03× (Go sieve) to
 // 1.11–1.14× (Go loop). Go's loops cross their dispatch loop's header on
