@@ -23,10 +23,20 @@ import (
 // BenchmarkTransfers puts transfers between local accounts through the
 // ledger actor on badger with durable group commit: each is two signed
 // entries (send and receive) and their head refs, written in one commit
-// before the reply. It reports signed entries per second.
+// before the reply. It reports signed entries per second. The keyed runs
+// give each transfer an idempotency key of its own: a ref lookup before
+// it, and one more ref in its commit.
 func BenchmarkTransfers(b *testing.B) {
-	for _, callers := range []int{16, 64} {
-		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+	for _, run := range []struct {
+		callers int
+		keyed   bool
+	}{{16, false}, {64, false}, {16, true}, {64, true}} {
+		callers := run.callers
+		name := fmt.Sprintf("callers=%d", callers)
+		if run.keyed {
+			name += ",keyed"
+		}
+		b.Run(name, func(b *testing.B) {
 			s, err := badgerstore.Open(b.TempDir(), nil)
 			if err != nil {
 				b.Fatal(err)
@@ -54,8 +64,12 @@ func BenchmarkTransfers(b *testing.B) {
 						}
 						// A ring: every account pays its neighbour, so none runs dry.
 						from, to := accounts[i%16], accounts[(i+1)%16]
+						m := &messages.Transfer{From: from, To: to, Amount: 1}
+						if run.keyed {
+							m.Key = fmt.Sprintf("transfer-%d", i)
+						}
 						t := time.Now()
-						if _, err := supervisors.Ask[*messages.TransferReply](ctx, n.tree, Name, &messages.Transfer{From: from, To: to, Amount: 1}); err != nil {
+						if _, err := supervisors.Ask[*messages.TransferReply](ctx, n.tree, Name, m); err != nil {
 							b.Error(err)
 							return
 						}
