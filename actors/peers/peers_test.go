@@ -761,3 +761,29 @@ func TestPingPeerWithinCountsTheRestAsFailed(t *testing.T) {
 		t.Fatalf("a series of %d within 50 ms: %d round trips, %d failed", r.Count, len(r.RTTs), r.Failed)
 	}
 }
+
+// TestAReplyAddressedElsewhereIsRefused: a peer that answers with an
+// envelope sealed for another node fails the request, and the asker
+// counts it as wrong_recipient.
+func TestAReplyAddressedElsewhereIsRefused(t *testing.T) {
+	f := fabric(t)
+	a, b := newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	mallory, err := identity.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b answers every request with a reply addressed to mallory.
+	b.net.Handle(func(context.Context, peer.ID, []byte) ([]byte, error) {
+		return envelope.Seal(envelope.Signer{DID: string(b.id.DID()), Sign: func(m []byte) ([]byte, error) { return b.id.Sign(m), nil }},
+			messages.WirePing+replySuffix, string(mallory.DID()), []byte("pong"), time.Now(), rand.Reader)
+	})
+	before := testutil.ToFloat64(a.metrics.rejected.WithLabelValues(envelope.ReasonWrongRecipient))
+	_, err = a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: []byte("ping")})
+	if !errors.Is(err, messages.ErrPeerFailed) || !strings.Contains(err.Error(), envelope.ReasonWrongRecipient) {
+		t.Fatalf("a reply addressed to another node: %v", err)
+	}
+	if got := testutil.ToFloat64(a.metrics.rejected.WithLabelValues(envelope.ReasonWrongRecipient)); got != before+1 {
+		t.Fatalf(`icn_network_rejected_total{reason="wrong_recipient"} = %v, want %v`, got, before+1)
+	}
+}
