@@ -674,8 +674,10 @@ func (a *Actor) publish(m *messages.PublishGossip) ([]string, error) {
 	return out, nil
 }
 
-func (a *Actor) signer() envelope.Signer {
-	id := a.Identity
+func (a *Actor) signer() envelope.Signer { return signerOf(a.Identity) }
+
+// signerOf signs envelopes as id.
+func signerOf(id *identity.Identity) envelope.Signer {
 	return envelope.Signer{DID: string(id.DID()), Sign: func(msg []byte) ([]byte, error) { return id.Sign(msg), nil }}
 }
 

@@ -291,20 +291,10 @@ func TestBreakerOpensWhenAPeerGoesAndClosesWhenItReturns(t *testing.T) {
 }
 
 func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
-	mallory, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := connectedPair(t)
+	mallory := keyringtest.NewNode(t)
 	seal := func(id *identity.Identity, typ string, body []byte, at time.Time) []byte {
-		data, err := envelope.Seal(envelope.Signer{DID: string(id.DID()), Sign: func(m []byte) ([]byte, error) { return id.Sign(m), nil }},
-			typ, "", body, at, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
+		return sealAs(t, id, typ, "", body, at)
 	}
 	good := seal(a.id, messages.WirePing, []byte("ok"), time.Now())
 	// a's DID, mallory's signature: what a forger who can reach b sends.
@@ -314,11 +304,7 @@ func TestForgedAndReplayedMessagesAreRejectedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Addressed to another node: a's request to mallory, sent to b.
-	misdelivered, err := envelope.Seal(envelope.Signer{DID: string(a.id.DID()), Sign: func(m []byte) ([]byte, error) { return a.id.Sign(m), nil }},
-		messages.WirePing, string(mallory.DID()), nil, time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	misdelivered := sealAs(t, a.id, messages.WirePing, string(mallory.DID()), nil, time.Now())
 	for _, tc := range []struct {
 		name   string
 		data   []byte
@@ -419,9 +405,7 @@ func TestBodiesUpToTheLimitCrossAndLargerOnesAreRefused(t *testing.T) {
 // TestRTTIsMeasured: a peer's round trip is measured as it connects, so
 // the table shows it and providers are ordered by it.
 func TestRTTIsMeasured(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	eventually(t, "a has b's round trip", 5*time.Second, func() bool { return rowOf(t, a, b.peerID()).RTT > 0 })
 	eventually(t, "b has a's round trip", 5*time.Second, func() bool { return rowOf(t, b, a.peerID()).RTT > 0 })
 }
@@ -481,9 +465,7 @@ func TestPublishingCountsAMessageToEachPeer(t *testing.T) {
 }
 
 func TestKillingThePeersActorKeepsItServing(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	for i, mode := range []supervisors.KillMode{supervisors.KillPanic, supervisors.KillStop, supervisors.KillPoison} {
 		if err := b.tree.Kill(context.Background(), Name, mode); err != nil {
 			t.Fatal(err)
@@ -615,9 +597,7 @@ func TestWatchersHearPeersComeAndGo(t *testing.T) {
 // TestProbesKeepArrivingAcrossKills kills b's peers actor
 // while a publishes probes: b keeps counting probes after every restart.
 func TestProbesKeepArrivingAcrossKills(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	published := make(chan struct{})
 	go func() {
@@ -643,9 +623,7 @@ func TestProbesKeepArrivingAcrossKills(t *testing.T) {
 // answered by the other node's peer manager, named by peer ID or DID;
 // each is counted and timed like any request.
 func TestPingPeerMeasuresSignedRoundTrips(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	eventually(t, "b sees a", 5*time.Second, func() bool { return connectedTo(t, b, a.peerID()) })
 	tests := []struct {
 		name  string
@@ -725,9 +703,7 @@ func TestPingPeerRefusals(t *testing.T) {
 // once its failures open the breaker, rather than trying every round
 // trip; the next series fails fast.
 func TestPingPeerGoneOpensItsBreaker(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	if err := b.net.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -752,9 +728,7 @@ func TestPingPeerGoneOpensItsBreaker(t *testing.T) {
 // TestPingPeerWithinCountsTheRestAsFailed: a series cut short by its
 // deadline reports the round trips it had, and the rest as failed.
 func TestPingPeerWithinCountsTheRestAsFailed(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	a, b := connectedPair(t)
 	ask[*messages.PingReport](t, a, &messages.PingPeer{Peer: b.peerID(), Count: 1}) // warm
 	r := ask[*messages.PingReport](t, a, &messages.PingPeer{Peer: b.peerID(), Count: messages.MaxPingCount, Within: 50 * time.Millisecond})
 	if r.Count != messages.MaxPingCount || r.Failed == 0 || len(r.RTTs)+r.Failed != r.Count {
@@ -766,24 +740,36 @@ func TestPingPeerWithinCountsTheRestAsFailed(t *testing.T) {
 // envelope sealed for another node fails the request, and the asker
 // counts it as wrong_recipient.
 func TestAReplyAddressedElsewhereIsRefused(t *testing.T) {
-	f := fabric(t)
-	a, b := newNode(t, f, nil), newNode(t, f, nil)
-	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
-	mallory, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := connectedPair(t)
+	mallory := keyringtest.NewNode(t)
 	// b answers every request with a reply addressed to mallory.
-	b.net.Handle(func(context.Context, peer.ID, []byte) ([]byte, error) {
-		return envelope.Seal(envelope.Signer{DID: string(b.id.DID()), Sign: func(m []byte) ([]byte, error) { return b.id.Sign(m), nil }},
-			messages.WirePing+replySuffix, string(mallory.DID()), []byte("pong"), time.Now(), rand.Reader)
-	})
+	reply := sealAs(t, b.id, messages.WirePing+replySuffix, string(mallory.DID()), []byte("pong"), time.Now())
+	b.net.Handle(func(context.Context, peer.ID, []byte) ([]byte, error) { return reply, nil })
 	before := testutil.ToFloat64(a.metrics.rejected.WithLabelValues(envelope.ReasonWrongRecipient))
-	_, err = a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: []byte("ping")})
+	_, err := a.tree.Request(context.Background(), Name, &messages.AskPeer{Peer: b.peerID(), Type: messages.WirePing, Body: []byte("ping")})
 	if !errors.Is(err, messages.ErrPeerFailed) || !strings.Contains(err.Error(), envelope.ReasonWrongRecipient) {
 		t.Fatalf("a reply addressed to another node: %v", err)
 	}
 	if got := testutil.ToFloat64(a.metrics.rejected.WithLabelValues(envelope.ReasonWrongRecipient)); got != before+1 {
 		t.Fatalf(`icn_network_rejected_total{reason="wrong_recipient"} = %v, want %v`, got, before+1)
 	}
+}
+
+// sealAs seals an envelope as id, or fails the test.
+func sealAs(t *testing.T, id *identity.Identity, typ, to string, body []byte, at time.Time) []byte {
+	t.Helper()
+	data, err := envelope.Seal(signerOf(id), typ, to, body, at, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// connectedPair starts two nodes on a fabric of their own, a connected to b.
+func connectedPair(t *testing.T) (a, b *node) {
+	t.Helper()
+	f := fabric(t)
+	a, b = newNode(t, f, nil), newNode(t, f, nil)
+	ask[messages.PeerInfo](t, a, &messages.ConnectPeer{Addr: b.net.Addr().String()})
+	return a, b
 }

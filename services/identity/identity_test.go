@@ -18,6 +18,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 )
 
 // RFC 8032 section 7.1, TEST 1: the empty message.
@@ -47,8 +48,8 @@ func TestSignMatchesRFC8032(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	id := mustGenerate(t)
-	other := mustGenerate(t)
+	id := keyringtest.NewNode(t)
+	other := keyringtest.NewNode(t)
 	msg := []byte("settle job 42")
 	sig := id.Sign(msg)
 
@@ -113,7 +114,7 @@ func TestNewCopiesAndRederivesKey(t *testing.T) {
 
 	// A private key whose public half does not match its seed.
 	bad := ed25519.NewKeyFromSeed(seed)
-	copy(bad[32:], mustGenerate(t).PublicKey())
+	copy(bad[32:], keyringtest.NewNode(t).PublicKey())
 	id2 := identity.New(bad)
 	if id2.DID() != want {
 		t.Errorf("New used the stored public half: DID %s, want %s", id2.DID(), want)
@@ -145,7 +146,7 @@ func TestGenerate(t *testing.T) {
 	if want := identity.New(ed25519.NewKeyFromSeed(seed)).DID(); a.DID() != want {
 		t.Errorf("Generate from a fixed source: %s, want %s", a.DID(), want)
 	}
-	b, c := mustGenerate(t), mustGenerate(t)
+	b, c := keyringtest.NewNode(t), keyringtest.NewNode(t)
 	if b.DID() == c.DID() {
 		t.Error("two identities from crypto/rand have the same DID")
 	}
@@ -193,7 +194,7 @@ func TestPeerID(t *testing.T) {
 	if err != nil || again != pid {
 		t.Errorf("PeerID of the same key again = %s, %v; want %s", again, err, pid)
 	}
-	otherID, err := mustGenerate(t).PeerID()
+	otherID, err := keyringtest.NewNode(t).PeerID()
 	if err != nil || otherID == pid {
 		t.Errorf("PeerID of another key = %s, %v", otherID, err)
 	}
@@ -210,7 +211,7 @@ func TestPeerID(t *testing.T) {
 }
 
 func TestDIDPeerIDMapping(t *testing.T) {
-	id := mustGenerate(t)
+	id := keyringtest.NewNode(t)
 	pid, err := id.PeerID()
 	if err != nil {
 		t.Fatal(err)
@@ -290,15 +291,6 @@ func TestIdentityNeverPrintsKey(t *testing.T) {
 	if got := fmt.Sprint(id); got != string(id.DID()) {
 		t.Errorf("fmt.Sprint(id) = %q, want the DID", got)
 	}
-}
-
-func mustGenerate(t *testing.T) *identity.Identity {
-	t.Helper()
-	id, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 func mustHex(t *testing.T, s string) []byte {

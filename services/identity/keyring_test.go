@@ -24,7 +24,7 @@ func TestMemoryKeyringContract(t *testing.T) {
 
 func TestMemoryKeyringUsesRand(t *testing.T) {
 	seeds := [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)}
-	k := identity.NewMemoryKeyring(mustGenerate(t), bytes.NewReader(slices.Concat(seeds...)), 0)
+	k := identity.NewMemoryKeyring(keyringtest.NewNode(t), bytes.NewReader(slices.Concat(seeds...)), 0)
 	var want []identity.DID
 	for _, s := range seeds {
 		want = append(want, identity.New(ed25519.NewKeyFromSeed(s)).DID())
@@ -41,7 +41,7 @@ func TestMemoryKeyringUsesRand(t *testing.T) {
 	}
 	// A source that repeats itself cannot make a second account of one key.
 	seed := bytes.Repeat([]byte{7}, 32)
-	k2 := identity.NewMemoryKeyring(mustGenerate(t), bytes.NewReader(slices.Concat(seed, seed)), 0)
+	k2 := identity.NewMemoryKeyring(keyringtest.NewNode(t), bytes.NewReader(slices.Concat(seed, seed)), 0)
 	keyringtest.Create(t, k2)
 	if _, err := k2.Create(context.Background()); err == nil {
 		t.Error("Create of a key already held succeeded")
@@ -58,7 +58,7 @@ func TestMemoryKeyringUsesRand(t *testing.T) {
 
 func TestMemoryKeyringDefaultBound(t *testing.T) {
 	for _, max := range []int{0, -1} {
-		k := identity.NewMemoryKeyring(mustGenerate(t), rand.Reader, max)
+		k := identity.NewMemoryKeyring(keyringtest.NewNode(t), rand.Reader, max)
 		for range 3 {
 			keyringtest.Create(t, k)
 		}

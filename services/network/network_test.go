@@ -3,7 +3,6 @@ package network_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,7 +20,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
-	"github.com/intercooperative-network/icn-go/services/identity"
+	"github.com/intercooperative-network/icn-go/services/identity/keyringtest"
 	"github.com/intercooperative-network/icn-go/services/metrics/metricstest"
 	"github.com/intercooperative-network/icn-go/services/network"
 	"github.com/intercooperative-network/icn-go/services/network/libp2pnet"
@@ -60,15 +59,6 @@ type kind struct {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newID(t *testing.T) *identity.Identity {
-	t.Helper()
-	id, err := identity.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // startNode starts n and stops it when the test or benchmark ends; reg
 // is its registry, or nil.
 func startNode(tb testing.TB, n node, reg *prometheus.Registry, addr func() string) *tnode {
@@ -88,7 +78,7 @@ func memKind(t *testing.T) kind {
 	return kind{name: "memnet", start: func(t *testing.T, bootstrap ...string) *tnode {
 		t.Helper()
 		reg := prometheus.NewRegistry()
-		n, err := memnet.New(f, newID(t), memnet.Options{Bootstrap: bootstrap}, reg, quiet())
+		n, err := memnet.New(f, keyringtest.NewNode(t), memnet.Options{Bootstrap: bootstrap}, reg, quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +92,7 @@ func tcpKind(*testing.T) kind {
 	return kind{name: "libp2p", start: func(t *testing.T, bootstrap ...string) *tnode {
 		t.Helper()
 		reg := prometheus.NewRegistry()
-		n, err := libp2pnet.New(newID(t), libp2pnet.Options{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: bootstrap}, reg, quiet())
+		n, err := libp2pnet.New(keyringtest.NewNode(t), libp2pnet.Options{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: bootstrap}, reg, quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -590,7 +580,7 @@ func TestPartitionAndHeal(t *testing.T) {
 		if i > 0 {
 			boot = []string{nodes[0].addr}
 		}
-		n, err := memnet.New(f, newID(t), memnet.Options{Bootstrap: boot}, reg, quiet())
+		n, err := memnet.New(f, keyringtest.NewNode(t), memnet.Options{Bootstrap: boot}, reg, quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -721,7 +711,7 @@ func TestMetrics(t *testing.T) {
 func TestNotStartedAndRestart(t *testing.T) {
 	f := memnet.NewFabric()
 	defer func() { _ = f.Close() }()
-	id := newID(t)
+	id := keyringtest.NewNode(t)
 	want, _ := id.PeerID()
 	n, err := memnet.New(f, id, memnet.Options{}, prometheus.NewRegistry(), quiet())
 	if err != nil {
@@ -764,10 +754,10 @@ func TestNotStartedAndRestart(t *testing.T) {
 	}
 	// The same registry cannot take a second network's metrics.
 	reg := prometheus.NewRegistry()
-	if _, err := memnet.New(f, newID(t), memnet.Options{}, reg, quiet()); err != nil {
+	if _, err := memnet.New(f, keyringtest.NewNode(t), memnet.Options{}, reg, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := memnet.New(f, newID(t), memnet.Options{}, reg, quiet()); err == nil {
+	if _, err := memnet.New(f, keyringtest.NewNode(t), memnet.Options{}, reg, quiet()); err == nil {
 		t.Fatal("two networks registered on one registry")
 	}
 }
@@ -782,13 +772,13 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: []string{"not an address"}},
 	}
 	for _, o := range bad {
-		if _, err := libp2pnet.New(newID(t), o, prometheus.NewRegistry(), log); err == nil {
+		if _, err := libp2pnet.New(keyringtest.NewNode(t), o, prometheus.NewRegistry(), log); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
 	}
 	f := memnet.NewFabric()
 	defer func() { _ = f.Close() }()
-	if _, err := memnet.New(f, newID(t), memnet.Options{Bootstrap: []string{"/ip6/100::1/tcp/4001"}}, prometheus.NewRegistry(), log); err == nil {
+	if _, err := memnet.New(f, keyringtest.NewNode(t), memnet.Options{Bootstrap: []string{"/ip6/100::1/tcp/4001"}}, prometheus.NewRegistry(), log); err == nil {
 		t.Error("memnet bootstrap without a peer id accepted")
 	}
 }
@@ -857,7 +847,7 @@ func TestFxModules(t *testing.T) {
 		var n network.Network
 		opts := append([]fx.Option{
 			fx.NopLogger,
-			fx.Supply(newID(t), quiet()),
+			fx.Supply(keyringtest.NewNode(t), quiet()),
 			fx.Provide(func() prometheus.Registerer { return prometheus.NewRegistry() }),
 			mod,
 			fx.Populate(&n),
